@@ -1,0 +1,3 @@
+from tasky import create_app
+
+app = create_app()

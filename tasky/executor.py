@@ -1,0 +1,178 @@
+"""Runs claimed tasks on threads: per-worker slots, cooperative abort, timeouts, retries.
+
+A task arrives already claimed (``running`` under this runner's lease). Its thread waits for
+the exact ``execute_at`` (the scheduler claims a little ahead), runs ``perform``, stores the
+outcome, then calls the worker's hook.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import marshmallow as ma
+
+from tasky.config import Settings
+from tasky.hooks import call_hook
+from tasky.models import Outcome, Task, TaskState
+from tasky.registry import Registry
+from tasky.stores.base import Store
+from tasky.worker import Aborted, RunContext, TaskFailed
+
+logger = logging.getLogger(__name__)
+
+MAX_BACKOFF = 3600.0
+
+
+@dataclass
+class _Running:
+    task: Task
+    abort_event: threading.Event = field(default_factory=threading.Event)
+    reason: str | None = None
+    """Why it was aborted: ``canceled``, ``timeout`` or ``shutdown``."""
+    started_at: float | None = None
+
+
+class Executor:
+    def __init__(self, settings: Settings, store: Store, registry: Registry, owner: str,
+                 on_slot_free: Callable[[], None], clock: Callable[[], float] = time.time):
+        self.settings = settings
+        self.store = store
+        self.registry = registry
+        self.owner = owner
+        self.on_slot_free = on_slot_free
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._free = {w.name: w.max_num_tasks for w in registry.all()}
+        self._running: dict[str, _Running] = {}
+        self._pool = ThreadPoolExecutor(max_workers=max(1, sum(self._free.values())),
+                                        thread_name_prefix="tasky-task")
+
+    def free_slots(self, worker: str) -> int:
+        return self._free.get(worker, 0)
+
+    def running_ids(self) -> list[str]:
+        with self._lock:
+            return list(self._running)
+
+    def start(self, task: Task) -> None:
+        """Run a task this runner has claimed; the caller claimed at most the free slots."""
+        run = _Running(task)
+        with self._lock:
+            self._free[task.worker] -= 1
+            self._running[task.id] = run
+        self._pool.submit(self._run, run)
+
+    def abort(self, task_id: str, reason: str) -> None:
+        with self._lock:
+            run = self._running.get(task_id)
+        if run is not None and run.reason is None:
+            run.reason = reason
+            run.abort_event.set()
+
+    def abort_overdue(self, now: float) -> None:
+        """Abort every task running past its ``timeout``."""
+        with self._lock:
+            runs = list(self._running.values())
+        for run in runs:
+            timeout = run.task.timeout
+            if timeout is not None and run.started_at is not None \
+                    and now - run.started_at >= timeout:
+                self.abort(run.task.id, "timeout")
+
+    def shutdown(self, wait: float) -> None:
+        """Abort everything and give the threads ``wait`` seconds to stop. The tasks' outcomes
+        are not stored: the runtime hands them back through the store's recovery."""
+        for task_id in self.running_ids():
+            self.abort(task_id, "shutdown")
+        deadline = time.monotonic() + wait
+        while self.running_ids() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    # -- one attempt ----------------------------------------------------------------------------
+
+    def _run(self, run: _Running) -> None:
+        task = run.task
+        try:
+            outcome = self._attempt(run)
+            if run.reason == "shutdown":
+                return
+            for stored in self.store.finish([outcome]):
+                call_hook(self.registry, stored)
+        except Exception:
+            logger.exception("task %s: could not record its outcome", task.id)
+        finally:
+            with self._lock:
+                del self._running[task.id]
+                self._free[task.worker] += 1
+            self.on_slot_free()
+
+    def _attempt(self, run: _Running) -> Outcome:
+        task = run.task
+        worker = self.registry.get(task.worker)
+        log = logging.LoggerAdapter(logging.getLogger(f"tasky.task.{task.worker}"),
+                                    {"task_id": task.id})
+        ctx = RunContext(task.id, task.attempts, run.abort_event, log)
+        output: Any = None
+        error: str | None = None
+        failed = False
+        if not run.abort_event.wait(max(0.0, task.execute_at - self.clock())):
+            run.started_at = self.clock()
+            try:
+                config = worker.Config().load(task.config)
+                output = worker.perform(config, ctx)
+            except Aborted:
+                if run.reason is None:
+                    failed, error = True, "aborted by the worker"
+            except TaskFailed as exc:
+                failed, error, output = True, exc.error, exc.output
+            except ma.ValidationError as exc:
+                failed, error = True, f"invalid config: {exc.messages}"
+            except Exception as exc:
+                log.warning("task %s failed", task.id, exc_info=True)
+                failed, error = True, f"{type(exc).__name__}: {exc}" if str(exc) \
+                    else type(exc).__name__
+        finished_at = self.clock()
+        if run.reason == "canceled":
+            return self._outcome(task, TaskState.CANCELED, finished_at, output, error)
+        if run.reason == "timeout":
+            failed, error = True, f"timed out after {task.timeout:g}s"
+        if not failed:
+            return self._outcome(task, TaskState.COMPLETED, finished_at, output, None)
+        if task.attempts <= task.max_retries:
+            return self._outcome(task, TaskState.SCHEDULED, finished_at, output, error,
+                                 retry_at=finished_at + backoff(task.retry_backoff, task.attempts))
+        return self._outcome(task, TaskState.FAILED, finished_at, output, error)
+
+    def _outcome(self, task: Task, status: TaskState, finished_at: float, output: Any,
+                 error: str | None, retry_at: float | None = None) -> Outcome:
+        output, truncated = self._bounded(output)
+        return Outcome(task.id, self.owner, task.attempts, status, finished_at, output,
+                       truncated, error, retry_at)
+
+    def _bounded(self, output: Any) -> tuple[Any, bool]:
+        """The output as stored: JSON (values JSON cannot hold become strings), cut to
+        ``TASKY_OUTPUT_LIMIT`` bytes of its JSON text (then kept as that text, flagged
+        truncated)."""
+        if output is None:
+            return None, False
+        text = json.dumps(output, default=str)
+        output = json.loads(text)
+        limit = self.settings.output_limit
+        if len(text.encode()) <= limit:
+            return output, False
+        return text.encode()[:limit].decode(errors="ignore"), True
+
+
+def backoff(base: float, attempt: int) -> float:
+    """Exponential backoff with jitter: between half and all of ``base * 2**(attempt-1)``,
+    capped at an hour."""
+    delay = min(base * 2 ** (attempt - 1), MAX_BACKOFF)
+    return delay * random.uniform(0.5, 1.0)

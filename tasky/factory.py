@@ -1,0 +1,43 @@
+"""The app factory: settings → store → registry → runtime → service → API.
+
+It builds the runtime but never starts threads: threads and database connections do not
+survive gunicorn's fork, so ``gunicorn.conf.py`` starts the runtime in each worker process.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import Flask
+
+from tasky import api
+from tasky.config import Settings
+from tasky.registry import Registry
+from tasky.runtime import Runtime
+from tasky.service import TaskService
+from tasky.stores import open_store
+from tasky.stores.base import Store
+
+
+@dataclass(frozen=True)
+class Tasky:
+    """What ``app.extensions["tasky"]`` holds."""
+
+    settings: Settings
+    store: Store
+    registry: Registry
+    runtime: Runtime
+    service: TaskService
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    settings = settings or Settings.from_env()
+    store = open_store(settings.database_url)
+    registry = Registry.discover(settings)
+    runtime = Runtime(settings, store, registry)
+    service = TaskService(settings, store, registry, runtime)
+
+    app = Flask(__name__)
+    app.extensions["tasky"] = Tasky(settings, store, registry, runtime, service)
+    api.init_app(app, service)
+    return app

@@ -1,0 +1,28 @@
+"""Calling a worker's hook after a task's new state is stored."""
+
+from __future__ import annotations
+
+import logging
+
+from tasky.errors import UnknownWorker
+from tasky.models import Task, TaskState
+
+logger = logging.getLogger(__name__)
+
+
+def call_hook(registry, task: Task) -> None:
+    """The one hook that fits the task's stored state; a hook that raises is logged and
+    changes nothing."""
+    try:
+        worker = registry.get(task.worker)
+    except UnknownWorker:
+        return
+    try:
+        if task.status is TaskState.COMPLETED:
+            worker.on_success(task, task.output)
+        elif task.status is TaskState.FAILED:
+            worker.on_fail(task, task.error)
+        elif task.status is TaskState.CANCELED:
+            worker.on_abort(task)
+    except Exception:
+        logger.exception("hook of worker %s raised for task %s", task.worker, task.id)

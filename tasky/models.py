@@ -1,0 +1,126 @@
+"""Domain records. Instants are float seconds since the epoch (UTC) inside the engine and the
+store; the HTTP layer turns them into ISO-8601 with ``Z``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class TaskState(StrEnum):
+    SCHEDULED = "scheduled"
+    QUEUED = "queued"
+    PAUSED = "paused"
+    RUNNING = "running"
+    CANCELING = "canceling"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELED = "canceled"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in TERMINAL_STATES
+
+
+TERMINAL_STATES = frozenset({TaskState.COMPLETED, TaskState.FAILED, TaskState.CANCELED})
+WAITING_STATES = frozenset({TaskState.SCHEDULED, TaskState.QUEUED})
+"""Not yet started and claimable once due."""
+EDITABLE_STATES = WAITING_STATES | {TaskState.PAUSED}
+ACTIVE_STATES = frozenset({TaskState.RUNNING, TaskState.CANCELING})
+"""Held by a runner under a lease."""
+
+
+@dataclass(frozen=True)
+class NewTask:
+    """What a submit asks the store to create."""
+
+    id: str
+    worker: str
+    config: dict[str, Any]
+    execute_at: float
+    created_at: float
+    timeout: float | None = None
+    max_retries: int = 0
+    retry_backoff: float = 1.0
+    idempotency_key: str | None = None
+    schedule_id: str | None = None
+
+    @property
+    def status(self) -> TaskState:
+        return TaskState.QUEUED if self.execute_at <= self.created_at else TaskState.SCHEDULED
+
+
+@dataclass(frozen=True)
+class Task:
+    id: str
+    worker: str
+    status: TaskState
+    config: dict[str, Any]
+    execute_at: float
+    created_at: float
+    started_at: float | None = None
+    finished_at: float | None = None
+    attempts: int = 0
+    max_retries: int = 0
+    retry_backoff: float = 1.0
+    timeout: float | None = None
+    schedule_id: str | None = None
+    idempotency_key: str | None = None
+    error: str | None = None
+    output: Any = None
+    output_truncated: bool = False
+    owner: str | None = None
+    lease_until: float | None = None
+    lateness: float | None = None
+    queued_for: float = 0.0
+    ran_for: float = 0.0
+
+    def duration(self, now: float) -> float | None:
+        """Seconds run so far (running) or in total over all attempts (finished)."""
+        if self.started_at is None:
+            return None
+        if self.status in ACTIVE_STATES:
+            return self.ran_for + max(0.0, now - self.started_at)
+        return self.ran_for
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The end of one attempt, as the executor reports it to the store.
+
+    ``status`` is the wanted state (completed, failed, canceled, or scheduled for a retry at
+    ``retry_at``); the store turns it into canceled when a cancel arrived meanwhile.
+    """
+
+    task_id: str
+    owner: str
+    attempt: int
+    status: TaskState
+    finished_at: float
+    output: Any = None
+    output_truncated: bool = False
+    error: str | None = None
+    retry_at: float | None = None
+
+
+@dataclass(frozen=True)
+class TaskPage:
+    tasks: list[Task]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class TaskFilter:
+    status: TaskState | None = None
+    worker: str | None = None
+    schedule_id: str | None = None
+
+
+@dataclass(frozen=True)
+class WorkerCounts:
+    """Per-worker figures over the tasks still stored."""
+
+    by_status: dict[str, int] = field(default_factory=dict)
+    durations: list[float] = field(default_factory=list)
+    last_finished_at: float | None = None

@@ -1,0 +1,145 @@
+"""The runner's clock: claims due tasks, hands them to the executor, keeps leases.
+
+It sleeps until the next task is due (minus a short claim-ahead, so the executor can start
+the task on the dot) or until woken by a submit or a freed slot, and at most
+``poll_interval`` seconds: work submitted to other processes, cancels flagged by them and
+expired leases are found on those polls.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from typing import Callable
+
+from tasky.config import Settings
+from tasky.executor import Executor
+from tasky.hooks import call_hook
+from tasky.registry import Registry
+from tasky.stores.base import Store
+
+logger = logging.getLogger(__name__)
+
+CLAIM_AHEAD = 0.05
+"""Seconds before ``execute_at`` at which a task is claimed, so that it starts on time."""
+RECOVER_EVERY = 1.0
+PRUNE_EVERY = 60.0
+
+
+class Scheduler:
+    def __init__(self, settings: Settings, store: Store, registry: Registry, executor: Executor,
+                 owner: str, clock: Callable[[], float] = time.time):
+        self.settings = settings
+        self.store = store
+        self.registry = registry
+        self.executor = executor
+        self.owner = owner
+        self.clock = clock
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._renewed_at = self._recovered_at = self._pruned_at = 0.0
+
+    def start(self) -> None:
+        self.recover_dead_local_owners()
+        self._thread = threading.Thread(target=self._loop, name="tasky-scheduler", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(10)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self._wake.clear()
+            try:
+                wake_at = self.tick()
+            except Exception:
+                logger.exception("scheduler tick failed; retrying")
+                wake_at = self.clock() + self.settings.poll_interval
+            self._wake.wait(max(0.0, wake_at - self.clock()))
+
+    def tick(self) -> float:
+        """Start what is due; do the periodic chores; return when to look again."""
+        now = self.clock()
+        wake_at = now + self.settings.poll_interval
+        for worker in self.registry.all():
+            if worker.enabled:
+                wake_at = min(wake_at, self._dispatch(worker.name, now))
+        self._chores(now)
+        return wake_at
+
+    def _dispatch(self, worker: str, now: float) -> float:
+        due_at = self.store.next_due_at(worker)
+        if due_at is None:
+            return float("inf")
+        if due_at > now + CLAIM_AHEAD:
+            return due_at - CLAIM_AHEAD
+        free = self.executor.free_slots(worker)
+        if free:
+            claimed = self.store.claim(worker, self.owner, free, now + CLAIM_AHEAD, now,
+                                       now + self.settings.lease)
+            for task in claimed:
+                self.executor.start(task)
+            if len(claimed) < free:
+                return now if claimed else float("inf")
+        # Every slot is taken and more is due: it waits as ``queued`` until a slot frees.
+        self.store.mark_queued(worker, now)
+        return float("inf")
+
+    def _chores(self, now: float) -> None:
+        held = self.executor.running_ids()
+        if held:
+            for task_id in self.store.canceling_ids(self.owner):
+                self.executor.abort(task_id, "canceled")
+            self.executor.abort_overdue(now)
+            if now - self._renewed_at >= self.settings.lease / 3:
+                self.store.renew_leases(self.owner, now + self.settings.lease)
+                self._renewed_at = now
+        if now - self._recovered_at >= RECOVER_EVERY:
+            self._recovered(self.store.recover(now))
+            self._recovered_at = now
+        if now - self._pruned_at >= PRUNE_EVERY:
+            pruned = self.store.prune(now - self.settings.retention)
+            if pruned:
+                logger.info("pruned %d finished tasks", pruned)
+            self._pruned_at = now
+
+    def recover_dead_local_owners(self) -> None:
+        """At start, take back at once the tasks of processes of this host that are gone,
+        rather than waiting for their leases to expire."""
+        host = socket.gethostname()
+        for owner in self.store.owners():
+            parts = owner.split(":")
+            if len(parts) != 3 or parts[0] != host or not parts[1].isdigit():
+                continue
+            if not _process_alive(int(parts[1])):
+                self._recovered(self.store.recover(self.clock(), owner=owner))
+
+    def _recovered(self, tasks) -> None:
+        for task in tasks:
+            logger.warning("task %s of a runner that stopped is now %s", task.id, task.status)
+            call_hook(self.registry, task)
+
+
+def owner_id() -> str:
+    """This process's name as a lease owner: ``host:pid:random``."""
+    return f"{socket.gethostname()}:{os.getpid()}:{os.urandom(4).hex()}"
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -1,0 +1,290 @@
+"""What the HTTP layer calls: the only door to the engine.
+
+Requests arrive here already shaped by the API schemas (types, ranges, mutually exclusive
+fields); this layer applies the rules that need the workers, the store or the clock.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Protocol
+
+import marshmallow as ma
+
+from tasky import __version__
+from tasky.config import Settings
+from tasky.errors import InvalidInput, StateConflict, StoreUnavailable, TaskNotFound, WorkerDisabled
+from tasky.ids import new_id
+from tasky.models import NewTask, Task, TaskFilter, TaskPage, TaskState, WAITING_STATES
+from tasky.registry import Registry
+from tasky.stores.base import Store
+from tasky.worker import Worker, describe_parameters, example_config
+from tasky.hooks import call_hook
+
+ACTIONS = ("cancel", "pause", "resume", "run")
+
+
+class Engine(Protocol):
+    """The running side, as the service sees it (see ``tasky.runtime.Runtime``)."""
+
+    def wake(self) -> None:
+        """New work may be due sooner than the scheduler thinks."""
+
+    def abort(self, task_id: str) -> None:
+        """Stop the task if this process runs it."""
+
+
+class _Detached:
+    """The engine of a process that runs no tasks (tests of the API alone)."""
+
+    def wake(self) -> None: ...
+
+    def abort(self, task_id: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class Submitted:
+    task: Task
+    created: bool
+
+
+class TaskService:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        registry: Registry,
+        engine: Engine | None = None,
+        clock: Callable[[], float] = time.time,
+    ):
+        self.settings = settings
+        self.store = store
+        self.registry = registry
+        self.engine = engine or _Detached()
+        self.clock = clock
+
+    # -- workers ------------------------------------------------------------------------------
+
+    def list_workers(self) -> list[dict[str, Any]]:
+        return [self._describe(worker) for worker in self.registry.all()]
+
+    def worker_info(self, name: str) -> dict[str, Any]:
+        return self._describe(self.registry.get(name))
+
+    def worker_statistics(self, name: str) -> dict[str, Any]:
+        worker = self.registry.get(name)
+        counts = self.store.worker_counts(worker.name)
+        by_status = counts.by_status
+        completed = by_status.get("completed", 0)
+        failed = by_status.get("failed", 0)
+        durations = counts.durations
+        return {
+            "name": worker.name,
+            "submitted": sum(by_status.values()),
+            "scheduled": by_status.get("scheduled", 0),
+            "queued": by_status.get("queued", 0),
+            "paused": by_status.get("paused", 0),
+            "running": by_status.get("running", 0) + by_status.get("canceling", 0),
+            "completed": completed,
+            "failed": failed,
+            "canceled": by_status.get("canceled", 0),
+            "failure_rate": failed / (completed + failed) if completed + failed else None,
+            "avg_duration": statistics.fmean(durations) if durations else None,
+            "p50_duration": _percentile(durations, 50),
+            "p95_duration": _percentile(durations, 95),
+            "last_finished_at": counts.last_finished_at,
+        }
+
+    @staticmethod
+    def _describe(worker: Worker) -> dict[str, Any]:
+        schema = worker.Config()
+        return {
+            "name": worker.name,
+            "description": worker.description,
+            "usage": worker.usage,
+            "config_objects": example_config(schema),
+            "parameters": describe_parameters(schema),
+            "max_num_tasks": worker.max_num_tasks,
+            "enabled": worker.enabled,
+        }
+
+    # -- submitting ---------------------------------------------------------------------------
+
+    def submit(self, worker_name: str, request: dict[str, Any]) -> Submitted:
+        """One task. ``request`` holds the submit fields of SPEC, instants as epoch seconds."""
+        worker = self._enabled_worker(worker_name)
+        new = self._new_task(worker, request, self.clock())
+        task, created = self.store.create_tasks([new])[0]
+        if created:
+            self.engine.wake()
+        return Submitted(task, created)
+
+    def submit_batch(self, worker_name: str, requests: list[dict[str, Any]]) -> list[Task]:
+        """All or nothing: one invalid item rejects the batch, naming its index."""
+        worker = self._enabled_worker(worker_name)
+        now = self.clock()
+        news, errors = [], {}
+        for index, request in enumerate(requests):
+            try:
+                news.append(self._new_task(worker, request, now))
+            except InvalidInput as exc:
+                errors[index] = exc.errors or {"_schema": [exc.message]}
+        if errors:
+            raise InvalidInput("invalid tasks in batch", errors={"tasks": errors})
+        tasks = [task for task, _ in self.store.create_tasks(news)]
+        self.engine.wake()
+        return tasks
+
+    def _enabled_worker(self, name: str) -> Worker:
+        worker = self.registry.get(name)
+        if not worker.enabled:
+            raise WorkerDisabled(f"worker {worker.name!r} is disabled on this server")
+        return worker
+
+    def _new_task(self, worker: Worker, request: dict[str, Any], now: float) -> NewTask:
+        return NewTask(
+            id=new_id(now),
+            worker=worker.name,
+            config=self._valid_config(worker, request.get("config")),
+            execute_at=_due_at(request, now),
+            created_at=now,
+            timeout=request.get("timeout"),
+            max_retries=request.get("max_retries") or 0,
+            retry_backoff=request.get("retry_backoff") or 1.0,
+            idempotency_key=request.get("idempotency_key"),
+        )
+
+    @staticmethod
+    def _valid_config(worker: Worker, config: dict[str, Any] | None) -> dict[str, Any]:
+        """Validate with the worker's schema; store the JSON form of the loaded config."""
+        schema = worker.Config()
+        try:
+            loaded = worker.validate(schema.load(config or {}))
+        except ma.ValidationError as exc:
+            raise InvalidInput("invalid config", errors={"config": exc.messages}) from None
+        return schema.dump(loaded)
+
+    # -- reading --------------------------------------------------------------------------------
+
+    def get_task(self, task_id: str) -> Task:
+        task = self.store.get_task(task_id)
+        if task is None:
+            raise TaskNotFound(f"no task {task_id!r}")
+        return task
+
+    def list_tasks(self, filters: TaskFilter, limit: int = 100, cursor: str | None = None) \
+            -> TaskPage:
+        return self.store.list_tasks(filters, limit, cursor)
+
+    def task_statistics(self, task_id: str) -> dict[str, Any]:
+        task = self.get_task(task_id)
+        now = self.clock()
+        queued_for = task.queued_for
+        if task.status in WAITING_STATES and task.execute_at < now:
+            queued_for += now - task.execute_at
+        return {
+            "task_id": task.id,
+            "attempts": task.attempts,
+            "queued_for": queued_for,
+            "ran_for": task.duration(now) or 0.0,
+            "lateness": task.lateness,
+        }
+
+    # -- changing -------------------------------------------------------------------------------
+
+    def cancel(self, task_id: str) -> Task:
+        """Not started: canceled now. Running: ``canceling`` until the worker stops."""
+        task = self.store.cancel(task_id, self.clock())
+        if task.status is TaskState.CANCELING:
+            self.engine.abort(task.id)
+        else:
+            call_hook(self.registry, task)
+        return task
+
+    def update_task(self, task_id: str, changes: dict[str, Any]) -> Task:
+        """Edit a task that has not started: ``config``, ``execute_at``/``delay``, ``timeout``,
+        ``max_retries``."""
+        now = self.clock()
+        fields = {k: v for k, v in changes.items() if k in ("timeout", "max_retries")}
+        if "config" in changes:
+            worker = self.registry.get(self.get_task(task_id).worker)
+            fields["config"] = self._valid_config(worker, changes["config"])
+        if "execute_at" in changes or "delay" in changes:
+            fields["execute_at"] = _due_at(changes, now)
+        if not fields:
+            return self._editable(task_id)
+        task = self.store.update_waiting(task_id, fields, now)
+        self.engine.wake()
+        return task
+
+    def _editable(self, task_id: str) -> Task:
+        task = self.get_task(task_id)
+        if task.status not in WAITING_STATES | {TaskState.PAUSED}:
+            raise StateConflict(f"task is {task.status}")
+        return task
+
+    def act(self, task_id: str, action: str) -> Submitted:
+        """``cancel``, ``pause``, ``resume`` or ``run``. ``run`` of a finished task submits a
+        copy: the answer is then a new task (``created`` True)."""
+        now = self.clock()
+        if action == "cancel":
+            return Submitted(self.cancel(task_id), False)
+        if action == "pause":
+            return Submitted(self.store.pause(task_id), False)
+        if action == "resume":
+            task = self.store.resume(task_id, now)
+        elif action == "run":
+            task = self.get_task(task_id)
+            if task.status.is_terminal:
+                return self._rerun(task, now)
+            task = self.store.run_now(task_id, now)
+        else:
+            raise InvalidInput(f"unknown action {action!r}",
+                               errors={"action": [f"Must be one of: {', '.join(ACTIONS)}."]})
+        self.engine.wake()
+        return Submitted(task, False)
+
+    def _rerun(self, task: Task, now: float) -> Submitted:
+        worker = self._enabled_worker(task.worker)
+        new = NewTask(
+            id=new_id(now), worker=worker.name, config=task.config, execute_at=now,
+            created_at=now, timeout=task.timeout, max_retries=task.max_retries,
+            retry_backoff=task.retry_backoff,
+        )
+        copy, _ = self.store.create_tasks([new])[0]
+        self.engine.wake()
+        return Submitted(copy, True)
+
+    def delete_task(self, task_id: str) -> None:
+        self.store.delete_task(task_id)
+
+    # -- operations -----------------------------------------------------------------------------
+
+    def health(self) -> dict[str, Any]:
+        try:
+            self.store.ping()
+        except Exception as exc:
+            raise StoreUnavailable(f"store unreachable: {exc}") from exc
+        return {
+            "status": "ok",
+            "store": self.store.kind,
+            "version": __version__,
+            "workers": [w.name for w in self.registry.all()],
+        }
+
+
+def _due_at(request: dict[str, Any], now: float) -> float:
+    """``delay`` seconds from now, or ``execute_at``; a time in the past means now."""
+    if request.get("delay") is not None:
+        return now + request["delay"]
+    execute_at = request.get("execute_at")
+    return now if execute_at is None else max(execute_at, now)
+
+
+def _percentile(sorted_values: list[float], pct: int) -> float | None:
+    if not sorted_values:
+        return None
+    index = round(pct / 100 * (len(sorted_values) - 1))
+    return sorted_values[index]

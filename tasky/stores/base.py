@@ -1,0 +1,131 @@
+"""The store interface. Its docstrings are the contract every implementation keeps.
+
+Rules every implementation follows:
+- Each method that changes state is one atomic transition: callers never read a row and
+  write it back.
+- ``now`` is always a parameter; a store never reads the clock.
+- Work held by a runner is fenced by (task id, owner, attempt): a runner whose lease was
+  taken over cannot overwrite the newer attempt.
+- A cancel of a running task is a flag (``canceling``) the owner learns from
+  :meth:`Store.canceling_ids`; the store itself never stops anything.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any
+
+from tasky.models import NewTask, Outcome, Task, TaskFilter, TaskPage, WorkerCounts
+
+
+class Store(ABC):
+    kind: str
+    """``sqlite`` or ``postgresql``, as ``/health`` reports it."""
+
+    # -- submitting and reading -------------------------------------------------------------
+
+    @abstractmethod
+    def create_tasks(self, tasks: list[NewTask]) -> list[tuple[Task, bool]]:
+        """Insert all tasks in one transaction; for each, ``(task, created)``. A task whose
+        ``idempotency_key`` is already stored is not inserted: the stored one comes back with
+        ``created`` False."""
+
+    @abstractmethod
+    def get_task(self, task_id: str) -> Task | None:
+        """The full record, or None."""
+
+    @abstractmethod
+    def list_tasks(self, filters: TaskFilter, limit: int, cursor: str | None) -> TaskPage:
+        """Newest first, keyset-paginated: ``cursor`` is the previous page's ``next_cursor``.
+        Items carry no ``config`` or ``output``. Raises ``InvalidInput`` for a bad cursor."""
+
+    @abstractmethod
+    def worker_counts(self, worker: str) -> WorkerCounts:
+        """Counts by status, finished attempts' durations and the last finish of a worker."""
+
+    # -- the runner's side ------------------------------------------------------------------
+
+    @abstractmethod
+    def next_due_at(self, worker: str) -> float | None:
+        """The earliest ``execute_at`` among the worker's waiting (scheduled or queued) tasks."""
+
+    @abstractmethod
+    def claim(
+        self, worker: str, owner: str, limit: int, due_before: float, now: float, lease_until: float
+    ) -> list[Task]:
+        """Atomically move up to ``limit`` waiting tasks of ``worker`` due before
+        ``due_before`` (earliest first) to ``running`` under ``owner``'s lease, counting an
+        attempt. A task's start is ``max(now, execute_at)``: a runner may claim slightly
+        ahead and start it at its due time. Each task is claimed by exactly one caller."""
+
+    @abstractmethod
+    def mark_queued(self, worker: str, now: float) -> None:
+        """Scheduled tasks of ``worker`` that are due but unclaimed (no free slot) become
+        ``queued``."""
+
+    @abstractmethod
+    def renew_leases(self, owner: str, lease_until: float) -> None:
+        """Extend the lease of every task ``owner`` holds."""
+
+    @abstractmethod
+    def canceling_ids(self, owner: str) -> list[str]:
+        """Ids of tasks ``owner`` holds that a cancel has flagged ``canceling``."""
+
+    @abstractmethod
+    def finish(self, outcomes: list[Outcome]) -> list[Task]:
+        """Record attempts' ends in one transaction; the tasks as stored now, for those whose
+        fence (id, owner, attempt) still held. A task flagged ``canceling`` ends ``canceled``
+        whatever the outcome; a retry goes back to ``scheduled`` at ``retry_at``."""
+
+    @abstractmethod
+    def recover(self, now: float, owner: str | None = None) -> list[Task]:
+        """Take back held tasks whose lease expired before ``now`` (or, with ``owner``, every
+        task that owner holds): retried now if retries are left, else ``failed`` with error
+        ``interrupted``; a ``canceling`` one ends ``canceled``. Returns the recovered tasks."""
+
+    @abstractmethod
+    def owners(self) -> set[str]:
+        """Owners that hold tasks now."""
+
+    @abstractmethod
+    def prune(self, finished_before: float) -> int:
+        """Delete terminal tasks finished before that instant; how many went."""
+
+    # -- transitions asked for by clients -------------------------------------------------
+
+    @abstractmethod
+    def cancel(self, task_id: str, now: float) -> Task:
+        """Waiting or paused: ``canceled``. Running: flagged ``canceling``. Raises
+        ``TaskNotFound``, or ``StateConflict`` for a terminal task."""
+
+    @abstractmethod
+    def update_waiting(self, task_id: str, changes: dict[str, Any], now: float) -> Task:
+        """Change fields of a task that has not started (scheduled, queued, paused).
+        A new ``execute_at`` makes it scheduled or queued as it falls due. Raises
+        ``TaskNotFound`` or ``StateConflict``."""
+
+    @abstractmethod
+    def pause(self, task_id: str) -> Task:
+        """Scheduled or queued: ``paused``. Raises ``TaskNotFound`` or ``StateConflict``."""
+
+    @abstractmethod
+    def resume(self, task_id: str, now: float) -> Task:
+        """Paused: back to scheduled (or queued when due). Raises as :meth:`pause`."""
+
+    @abstractmethod
+    def run_now(self, task_id: str, now: float) -> Task:
+        """Scheduled, queued or paused: due now. Raises as :meth:`pause`."""
+
+    @abstractmethod
+    def delete_task(self, task_id: str) -> None:
+        """Remove a terminal task. Raises ``TaskNotFound`` or ``StateConflict``."""
+
+    # -- housekeeping -----------------------------------------------------------------------
+
+    @abstractmethod
+    def ping(self) -> None:
+        """Raise if the database cannot be reached."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release this process's connections."""
