@@ -1,0 +1,196 @@
+"""The scheduler and executor together, on a real SQLite file."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tasky.executor import backoff
+from tasky.models import TaskFilter, TaskState
+from tests.runtime.conftest import Probe
+from tests.support import wait_for
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def finished(service, task_id):
+    task = service.get_task(task_id)
+    return task if task.status.is_terminal else None
+
+
+def test_task_runs_and_stores_output(service):
+    task = service.submit("probe", {}).task
+    done = wait_for(lambda: finished(service, task.id))
+    assert done.status is TaskState.COMPLETED
+    assert done.output == {"attempt": 1}
+    assert done.attempts == 1 and done.started_at is not None and done.finished_at is not None
+
+
+def test_future_task_starts_at_its_time_not_on_a_poll(make_runner):
+    service = make_runner(poll_interval=30.0)
+    execute_at = time.time() + 0.3
+    task = service.submit("probe", {"execute_at": execute_at}).task
+    assert task.status is TaskState.SCHEDULED
+    done = wait_for(lambda: finished(service, task.id), timeout=5)
+    assert Probe.started[task.id] >= execute_at
+    assert done.lateness is not None and done.lateness >= 0
+
+
+def test_per_worker_limit_keeps_extra_tasks_queued(service):
+    ids = [service.submit("probe", {"config": {"mode": "block"}}).task.id for _ in range(4)]
+    wait_for(lambda: len(Probe.started) == 2)
+    statuses = lambda: sorted(service.get_task(i).status.value for i in ids)  # noqa: E731
+    wait_for(lambda: statuses() == ["queued", "queued", "running", "running"], timeout=5)
+    assert len(Probe.started) == 2
+    Probe.release.set()
+    for task_id in ids:
+        assert wait_for(lambda: finished(service, task_id)).status is TaskState.COMPLETED
+
+
+def test_cancel_running_task_stops_it_and_never_completes(service):
+    task = service.submit("probe", {"config": {"mode": "sleep", "sleep": 60}}).task
+    wait_for(lambda: task.id in Probe.started)
+    assert service.cancel(task.id).status is TaskState.CANCELING
+    started = time.monotonic()
+    done = wait_for(lambda: finished(service, task.id), timeout=5)
+    assert time.monotonic() - started < 1.0
+    assert done.status is TaskState.CANCELED
+
+
+def test_cancel_from_another_process_reaches_the_owner(make_runner):
+    owner = make_runner()
+    other = make_runner(start=False)
+    task = owner.submit("probe", {"config": {"mode": "sleep", "sleep": 60}}).task
+    wait_for(lambda: task.id in Probe.started)
+    assert other.cancel(task.id).status is TaskState.CANCELING
+    done = wait_for(lambda: finished(owner, task.id), timeout=5)
+    assert done.status is TaskState.CANCELED
+
+
+def test_cancel_waiting_task_never_runs(service):
+    task = service.submit("probe", {"delay": 0.5}).task
+    assert service.cancel(task.id).status is TaskState.CANCELED
+    time_due = task.execute_at + 0.3
+    wait_for(lambda: time.time() > time_due)
+    assert task.id not in Probe.started
+    assert service.get_task(task.id).status is TaskState.CANCELED
+
+
+def test_timeout_fails_the_task(service):
+    task = service.submit("probe", {"config": {"mode": "sleep", "sleep": 60},
+                                    "timeout": 0.2}).task
+    done = wait_for(lambda: finished(service, task.id), timeout=5)
+    assert done.status is TaskState.FAILED
+    assert done.error == "timed out after 0.2s"
+
+
+def test_retries_with_backoff_until_success(service):
+    task = service.submit("probe", {"config": {"mode": "fail", "fail_times": 2},
+                                    "max_retries": 2, "retry_backoff": 0.05}).task
+    done = wait_for(lambda: finished(service, task.id))
+    assert done.status is TaskState.COMPLETED and done.attempts == 3
+    assert done.output == {"attempt": 3}
+
+
+def test_retries_exhausted_fail_with_last_error(service):
+    task = service.submit("probe", {"config": {"mode": "fail", "fail_times": 5},
+                                    "max_retries": 1, "retry_backoff": 0.05}).task
+    done = wait_for(lambda: finished(service, task.id))
+    assert done.status is TaskState.FAILED and done.attempts == 2
+    assert done.error == "RuntimeError: attempt 2 failed"
+
+
+def test_task_failed_keeps_its_output(service):
+    task = service.submit("probe", {"config": {"mode": "task-failed"}}).task
+    done = wait_for(lambda: finished(service, task.id))
+    assert (done.status, done.error, done.output) == (TaskState.FAILED, "exit code 3",
+                                                      {"exit_code": 3})
+
+
+def test_backoff_doubles_with_jitter_and_caps():
+    for attempt, base in ((1, 1.0), (2, 1.0), (3, 2.0)):
+        full = base * 2 ** (attempt - 1)
+        assert full / 2 <= backoff(base, attempt) <= full
+    assert backoff(1.0, 40) <= 3600
+
+
+def test_output_over_the_limit_is_truncated_and_flagged(service):
+    task = service.submit("probe", {"config": {"mode": "big"}}).task
+    done = wait_for(lambda: finished(service, task.id))
+    assert done.status is TaskState.COMPLETED and done.output_truncated
+    assert isinstance(done.output, str) and len(done.output.encode()) == 1000
+
+
+def test_hooks_run_after_the_state_is_stored(service):
+    ok = service.submit("probe", {}).task
+    bad = service.submit("probe", {"config": {"mode": "fail", "fail_times": 1}}).task
+    waiting = service.submit("probe", {"delay": 60}).task
+    service.cancel(waiting.id)
+    wait_for(lambda: finished(service, ok.id) and finished(service, bad.id))
+    wait_for(lambda: len(Probe.hook_states) == 3)
+    assert sorted(Probe.hook_states) == sorted([
+        ("success", ok.id, "completed"), ("fail", bad.id, "failed"),
+        ("abort", waiting.id, "canceled")])
+    assert service.get_task(waiting.id).status is TaskState.CANCELED
+
+
+def test_due_task_of_a_stopped_server_runs_when_it_is_back(make_runner):
+    offline = make_runner(start=False)
+    task = offline.submit("probe", {"delay": 0.2}).task
+    wait_for(lambda: time.time() > task.execute_at + 0.3)
+    service = make_runner()
+    done = wait_for(lambda: finished(service, task.id))
+    assert done.status is TaskState.COMPLETED and done.lateness >= 0.3
+
+
+def test_graceful_stop_hands_running_tasks_back(make_runner):
+    service = make_runner()
+    retried = service.submit("probe", {"config": {"mode": "block"}, "max_retries": 1}).task
+    failed = service.submit("probe", {"config": {"mode": "block"}}).task
+    wait_for(lambda: len(Probe.started) == 2)
+    service.engine.stop()
+    assert service.get_task(retried.id).status is TaskState.QUEUED
+    gone = service.get_task(failed.id)
+    assert (gone.status, gone.error) == (TaskState.FAILED, "interrupted")
+    Probe.release.set()
+    again = make_runner()
+    assert wait_for(lambda: finished(again, retried.id)).status is TaskState.COMPLETED
+
+
+def test_expired_lease_of_another_runner_is_recovered(make_runner):
+    dead = make_runner(start=False)
+    store = dead.store
+    task = dead.submit("probe", {"max_retries": 1}).task
+    (claimed,) = store.claim("probe", "elsewhere:1:dead", 1, time.time(), time.time(),
+                             time.time() + 0.3)
+    service = make_runner(lease=0.3)
+    done = wait_for(lambda: finished(service, task.id))
+    assert done.status is TaskState.COMPLETED and done.attempts == 2
+
+
+def test_dead_process_of_this_host_is_recovered_at_start(make_runner):
+    import socket
+
+    dead_pid = _exited_pid()
+    offline = make_runner(start=False)
+    task = offline.submit("probe", {}).task
+    owner = f"{socket.gethostname()}:{dead_pid}:abcd"
+    offline.store.claim("probe", owner, 1, time.time(), time.time(), time.time() + 3600)
+    service = make_runner(lease=3600)
+    done = wait_for(lambda: finished(service, task.id), timeout=5)
+    assert (done.status, done.error) == (TaskState.FAILED, "interrupted")
+
+
+def _exited_pid() -> int:
+    import subprocess
+
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    return proc.pid
+
+
+def test_list_sees_every_state(service):
+    service.submit("probe", {"delay": 60})
+    page = service.list_tasks(TaskFilter(status=TaskState.SCHEDULED))
+    assert len(page.tasks) == 1
