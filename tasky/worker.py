@@ -197,6 +197,9 @@ def example_config(schema: ma.Schema) -> dict[str, Any]:
 
 
 def _type_name(fld: ma.fields.Field) -> str:
+    """The JSON type of a field; a custom field names its own with ``metadata["type"]``."""
+    if "type" in fld.metadata:
+        return fld.metadata["type"]
     for cls, name in (
         (ma.fields.Boolean, "boolean"),
         (ma.fields.Integer, "integer"),
