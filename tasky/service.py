@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import statistics
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable, Protocol
 
 import marshmallow as ma
 
 from tasky import __version__
 from tasky.config import Settings
-from tasky.errors import InvalidInput, StateConflict, StoreUnavailable, TaskNotFound, WorkerDisabled
+from tasky.errors import (
+    InvalidInput, StateConflict, StoreUnavailable, TaskNotFound, UnknownWorker, WorkerDisabled,
+)
 from tasky.ids import new_id
 from tasky.models import NewTask, Task, TaskFilter, TaskPage, TaskState, WAITING_STATES
 from tasky.registry import Registry
@@ -176,6 +178,11 @@ class TaskService:
 
     def list_tasks(self, filters: TaskFilter, limit: int = 100, cursor: str | None = None) \
             -> TaskPage:
+        if filters.worker is not None:
+            try:
+                filters = replace(filters, worker=self.registry.get(filters.worker).name)
+            except UnknownWorker:
+                pass  # tasks of a worker no longer installed stay listable
         return self.store.list_tasks(filters, limit, cursor)
 
     def task_statistics(self, task_id: str) -> dict[str, Any]:

@@ -1,0 +1,51 @@
+"""The HTTP layer: flask-smorest blueprints over ``TaskService``.
+
+It parses, calls the service, and dumps; it holds no business logic and never touches the
+store. ``init_app(app, service)`` wires it into an app (see ``tasky.factory``).
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from tasky.api import health, tasks, workers
+from tasky.api.auth import require_token
+from tasky.api.context import EXTENSION, get_service
+from tasky.api.errors import TaskyApi, handle_tasky_error
+from tasky.api.fields import Timestamp
+from tasky.errors import TaskyError
+from tasky.service import TaskService
+
+__all__ = ["init_app", "get_service"]
+
+SWAGGER_UI_URL = "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/"
+SECURITY_SCHEMES = {"bearerAuth": {"type": "http", "scheme": "bearer"}}
+
+
+def init_app(app: Flask, service: TaskService) -> TaskyApi:
+    """Register the API's blueprints, error handlers and token check on ``app``."""
+    app.config.update(
+        API_TITLE="Tasky",
+        API_VERSION="v1",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/tasky/v1",
+        OPENAPI_JSON_PATH="openapi.json",
+        OPENAPI_SWAGGER_UI_PATH="docs",
+        OPENAPI_SWAGGER_UI_URL=SWAGGER_UI_URL,
+        MAX_CONTENT_LENGTH=service.settings.max_body,
+        API_SPEC_OPTIONS={
+            "components": {"securitySchemes": SECURITY_SCHEMES},
+            "security": [{"bearerAuth": []}],
+            "info": {"description": "Tasky: a REST task runner and scheduler."},
+        },
+    )
+    app.extensions[EXTENSION] = service
+
+    api = TaskyApi()
+    api.register_field(Timestamp, "string", "date-time")
+    api.init_app(app)
+    app.register_error_handler(TaskyError, handle_tasky_error)
+    app.before_request(require_token)
+    for module in (workers, tasks, health):
+        api.register_blueprint(module.blp)
+    return api
