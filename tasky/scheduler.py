@@ -15,6 +15,8 @@ import threading
 import time
 from typing import Callable
 
+import psutil
+
 from tasky.config import Settings
 from tasky.executor import Executor
 from tasky.hooks import call_hook
@@ -136,10 +138,8 @@ def owner_id() -> str:
 
 
 def _process_alive(pid: int) -> bool:
+    """A zombie counts as gone: it runs nothing, and an init that does not reap keeps it."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
         return False
-    except PermissionError:
-        return True
-    return True

@@ -1,0 +1,119 @@
+"""Real gunicorn servers on 127.0.0.1, started and killed by the tests."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.support import wait_for
+
+ROOT = Path(__file__).resolve().parents[2]
+
+pytestmark = pytest.mark.e2e
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Server:
+    """One gunicorn master and its workers, in a process group of their own."""
+
+    def __init__(self, data: Path, processes: int = 1, env: dict[str, str] | None = None):
+        self.data = data
+        self.processes = processes
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.journal = data / "journal.txt"
+        self.env = {
+            **os.environ,
+            "TASKY_DATABASE_URL": f"sqlite:///{data}/tasks.db",
+            "TASKY_FILES_ROOT": str(data / "files"),
+            "TASKY_PLUGINS": "tests.e2e.journal_plugin",
+            "TASKY_TEST_JOURNAL": str(self.journal),
+            "PYTHONPATH": str(ROOT),
+            **(env or {}),
+        }
+        self.proc: subprocess.Popen | None = None
+        self.log = data / f"server-{self.port}.log"
+
+    def start(self) -> Server:
+        with open(self.log, "ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "gunicorn", "-b", f"127.0.0.1:{self.port}",
+                 "-w", str(self.processes), "app:app"],
+                cwd=ROOT, env=self.env, stdout=log, stderr=log, start_new_session=True)
+        wait_for(self._ready, timeout=30, interval=0.05)
+        return self
+
+    def _ready(self) -> bool:
+        if self.proc.poll() is not None:
+            raise AssertionError(f"server exited:\n{self.log.read_text()[-3000:]}")
+        try:
+            return requests.get(self.url + "/tasky/v1/health", timeout=1).status_code == 200
+        except requests.ConnectionError:
+            return False
+
+    def kill9(self) -> None:
+        """Kill the master and every worker at once, as a crash would."""
+        os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.kill9()
+
+    # -- HTTP -------------------------------------------------------------------------------
+
+    def post(self, path: str, body: dict | None = None, **kw) -> requests.Response:
+        return requests.post(self.url + path, json=body if body is not None else {},
+                             timeout=10, **kw)
+
+    def get(self, path: str, **kw) -> requests.Response:
+        return requests.get(self.url + path, timeout=10, **kw)
+
+    def submit(self, worker: str, body: dict | None = None) -> str:
+        resp = self.post(f"/tasky/v1/workers/{worker}", body)
+        assert resp.status_code == 201, resp.text
+        return resp.json()["task_id"]
+
+    def status(self, task_id: str) -> str:
+        return self.get(f"/tasky/v1/tasks/{task_id}/status").json()["status"]
+
+    def wait_finished(self, task_id: str, timeout: float = 20) -> dict:
+        return wait_for(lambda: (t := self.get(f"/tasky/v1/tasks/{task_id}").json())["status"]
+                        in ("completed", "failed", "canceled") and t, timeout=timeout)
+
+    def runs(self) -> Counter:
+        """How many times each task id was executed, from the journal."""
+        if not self.journal.exists():
+            return Counter()
+        return Counter(line.split()[0] for line in self.journal.read_text().splitlines())
+
+
+@pytest.fixture
+def server_factory(tmp_path):
+    servers = []
+
+    def make(processes: int = 1, env: dict[str, str] | None = None, data: Path | None = None):
+        server = Server(data or tmp_path, processes, env)
+        servers.append(server)
+        return server.start()
+
+    yield make
+    for server in servers:
+        server.stop()
