@@ -124,3 +124,49 @@ class WorkerCounts:
     by_status: dict[str, int] = field(default_factory=dict)
     durations: list[float] = field(default_factory=list)
     last_finished_at: float | None = None
+
+
+class ScheduleState(StrEnum):
+    ACTIVE = "active"
+    PAUSED = "paused"
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """A cron or interval trigger that creates tasks. ``next_run_at`` is None once the
+    trigger has no tick left (past ``end_at``)."""
+
+    id: str
+    worker: str
+    config: dict[str, Any]
+    cron: str | None
+    interval: float | None
+    timezone: str
+    status: ScheduleState
+    next_run_at: float | None
+    created_at: float
+    overlap: str = "skip"
+    misfire: str = "run_once"
+    start_at: float | None = None
+    end_at: float | None = None
+    last_run_at: float | None = None
+    last_task_id: str | None = None
+    runs: int = 0
+    timeout: float | None = None
+    max_retries: int = 0
+    retry_backoff: float = 1.0
+
+
+@dataclass(frozen=True)
+class SchedulePage:
+    schedules: list[Schedule]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class Firing:
+    """What :meth:`Store.fire_schedule` did: whether this caller won the tick, and the task it
+    created (None when the tick was skipped: overlap, or a misfire set to ``skip``)."""
+
+    won: bool
+    task: Task | None = None

@@ -47,6 +47,7 @@ class Scheduler:
 
     def start(self) -> None:
         self.recover_dead_local_owners()
+        self.store.subscribe(self.wake)
         self._thread = threading.Thread(target=self._loop, name="tasky-scheduler", daemon=True)
         self._thread.start()
 

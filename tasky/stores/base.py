@@ -13,9 +13,20 @@ Rules every implementation follows:
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any
+from typing import Any, Callable
 
-from tasky.models import NewTask, Outcome, Task, TaskFilter, TaskPage, WorkerCounts
+from tasky.models import (
+    Firing,
+    NewTask,
+    Outcome,
+    Schedule,
+    SchedulePage,
+    ScheduleState,
+    Task,
+    TaskFilter,
+    TaskPage,
+    WorkerCounts,
+)
 
 
 class Store(ABC):
@@ -120,7 +131,63 @@ class Store(ABC):
     def delete_task(self, task_id: str) -> None:
         """Remove a terminal task. Raises ``TaskNotFound`` or ``StateConflict``."""
 
+    # -- schedules -------------------------------------------------------------------------------
+    # The store persists what the scheduler computes: it never reads a trigger.
+
+    @abstractmethod
+    def create_schedule(self, schedule: Schedule) -> Schedule:
+        """Insert a schedule (``runs`` 0, no last run) and return it as stored."""
+
+    @abstractmethod
+    def get_schedule(self, schedule_id: str) -> Schedule | None:
+        """The schedule, or None."""
+
+    @abstractmethod
+    def list_schedules(self, limit: int, cursor: str | None) -> SchedulePage:
+        """Newest first, keyset-paginated like :meth:`list_tasks`."""
+
+    @abstractmethod
+    def update_schedule(self, schedule_id: str, changes: dict[str, Any],
+                        expect_status: ScheduleState | None = None) -> Schedule:
+        """Set the given fields (those of :class:`Schedule` but ``id``, ``created_at`` and the
+        run counters) in one statement. Raises ``ScheduleNotFound``, or ``StateConflict`` when
+        ``expect_status`` is given and the schedule is in another state."""
+
+    @abstractmethod
+    def delete_schedule(self, schedule_id: str, now: float) -> list[Task]:
+        """Remove the schedule and cancel its tasks that have not started (scheduled, queued,
+        paused); started and finished ones are kept. Returns the canceled tasks. Raises
+        ``ScheduleNotFound``."""
+
+    @abstractmethod
+    def next_schedule_due_at(self) -> float | None:
+        """The earliest ``next_run_at`` of an active schedule."""
+
+    @abstractmethod
+    def due_schedules(self, due_before: float, limit: int) -> list[Schedule]:
+        """Active schedules whose ``next_run_at`` is before ``due_before``, earliest first."""
+
+    @abstractmethod
+    def fire_schedule(self, schedule_id: str, due_at: float, next_run_at: float | None,
+                      task: NewTask | None, now: float, skip_if_running: bool) -> Firing:
+        """Claim one tick, atomically: only if the schedule is active and its ``next_run_at``
+        still equals ``due_at`` (compare-and-set, so each tick fires exactly once across every
+        process), move ``next_run_at`` on and, in the same transaction, insert ``task``
+        (counted in ``runs``, ``last_run_at`` = ``now``, ``last_task_id``). With
+        ``skip_if_running`` the task is not inserted while the schedule's last task has not
+        finished; the tick is consumed all the same. ``won`` False: another caller had it."""
+
+    @abstractmethod
+    def run_schedule_now(self, schedule_id: str, task: NewTask, now: float) -> Task:
+        """Insert ``task`` as a run of the schedule outside its trigger (``next_run_at`` is
+        kept). Raises ``ScheduleNotFound``."""
+
     # -- housekeeping -----------------------------------------------------------------------
+
+    def subscribe(self, on_change: Callable[[], None]) -> None:
+        """Call ``on_change`` (from any thread) whenever another process may have added due
+        work or flagged a cancel, so runners need not wait for their next poll. A store that
+        cannot tell (SQLite) does nothing: runners then rely on polling."""
 
     @abstractmethod
     def ping(self) -> None:

@@ -15,17 +15,20 @@ import os
 import sqlite3
 import threading
 from contextlib import contextmanager
-from importlib.resources import files
 from typing import Any, Iterator
 
-from tasky.errors import InvalidInput, StateConflict, TaskNotFound
+from tasky.errors import InvalidInput, ScheduleNotFound, StateConflict, TaskNotFound
 from tasky.models import (
     ACTIVE_STATES,
     EDITABLE_STATES,
     TERMINAL_STATES,
     WAITING_STATES,
+    Firing,
     NewTask,
     Outcome,
+    Schedule,
+    SchedulePage,
+    ScheduleState,
     Task,
     TaskFilter,
     TaskPage,
@@ -33,8 +36,8 @@ from tasky.models import (
     WorkerCounts,
 )
 from tasky.stores.base import Store
+from tasky.stores.migrations import migrations
 
-SCHEMA_VERSION = 1
 TASK_COLUMNS = (
     "id, worker, status, config, execute_at, created_at, started_at, finished_at, attempts,"
     " max_retries, retry_backoff, timeout, schedule_id, idempotency_key, error, output,"
@@ -71,6 +74,42 @@ def _task(row: tuple) -> Task:
         output_truncated=bool(output_truncated), owner=owner, lease_until=lease_until,
         lateness=lateness, queued_for=queued_for, ran_for=ran_for,
     )
+
+
+SCHEDULE_COLUMNS = (
+    "id, worker, config, cron, interval_seconds, timezone, status, next_run_at, created_at,"
+    " overlap, misfire, start_at, end_at, last_run_at, last_task_id, runs, timeout,"
+    " max_retries, retry_backoff"
+)
+SCHEDULE_FIELDS = {
+    "worker", "config", "cron", "interval", "timezone", "status", "next_run_at", "overlap",
+    "misfire", "start_at", "end_at", "timeout", "max_retries", "retry_backoff",
+}
+
+
+def _schedule(row: tuple) -> Schedule:
+    (id_, worker, config, cron, interval, timezone, status, next_run_at, created_at, overlap,
+     misfire, start_at, end_at, last_run_at, last_task_id, runs, timeout, max_retries,
+     retry_backoff) = row
+    return Schedule(
+        id=id_, worker=worker, config=json.loads(config), cron=cron, interval=interval,
+        timezone=timezone, status=ScheduleState(status), next_run_at=next_run_at,
+        created_at=created_at, overlap=overlap, misfire=misfire, start_at=start_at,
+        end_at=end_at, last_run_at=last_run_at, last_task_id=last_task_id, runs=runs,
+        timeout=timeout, max_retries=max_retries, retry_backoff=retry_backoff,
+    )
+
+
+def _schedule_params(fields: dict[str, Any]) -> dict[str, Any]:
+    """Schedule fields as column values."""
+    params = {}
+    for name, value in fields.items():
+        if name == "config":
+            value = json.dumps(value)
+        elif name == "status":
+            value = str(value)
+        params["interval_seconds" if name == "interval" else name] = value
+    return params
 
 
 def encode_cursor(task_id: str) -> str:
@@ -124,13 +163,16 @@ class SQLiteStore(Store):
         db.execute("COMMIT")
 
     def _migrate(self) -> None:
+        """Apply the numbered files of ``schema/sqlite`` above ``user_version``, in one
+        transaction that several starting processes take in turn."""
         with self._write() as db:
-            if db.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
-                for statement in files("tasky.stores.schema").joinpath("sqlite.sql").read_text() \
-                        .split(";"):
-                    if statement.strip():
-                        db.execute(statement)
-                db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            for number, sql in migrations("sqlite"):
+                if number > version:
+                    for statement in sql.split(";"):
+                        if statement.strip():
+                            db.execute(statement)
+                    db.execute(f"PRAGMA user_version={number}")
 
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)
@@ -144,27 +186,26 @@ class SQLiteStore(Store):
     # -- submitting and reading -------------------------------------------------------------
 
     def create_tasks(self, tasks: list[NewTask]) -> list[tuple[Task, bool]]:
-        results = []
         with self._write() as db:
-            for new in tasks:
-                row = db.execute(
-                    f"INSERT INTO tasks (id, worker, status, config, execute_at, created_at,"
-                    f" max_retries, retry_backoff, timeout, schedule_id, idempotency_key)"
-                    f" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-                    f" ON CONFLICT (idempotency_key) DO NOTHING RETURNING {TASK_COLUMNS}",
-                    (new.id, new.worker, new.status.value, json.dumps(new.config),
-                     new.execute_at, new.created_at, new.max_retries, new.retry_backoff,
-                     new.timeout, new.schedule_id, new.idempotency_key),
-                ).fetchone()
-                if row is not None:
-                    results.append((_task(row), True))
-                    continue
-                existing = db.execute(
-                    f"SELECT {TASK_COLUMNS} FROM tasks WHERE idempotency_key = ?",
-                    (new.idempotency_key,),
-                ).fetchone()
-                results.append((_task(existing), False))
-        return results
+            return [self._insert_task(db, new) for new in tasks]
+
+    @staticmethod
+    def _insert_task(db: sqlite3.Connection, new: NewTask) -> tuple[Task, bool]:
+        row = db.execute(
+            f"INSERT INTO tasks (id, worker, status, config, execute_at, created_at,"
+            f" max_retries, retry_backoff, timeout, schedule_id, idempotency_key)"
+            f" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            f" ON CONFLICT (idempotency_key) DO NOTHING RETURNING {TASK_COLUMNS}",
+            (new.id, new.worker, new.status.value, json.dumps(new.config),
+             new.execute_at, new.created_at, new.max_retries, new.retry_backoff,
+             new.timeout, new.schedule_id, new.idempotency_key),
+        ).fetchone()
+        if row is not None:
+            return _task(row), True
+        existing = db.execute(
+            f"SELECT {TASK_COLUMNS} FROM tasks WHERE idempotency_key = ?", (new.idempotency_key,)
+        ).fetchone()
+        return _task(existing), False
 
     def get_task(self, task_id: str) -> Task | None:
         row = self._db.execute(f"SELECT {TASK_COLUMNS} FROM tasks WHERE id = ?", (task_id,)) \
@@ -350,3 +391,103 @@ class SQLiteStore(Store):
         if current is None:
             raise TaskNotFound()
         raise StateConflict(f"task is {current[0]}; only a finished task can be deleted")
+
+    # -- schedules ------------------------------------------------------------------------------
+
+    def create_schedule(self, schedule: Schedule) -> Schedule:
+        fields = {name: getattr(schedule, name) for name in SCHEDULE_FIELDS}
+        params = {**_schedule_params(fields), "id": schedule.id, "created_at": schedule.created_at}
+        columns = ", ".join(params)
+        row = self._db.execute(
+            f"INSERT INTO schedules ({columns}) VALUES ({', '.join(':' + c for c in params)})"
+            f" RETURNING {SCHEDULE_COLUMNS}", params).fetchone()
+        return _schedule(row)
+
+    def get_schedule(self, schedule_id: str) -> Schedule | None:
+        row = self._db.execute(f"SELECT {SCHEDULE_COLUMNS} FROM schedules WHERE id = ?",
+                               (schedule_id,)).fetchone()
+        return None if row is None else _schedule(row)
+
+    def list_schedules(self, limit: int, cursor: str | None) -> SchedulePage:
+        where, params = "", []
+        if cursor is not None:
+            where, params = "WHERE id < ?", [decode_cursor(cursor)]
+        rows = self._db.execute(
+            f"SELECT {SCHEDULE_COLUMNS} FROM schedules {where} ORDER BY id DESC LIMIT ?",
+            (*params, limit + 1)).fetchall()
+        schedules = [_schedule(row) for row in rows[:limit]]
+        next_cursor = encode_cursor(schedules[-1].id) if len(rows) > limit else None
+        return SchedulePage(schedules, next_cursor)
+
+    def update_schedule(self, schedule_id: str, changes: dict[str, Any],
+                        expect_status: ScheduleState | None = None) -> Schedule:
+        unknown = set(changes) - SCHEDULE_FIELDS
+        if unknown:
+            raise ValueError(f"not editable: {sorted(unknown)}")
+        params = _schedule_params(changes)
+        assignments = ", ".join(f"{column} = :{column}" for column in params) or "id = id"
+        condition = "" if expect_status is None else " AND status = :expect_status"
+        row = self._db.execute(
+            f"UPDATE schedules SET {assignments} WHERE id = :id{condition}"
+            f" RETURNING {SCHEDULE_COLUMNS}",
+            {**params, "id": schedule_id, "expect_status": str(expect_status)}).fetchone()
+        if row is not None:
+            return _schedule(row)
+        current = self.get_schedule(schedule_id)
+        if current is None:
+            raise ScheduleNotFound()
+        raise StateConflict(f"schedule is {current.status}")
+
+    def delete_schedule(self, schedule_id: str, now: float) -> list[Task]:
+        with self._write() as db:
+            if not db.execute("DELETE FROM schedules WHERE id = ?", (schedule_id,)).rowcount:
+                raise ScheduleNotFound()
+            rows = db.execute(
+                f"UPDATE tasks SET status = 'canceled', finished_at = ? WHERE schedule_id = ?"
+                f" AND status IN {EDITABLE} RETURNING {TASK_COLUMNS}", (now, schedule_id)
+            ).fetchall()
+        return [_task(row) for row in rows]
+
+    def next_schedule_due_at(self) -> float | None:
+        return self._db.execute(
+            "SELECT min(next_run_at) FROM schedules WHERE status = 'active'").fetchone()[0]
+
+    def due_schedules(self, due_before: float, limit: int) -> list[Schedule]:
+        rows = self._db.execute(
+            f"SELECT {SCHEDULE_COLUMNS} FROM schedules WHERE status = 'active'"
+            f" AND next_run_at <= ? ORDER BY next_run_at LIMIT ?", (due_before, limit)).fetchall()
+        return [_schedule(row) for row in rows]
+
+    def fire_schedule(self, schedule_id: str, due_at: float, next_run_at: float | None,
+                      task: NewTask | None, now: float, skip_if_running: bool) -> Firing:
+        with self._write() as db:
+            won = db.execute(
+                "UPDATE schedules SET next_run_at = ? WHERE id = ? AND status = 'active'"
+                " AND next_run_at = ?", (next_run_at, schedule_id, due_at)).rowcount
+            if not won:
+                return Firing(False)
+            if task is None or skip_if_running and self._last_run_unfinished(db, schedule_id):
+                return Firing(True)
+            created = self._record_run(db, schedule_id, task, now)
+        return Firing(True, created)
+
+    def run_schedule_now(self, schedule_id: str, task: NewTask, now: float) -> Task:
+        with self._write() as db:
+            if db.execute("SELECT 1 FROM schedules WHERE id = ?", (schedule_id,)).fetchone() \
+                    is None:
+                raise ScheduleNotFound()
+            return self._record_run(db, schedule_id, task, now)
+
+    def _record_run(self, db: sqlite3.Connection, schedule_id: str, task: NewTask,
+                    now: float) -> Task:
+        created, _ = self._insert_task(db, task)
+        db.execute("UPDATE schedules SET runs = runs + 1, last_run_at = ?, last_task_id = ?"
+                   " WHERE id = ?", (now, created.id, schedule_id))
+        return created
+
+    @staticmethod
+    def _last_run_unfinished(db: sqlite3.Connection, schedule_id: str) -> bool:
+        row = db.execute(
+            f"SELECT 1 FROM schedules s JOIN tasks t ON t.id = s.last_task_id"
+            f" WHERE s.id = ? AND t.status NOT IN {TERMINAL}", (schedule_id,)).fetchone()
+        return row is not None

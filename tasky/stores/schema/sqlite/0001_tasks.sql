@@ -1,4 +1,4 @@
--- Tasky schema, version 1 (PRAGMA user_version).
+-- Tasks. Files here run in order of their number, recorded in PRAGMA user_version.
 -- Instants are REAL seconds since the epoch, UTC. Ids are time-ordered, so the primary key
 -- orders tasks newest first for keyset pagination.
 CREATE TABLE IF NOT EXISTS tasks (
