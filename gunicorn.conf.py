@@ -1,24 +1,29 @@
 """gunicorn settings for Tasky: loopback by default, one runner per worker process.
 
 ``gunicorn app:app`` reads this file from the working directory. Command-line flags
-(``-b``, ``-w``) override it; ``WEB_CONCURRENCY`` sets the number of processes.
+(``-b``, ``-w``, ``--log-level``, ``--access-logfile``) override it; ``WEB_CONCURRENCY``
+sets the number of processes.
 """
+
+import logging
 
 bind = ["127.0.0.1:8888"]
 worker_class = "gthread"
 threads = 4
 graceful_timeout = 10
-logconfig_dict = {"root": {"level": "INFO", "handlers": ["error_console"]}}
-
-
-def _runtime(worker):
-    return worker.wsgi.extensions["tasky"].runtime
+control_socket_disable = True
 
 
 def post_worker_init(worker):
-    """Threads and database connections do not survive the fork: start them here."""
-    _runtime(worker).start()
+    """Threads and database connections do not survive the fork: start them here. Tasky's
+    own log lines go where gunicorn's error log goes."""
+    root = logging.getLogger()
+    root.handlers = list(worker.log.error_log.handlers)
+    root.setLevel(worker.log.error_log.level)
+    worker.wsgi.extensions["tasky"].runtime.start()
 
 
 def worker_exit(server, worker):
-    _runtime(worker).stop()
+    app = getattr(worker, "wsgi", None)  # absent when the app failed to load
+    if app is not None:
+        app.extensions["tasky"].runtime.stop()

@@ -24,6 +24,8 @@ class Registry:
             if not cls.name:
                 raise ConfigError(f"worker class {cls.__module__}.{cls.__qualname__} has no name")
             key = cls.name.lower()
+            if type(self._workers.get(key)) is cls:
+                continue  # one class found twice (installed and named in TASKY_PLUGINS)
             if key in self._workers:
                 first = type(self._workers[key])
                 raise ConfigError(

@@ -74,3 +74,7 @@ def test_tasky_plugins_single_class(plugin_module):
 def test_bad_plugin_names_stop_the_start(plugin_module, spec, message):
     with pytest.raises(ConfigError, match=message):
         Registry.discover(Settings(plugins=(spec,)))
+
+
+def test_one_class_found_twice_counts_once():
+    assert [w.name for w in Registry(Settings(), [Alpha, Alpha]).all()] == ["Alpha"]
