@@ -15,15 +15,33 @@ import marshmallow as ma
 
 from tasky import __version__
 from tasky.config import Settings
+from tasky.hooks import call_hook
 from tasky.errors import (
-    InvalidInput, StateConflict, StoreUnavailable, TaskNotFound, UnknownWorker, WorkerDisabled,
+    InvalidInput,
+    ScheduleNotFound,
+    StateConflict,
+    StoreUnavailable,
+    TaskNotFound,
+    UnknownWorker,
+    WorkerDisabled,
 )
 from tasky.ids import new_id
-from tasky.models import NewTask, Task, TaskFilter, TaskPage, TaskState, WAITING_STATES
+from tasky.models import (
+    WAITING_STATES,
+    NewTask,
+    Schedule,
+    SchedulePage,
+    ScheduleState,
+    Task,
+    TaskFilter,
+    TaskPage,
+    TaskState,
+)
 from tasky.registry import Registry
+from tasky.schedules import run_of, trigger_of
 from tasky.stores.base import Store
+from tasky.triggers import TriggerError
 from tasky.worker import Worker, describe_parameters, example_config
-from tasky.hooks import call_hook
 
 ACTIONS = ("cancel", "pause", "resume", "run")
 
@@ -46,10 +64,18 @@ class _Detached:
     def abort(self, task_id: str) -> None: ...
 
 
+SCHEDULE_FIELDS = ("cron", "interval", "timezone", "start_at", "end_at", "overlap", "misfire")
+TASK_ONLY_FIELDS = ("execute_at", "delay", "idempotency_key")
+
+
 @dataclass(frozen=True)
 class Submitted:
-    task: Task
+    """A submit's answer: a task (``created`` False when an idempotency key matched), or a
+    schedule when the request had a ``cron`` or ``interval``."""
+
+    task: Task | None
     created: bool
+    schedule: Schedule | None = None
 
 
 class TaskService:
@@ -115,8 +141,11 @@ class TaskService:
     # -- submitting ---------------------------------------------------------------------------
 
     def submit(self, worker_name: str, request: dict[str, Any]) -> Submitted:
-        """One task. ``request`` holds the submit fields of SPEC, instants as epoch seconds."""
+        """One task, or a schedule when ``cron`` or ``interval`` is given. ``request`` holds
+        the submit fields of SPEC, instants as epoch seconds."""
         worker = self._enabled_worker(worker_name)
+        if request.get("cron") is not None or request.get("interval") is not None:
+            return Submitted(None, True, self._create_schedule(worker, request))
         new = self._new_task(worker, request, self.clock())
         task, created = self.store.create_tasks([new])[0]
         if created:
@@ -146,6 +175,10 @@ class TaskService:
         return worker
 
     def _new_task(self, worker: Worker, request: dict[str, Any], now: float) -> NewTask:
+        misplaced = [name for name in SCHEDULE_FIELDS if request.get(name) is not None]
+        if misplaced:
+            raise InvalidInput("schedule options need a cron or interval", errors={
+                name: ["Only for a schedule (with cron or interval)."] for name in misplaced})
         return NewTask(
             id=new_id(now),
             worker=worker.name,
@@ -167,6 +200,92 @@ class TaskService:
         except ma.ValidationError as exc:
             raise InvalidInput("invalid config", errors={"config": exc.messages}) from None
         return schema.dump(loaded)
+
+    # -- schedules ------------------------------------------------------------------------------
+
+    def _create_schedule(self, worker: Worker, request: dict[str, Any]) -> Schedule:
+        misplaced = [name for name in TASK_ONLY_FIELDS if request.get(name) is not None]
+        if misplaced:
+            hint = "Not for a schedule; use start_at to delay its first run."
+            raise InvalidInput("not a schedule option", errors={n: [hint] for n in misplaced})
+        now = self.clock()
+        draft = Schedule(
+            id=new_id(now), worker=worker.name,
+            config=self._valid_config(worker, request.get("config")),
+            cron=request.get("cron"), interval=request.get("interval"),
+            timezone=request.get("timezone") or self.settings.timezone,
+            status=ScheduleState.ACTIVE, next_run_at=None, created_at=now,
+            overlap=request.get("overlap") or "skip", misfire=request.get("misfire") or "run_once",
+            start_at=request.get("start_at"), end_at=request.get("end_at"),
+            timeout=request.get("timeout"), max_retries=request.get("max_retries") or 0,
+            retry_backoff=request.get("retry_backoff") or 1.0,
+        )
+        schedule = self.store.create_schedule(
+            replace(draft, next_run_at=_first_run(draft, now)))
+        self.engine.wake()
+        return schedule
+
+    def get_schedule(self, schedule_id: str) -> Schedule:
+        schedule = self.store.get_schedule(schedule_id)
+        if schedule is None:
+            raise ScheduleNotFound(f"no schedule {schedule_id!r}")
+        return schedule
+
+    def list_schedules(self, limit: int = 100, cursor: str | None = None) -> SchedulePage:
+        return self.store.list_schedules(limit, cursor)
+
+    def update_schedule(self, schedule_id: str, changes: dict[str, Any]) -> Schedule:
+        """Change the trigger, config or options; ``next_run_at`` is recomputed from now."""
+        current = self.get_schedule(schedule_id)
+        fields = {k: v for k, v in changes.items() if k != "config"}
+        if "config" in changes:
+            worker = self.registry.get(current.worker)
+            fields["config"] = self._valid_config(worker, changes["config"])
+        if fields.get("cron") is not None:
+            fields.setdefault("interval", None)
+        if fields.get("interval") is not None:
+            fields.setdefault("cron", None)
+        draft = replace(current, **fields)
+        if draft.cron is None and draft.interval is None:
+            raise InvalidInput("a schedule needs a cron or an interval",
+                               errors={"cron": ["One of cron or interval is required."]})
+        if draft.status is ScheduleState.ACTIVE:
+            fields["next_run_at"] = _first_run(draft, self.clock())
+        else:
+            _first_run(draft, self.clock())  # validates the new trigger all the same
+        schedule = self.store.update_schedule(schedule_id, fields)
+        self.engine.wake()
+        return schedule
+
+    def schedule_action(self, schedule_id: str, action: str) -> Submitted:
+        """``pause``, ``resume`` (from now on: ticks missed while paused are not made up) or
+        ``run`` (one run now, outside the trigger: the answer is then the new task)."""
+        now = self.clock()
+        if action == "pause":
+            schedule = self.store.update_schedule(
+                schedule_id, {"status": ScheduleState.PAUSED}, expect_status=ScheduleState.ACTIVE)
+        elif action == "resume":
+            current = self.get_schedule(schedule_id)
+            schedule = self.store.update_schedule(
+                schedule_id,
+                {"status": ScheduleState.ACTIVE, "next_run_at": _first_run(current, now)},
+                expect_status=ScheduleState.PAUSED)
+        elif action == "run":
+            schedule = self.get_schedule(schedule_id)
+            self._enabled_worker(schedule.worker)
+            task = self.store.run_schedule_now(schedule_id, run_of(schedule, now, now), now)
+            self.engine.wake()
+            return Submitted(task, True)
+        else:
+            raise InvalidInput(f"unknown action {action!r}",
+                               errors={"action": ["Must be one of: pause, resume, run."]})
+        self.engine.wake()
+        return Submitted(None, False, schedule)
+
+    def delete_schedule(self, schedule_id: str) -> None:
+        """Remove it; its runs that have not started are canceled, the others kept."""
+        for task in self.store.delete_schedule(schedule_id, self.clock()):
+            call_hook(self.registry, task)
 
     # -- reading --------------------------------------------------------------------------------
 
@@ -280,6 +399,14 @@ class TaskService:
             "version": __version__,
             "workers": [w.name for w in self.registry.all()],
         }
+
+
+def _first_run(schedule: Schedule, now: float) -> float | None:
+    """The first tick at or after now (and ``start_at``); ``InvalidInput`` for a bad trigger."""
+    try:
+        return trigger_of(schedule).first_run(now)
+    except TriggerError as exc:
+        raise InvalidInput(str(exc), errors={exc.field: [str(exc)]}) from None
 
 
 def _due_at(request: dict[str, Any], now: float) -> float:

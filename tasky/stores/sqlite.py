@@ -344,7 +344,7 @@ class SQLiteStore(Store):
             return _task(row)
         current = self._db.execute("SELECT status FROM tasks WHERE id = ?", (task_id,)).fetchone()
         if current is None:
-            raise TaskNotFound()
+            raise TaskNotFound(f"no task {task_id!r}")
         raise StateConflict(f"task is {current[0]}")
 
     def cancel(self, task_id: str, now: float) -> Task:
@@ -389,7 +389,7 @@ class SQLiteStore(Store):
             return
         current = self._db.execute("SELECT status FROM tasks WHERE id = ?", (task_id,)).fetchone()
         if current is None:
-            raise TaskNotFound()
+            raise TaskNotFound(f"no task {task_id!r}")
         raise StateConflict(f"task is {current[0]}; only a finished task can be deleted")
 
     # -- schedules ------------------------------------------------------------------------------
@@ -435,13 +435,13 @@ class SQLiteStore(Store):
             return _schedule(row)
         current = self.get_schedule(schedule_id)
         if current is None:
-            raise ScheduleNotFound()
+            raise ScheduleNotFound(f"no schedule {schedule_id!r}")
         raise StateConflict(f"schedule is {current.status}")
 
     def delete_schedule(self, schedule_id: str, now: float) -> list[Task]:
         with self._write() as db:
             if not db.execute("DELETE FROM schedules WHERE id = ?", (schedule_id,)).rowcount:
-                raise ScheduleNotFound()
+                raise ScheduleNotFound(f"no schedule {schedule_id!r}")
             rows = db.execute(
                 f"UPDATE tasks SET status = 'canceled', finished_at = ? WHERE schedule_id = ?"
                 f" AND status IN {EDITABLE} RETURNING {TASK_COLUMNS}", (now, schedule_id)
@@ -475,7 +475,7 @@ class SQLiteStore(Store):
         with self._write() as db:
             if db.execute("SELECT 1 FROM schedules WHERE id = ?", (schedule_id,)).fetchone() \
                     is None:
-                raise ScheduleNotFound()
+                raise ScheduleNotFound(f"no schedule {schedule_id!r}")
             return self._record_run(db, schedule_id, task, now)
 
     def _record_run(self, db: sqlite3.Connection, schedule_id: str, task: NewTask,

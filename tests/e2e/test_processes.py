@@ -106,3 +106,24 @@ def _epoch(iso: str) -> float:
     from datetime import datetime
 
     return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+
+
+def test_four_processes_fire_each_schedule_tick_exactly_once(server_factory):
+    server = server_factory(processes=4)
+    resp = server.post("/tasky/v1/workers/journal", {"interval": 0.2, "overlap": "allow"})
+    assert resp.status_code == 201, resp.text
+    schedule_id = resp.json()["schedule_id"]
+    wait_for(lambda: server.get(f"/tasky/v1/schedules/{schedule_id}").json()["runs"] >= 15,
+             timeout=30)
+    paused = server.post(f"/tasky/v1/schedules/{schedule_id}/actions", {"action": "pause"})
+    assert paused.status_code == 200
+    runs = paused.json()["runs"]
+    tasks = server.get(f"/tasky/v1/tasks/?schedule_id={schedule_id}&limit=1000").json()["tasks"]
+    ticks = sorted(_epoch(t["execute_at"]) for t in tasks)
+    assert len(ticks) == len(set(ticks)) == runs
+    for earlier, later in zip(ticks, ticks[1:]):
+        assert later - earlier == pytest.approx(0.2, abs=1e-3), "a tick was lost or doubled"
+    for task in tasks:
+        server.wait_finished(task["task_id"])
+    assert set(server.runs()) == {t["task_id"] for t in tasks}
+    assert max(server.runs().values()) == 1
