@@ -64,7 +64,8 @@ class _Detached:
     def abort(self, task_id: str) -> None: ...
 
 
-SCHEDULE_FIELDS = ("cron", "interval", "timezone", "start_at", "end_at", "overlap", "misfire")
+TRIGGER_FIELDS = ("cron", "interval", "timezone", "start_at", "end_at")
+SCHEDULE_FIELDS = (*TRIGGER_FIELDS, "overlap", "misfire")
 TASK_ONLY_FIELDS = ("execute_at", "delay", "idempotency_key")
 
 
@@ -220,8 +221,11 @@ class TaskService:
             timeout=request.get("timeout"), max_retries=request.get("max_retries") or 0,
             retry_backoff=request.get("retry_backoff") or 1.0,
         )
-        schedule = self.store.create_schedule(
-            replace(draft, next_run_at=_first_run(draft, now)))
+        first_run = _first_run(draft, now)
+        if first_run is None:
+            raise InvalidInput("the schedule would never fire",
+                               errors={"end_at": ["No tick falls between start_at and end_at."]})
+        schedule = self.store.create_schedule(replace(draft, next_run_at=first_run))
         self.engine.wake()
         return schedule
 
@@ -235,7 +239,8 @@ class TaskService:
         return self.store.list_schedules(limit, cursor)
 
     def update_schedule(self, schedule_id: str, changes: dict[str, Any]) -> Schedule:
-        """Change the trigger, config or options; ``next_run_at`` is recomputed from now."""
+        """Change the trigger, config or options. A new trigger recomputes ``next_run_at``
+        from now; other changes leave the coming tick as it is."""
         current = self.get_schedule(schedule_id)
         fields = {k: v for k, v in changes.items() if k != "config"}
         if "config" in changes:
@@ -249,10 +254,10 @@ class TaskService:
         if draft.cron is None and draft.interval is None:
             raise InvalidInput("a schedule needs a cron or an interval",
                                errors={"cron": ["One of cron or interval is required."]})
-        if draft.status is ScheduleState.ACTIVE:
-            fields["next_run_at"] = _first_run(draft, self.clock())
-        else:
-            _first_run(draft, self.clock())  # validates the new trigger all the same
+        if any(name in fields for name in TRIGGER_FIELDS):
+            next_run_at = _first_run(draft, self.clock())
+            if draft.status is ScheduleState.ACTIVE:
+                fields["next_run_at"] = next_run_at
         schedule = self.store.update_schedule(schedule_id, fields)
         self.engine.wake()
         return schedule

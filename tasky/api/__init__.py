@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from tasky.api import health, tasks, workers
+from tasky.api import health, schedules, tasks, workers
 from tasky.api.auth import require_token
 from tasky.api.context import EXTENSION, get_service
 from tasky.api.errors import TaskyApi, handle_tasky_error
@@ -46,6 +46,6 @@ def init_app(app: Flask, service: TaskService) -> TaskyApi:
     api.init_app(app)
     app.register_error_handler(TaskyError, handle_tasky_error)
     app.before_request(require_token)
-    for module in (workers, tasks, health):
+    for module in (workers, tasks, schedules, health):
         api.register_blueprint(module.blp)
     return api

@@ -7,9 +7,11 @@ from flask.views import MethodView
 
 from tasky.api.body import Blueprint
 from tasky.api.context import get_service
+from tasky.api.schedules import dumped, schedule_location
 from tasky.api.schemas import (
     BatchSchema,
     BatchSubmittedSchema,
+    ScheduleSubmittedSchema,
     SubmitSchema,
     SubmittedSchema,
     WorkerSchema,
@@ -17,9 +19,12 @@ from tasky.api.schemas import (
 )
 
 blp = Blueprint("workers", __name__, url_prefix="/tasky/v1/workers",
-                description="Worker plugins; POST to a worker submits a task.")
+                description="Worker plugins; POST to a worker submits a task or a schedule.")
 
 LOCATION = {"Location": {"description": "URL of the task", "schema": {"type": "string"}}}
+CREATED_LOCATION = {"Location": {"description": "URL of the new task or schedule",
+                                 "schema": {"type": "string"}}}
+SUBMIT_ANSWER = {"oneOf": [SubmittedSchema, ScheduleSubmittedSchema]}
 
 
 def task_location(task_id: str) -> dict[str, str]:
@@ -53,14 +58,19 @@ class WorkerStatistics(MethodView):
 @blp.route("/<name>")
 class WorkerSubmit(MethodView):
     @blp.arguments(SubmitSchema, required=False)
-    @blp.response(201, SubmittedSchema, headers=LOCATION)
+    @blp.response(201, SUBMIT_ANSWER, headers=CREATED_LOCATION,
+                  description="The new task (Submitted), or with cron or interval the new "
+                              "schedule (ScheduleSubmitted).")
     @blp.alt_response(200, schema=SubmittedSchema, headers=LOCATION, success=True,
                       description="The idempotency key matched a stored task: that task.")
     def post(self, request, name):
-        """Submit a task: run now, at execute_at, or after delay"""
+        """Submit a task (now, at execute_at, after delay) or a schedule (cron, interval)"""
         submitted = get_service().submit(name, request)
-        return submitted.task, 201 if submitted.created else 200, task_location(
-            submitted.task.id)
+        if submitted.schedule is not None:
+            return (dumped(ScheduleSubmittedSchema, submitted.schedule), 201,
+                    schedule_location(submitted.schedule.id))
+        return (dumped(SubmittedSchema, submitted.task), 201 if submitted.created else 200,
+                task_location(submitted.task.id))
 
 
 @blp.route("/<name>/batch")

@@ -210,7 +210,7 @@ def test_openapi_lists_every_route_with_schemas(app, client):
     assert spec["openapi"] == "3.0.3"
     assert spec["info"]["title"] == "Tasky" and spec["info"]["version"] == "v1"
     routes = api_routes(app)
-    assert len(routes) == 16  # 5 worker, 10 task, 1 health operations
+    assert len(routes) == 22  # 5 worker, 10 task, 6 schedule, 1 health operations
     for path, method in routes:
         operation = spec["paths"][path][method]
         assert operation["summary"], (path, method)
@@ -226,7 +226,8 @@ def test_openapi_components(client):
     spec = client.get("/tasky/v1/openapi.json").get_json()
     schemas = spec["components"]["schemas"]
     assert {"Submit", "Submitted", "Task", "TaskItem", "TaskPage", "TaskStatus", "TaskResult",
-            "Worker", "WorkerStatistics", "Batch", "Health", "Error"} <= set(schemas)
+            "Worker", "WorkerStatistics", "Batch", "Health", "Error", "ScheduleSubmitted",
+            "Schedule", "SchedulePage", "SchedulePatch", "ScheduleAction"} <= set(schemas)
     assert schemas["Task"]["properties"]["execute_at"] == {"type": "string",
                                                            "format": "date-time"}
     assert schemas["Submit"]["properties"]["execute_at"]["format"] == "date-time"

@@ -61,7 +61,7 @@ class Server:
             raise AssertionError(f"server exited:\n{self.log.read_text()[-3000:]}")
         try:
             return requests.get(self.url + "/tasky/v1/health", timeout=1).status_code == 200
-        except requests.ConnectionError:
+        except requests.RequestException:  # not listening yet, or still booting workers
             return False
 
     def kill9(self) -> None:
