@@ -1,14 +1,17 @@
 """Runs claimed tasks on threads: per-worker slots, cooperative abort, timeouts, retries.
 
 A task arrives already claimed (``running`` under this runner's lease). Its thread waits for
-the exact ``execute_at`` (the scheduler claims a little ahead), runs ``perform``, stores the
-outcome, then calls the worker's hook.
+the exact ``execute_at`` (the scheduler claims a little ahead), runs ``perform`` and hands
+the outcome to the recorder thread, which stores the outcomes of many tasks in one
+transaction (group commit), then passes the stored tasks to the hooks thread. A slot is free
+again as soon as ``perform`` returns.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import queue
 import random
 import threading
 import time
@@ -28,6 +31,11 @@ from tasky.worker import Aborted, RunContext, TaskFailed
 logger = logging.getLogger(__name__)
 
 MAX_BACKOFF = 3600.0
+RECORD_BATCH = 500
+RECORD_RETRY = 1.0
+"""Seconds between tries to store outcomes while the store fails; an outcome never stored
+is recovered when its lease expires, like a crash's."""
+_STOP = None
 
 
 @dataclass
@@ -53,6 +61,13 @@ class Executor:
         self._running: dict[str, _Running] = {}
         self._pool = ThreadPoolExecutor(max_workers=max(1, sum(self._free.values())),
                                         thread_name_prefix="tasky-task")
+        self._outcomes: queue.SimpleQueue = queue.SimpleQueue()
+        self._finished: queue.SimpleQueue = queue.SimpleQueue()
+        self._recorder = threading.Thread(target=self._record_outcomes, name="tasky-recorder",
+                                          daemon=True)
+        self._hooks = threading.Thread(target=self._call_hooks, name="tasky-hooks", daemon=True)
+        self._recorder.start()
+        self._hooks.start()
 
     def free_slots(self, worker: str) -> int:
         return self._free.get(worker, 0)
@@ -87,14 +102,18 @@ class Executor:
                 self.abort(run.task.id, "timeout")
 
     def shutdown(self, wait: float) -> None:
-        """Abort everything and give the threads ``wait`` seconds to stop. The tasks' outcomes
-        are not stored: the runtime hands them back through the store's recovery."""
+        """Abort everything and give the threads ``wait`` seconds to stop; store the outcomes
+        of tasks that finished meanwhile. Aborted tasks' outcomes are not stored: the runtime
+        hands them back through the store's recovery."""
         for task_id in self.running_ids():
             self.abort(task_id, "shutdown")
         deadline = time.monotonic() + wait
         while self.running_ids() and time.monotonic() < deadline:
             time.sleep(0.01)
         self._pool.shutdown(wait=False, cancel_futures=True)
+        self._outcomes.put(_STOP)
+        self._recorder.join(max(0.0, deadline - time.monotonic()) + 1.0)
+        self._hooks.join(1.0)
 
     # -- one attempt ----------------------------------------------------------------------------
 
@@ -102,17 +121,45 @@ class Executor:
         task = run.task
         try:
             outcome = self._attempt(run)
-            if run.reason == "shutdown":
-                return
-            for stored in self.store.finish([outcome]):
-                call_hook(self.registry, stored)
+            if run.reason != "shutdown":
+                self._outcomes.put(outcome)
         except Exception:
-            logger.exception("task %s: could not record its outcome", task.id)
+            logger.exception("task %s: the executor failed", task.id)
         finally:
             with self._lock:
                 del self._running[task.id]
                 self._free[task.worker] += 1
             self.on_slot_free()
+
+    def _record_outcomes(self) -> None:
+        """The recorder thread: store waiting outcomes in batches, until told to stop."""
+        while True:
+            batch = [self._outcomes.get()]
+            while len(batch) < RECORD_BATCH and not self._outcomes.empty():
+                batch.append(self._outcomes.get())
+            stopping = _STOP in batch
+            outcomes = [outcome for outcome in batch if outcome is not _STOP]
+            if outcomes:
+                for task in self._store(outcomes, retry=not stopping):
+                    self._finished.put(task)
+            if stopping:
+                self._finished.put(_STOP)
+                return
+
+    def _store(self, outcomes: list[Outcome], retry: bool) -> list[Task]:
+        while True:
+            try:
+                return self.store.finish(outcomes)
+            except Exception:
+                logger.exception("could not store %d outcomes", len(outcomes))
+                if not retry:
+                    return []
+                time.sleep(RECORD_RETRY)
+
+    def _call_hooks(self) -> None:
+        """The hooks thread: each stored task's hook, in order, away from the recorder."""
+        while (task := self._finished.get()) is not _STOP:
+            call_hook(self.registry, task)
 
     def _attempt(self, run: _Running) -> Outcome:
         task = run.task
@@ -126,7 +173,7 @@ class Executor:
         if not run.abort_event.wait(max(0.0, task.execute_at - self.clock())):
             run.started_at = self.clock()
             try:
-                config = worker.Config().load(task.config)
+                config = worker.config_schema.load(task.config)
                 output = worker.perform(config, ctx)
             except Aborted:
                 if run.reason is None:

@@ -50,6 +50,15 @@ class NewTask:
     def status(self) -> TaskState:
         return TaskState.QUEUED if self.execute_at <= self.created_at else TaskState.SCHEDULED
 
+    def as_task(self) -> Task:
+        """The task as the store holds it right after inserting it."""
+        return Task(
+            id=self.id, worker=self.worker, status=self.status, config=self.config,
+            execute_at=self.execute_at, created_at=self.created_at, max_retries=self.max_retries,
+            retry_backoff=self.retry_backoff, timeout=self.timeout, schedule_id=self.schedule_id,
+            idempotency_key=self.idempotency_key,
+        )
+
 
 @dataclass(frozen=True)
 class Task:

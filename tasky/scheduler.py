@@ -47,6 +47,7 @@ class Scheduler:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._renewed_at = self._recovered_at = self._pruned_at = 0.0
+        self._marked_queued_until: dict[str, float] = {}
 
     def start(self) -> None:
         self.recover_dead_local_owners()
@@ -117,7 +118,8 @@ class Scheduler:
             if len(claimed) < free:
                 return now if claimed else float("inf")
         # Every slot is taken and more is due: it waits as ``queued`` until a slot frees.
-        self.store.mark_queued(worker, now)
+        self.store.mark_queued(worker, self._marked_queued_until.get(worker, 0.0), now)
+        self._marked_queued_until[worker] = now
         return float("inf")
 
     def _chores(self, now: float) -> None:

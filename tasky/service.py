@@ -128,7 +128,7 @@ class TaskService:
 
     @staticmethod
     def _describe(worker: Worker) -> dict[str, Any]:
-        schema = worker.Config()
+        schema = worker.config_schema
         return {
             "name": worker.name,
             "description": worker.description,
@@ -195,7 +195,7 @@ class TaskService:
     @staticmethod
     def _valid_config(worker: Worker, config: dict[str, Any] | None) -> dict[str, Any]:
         """Validate with the worker's schema; store the JSON form of the loaded config."""
-        schema = worker.Config()
+        schema = worker.config_schema
         try:
             loaded = worker.validate(schema.load(config or {}))
         except ma.ValidationError as exc:

@@ -9,6 +9,7 @@ marshmallow schema, and does its work in ``perform``. Cancellation is cooperativ
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import signal
@@ -53,6 +54,11 @@ class Worker:
 
     def __init__(self, settings: Settings | None = None):
         self.settings = settings
+
+    @functools.cached_property
+    def config_schema(self) -> ma.Schema:
+        """One instance of ``Config``, reused for every task (loading keeps no state)."""
+        return self.Config()
 
     @property
     def enabled(self) -> bool:

@@ -70,9 +70,10 @@ class Store(ABC):
         ahead and start it at its due time. Each task is claimed by exactly one caller."""
 
     @abstractmethod
-    def mark_queued(self, worker: str, now: float) -> None:
-        """Scheduled tasks of ``worker`` that are due but unclaimed (no free slot) become
-        ``queued``."""
+    def mark_queued(self, worker: str, due_after: float, now: float) -> None:
+        """Scheduled tasks of ``worker`` that fell due after ``due_after`` and by ``now`` but
+        are unclaimed (no free slot) become ``queued``. The range keeps each call's cost to
+        the tasks that fell due since the caller's last call."""
 
     @abstractmethod
     def renew_leases(self, owner: str, lease_until: float) -> None:

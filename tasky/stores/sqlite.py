@@ -1,8 +1,9 @@
 """The embedded store: one SQLite file shared by every process on the host.
 
-WAL lets readers run beside the one writer; ``busy_timeout`` makes writers from several
-processes queue instead of failing; every write is a single statement or an explicit
-``BEGIN IMMEDIATE`` transaction. ``synchronous=NORMAL`` keeps every commit across a crash of
+WAL lets readers run beside the one writer. Writers of one process take turns on a lock of
+their own, so SQLite's busy handler (which waits by sleeping) only ever arbitrates between
+processes; ``busy_timeout`` makes those queue instead of failing. Every write is a single
+statement or an explicit ``BEGIN IMMEDIATE`` transaction. ``synchronous=NORMAL`` keeps every commit across a crash of
 the process (``kill -9``); only a power loss may take the last commits.
 """
 
@@ -15,7 +16,7 @@ import os
 import sqlite3
 import threading
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any, Iterator, NamedTuple
 
 from tasky.errors import InvalidInput, ScheduleNotFound, StateConflict, TaskNotFound
 from tasky.models import (
@@ -48,6 +49,11 @@ LIST_COLUMNS = (
     " max_retries, retry_backoff, timeout, schedule_id, idempotency_key, error, NULL,"
     " output_truncated, owner, lease_until, lateness, queued_for, ran_for"
 )
+
+
+class Changed(NamedTuple):
+    rows: list[tuple]
+    count: int
 
 
 def _in(states) -> str:
@@ -132,6 +138,8 @@ class SQLiteStore(Store):
     def __init__(self, path: str):
         self.path = path
         self._local = threading.local()
+        self._write_lock = threading.Lock()
+        os.register_at_fork(after_in_child=self._after_fork)
         directory = os.path.dirname(os.path.abspath(path))
         os.makedirs(directory, exist_ok=True)
         self._migrate()
@@ -151,16 +159,27 @@ class SQLiteStore(Store):
             self._local.conn, self._local.pid = conn, os.getpid()
         return conn
 
+    def _after_fork(self) -> None:
+        self._write_lock = threading.Lock()
+
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
-        db = self._db
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            yield db
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
+        """A write transaction."""
+        with self._write_lock:
+            db = self._db
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+
+    def _change(self, sql: str, params: Any = ()) -> Changed:
+        """One writing statement (its own transaction): its RETURNING rows and row count."""
+        with self._write_lock:
+            cursor = self._db.execute(sql, params)
+            return Changed(cursor.fetchall(), cursor.rowcount)
 
     def _migrate(self) -> None:
         """Apply the numbered files of ``schema/sqlite`` above ``user_version``, in one
@@ -187,7 +206,16 @@ class SQLiteStore(Store):
 
     def create_tasks(self, tasks: list[NewTask]) -> list[tuple[Task, bool]]:
         with self._write() as db:
-            return [self._insert_task(db, new) for new in tasks]
+            if any(new.idempotency_key is not None for new in tasks):
+                return [self._insert_task(db, new) for new in tasks]
+            db.executemany(
+                "INSERT INTO tasks (id, worker, status, config, execute_at, created_at,"
+                " max_retries, retry_backoff, timeout, schedule_id) VALUES"
+                " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(new.id, new.worker, new.status.value, json.dumps(new.config), new.execute_at,
+                  new.created_at, new.max_retries, new.retry_backoff, new.timeout,
+                  new.schedule_id) for new in tasks])
+        return [(new.as_task(), True) for new in tasks]
 
     @staticmethod
     def _insert_task(db: sqlite3.Connection, new: NewTask) -> tuple[Task, bool]:
@@ -251,7 +279,7 @@ class SQLiteStore(Store):
             (worker,)).fetchone()[0]
 
     def claim(self, worker, owner, limit, due_before, now, lease_until) -> list[Task]:
-        rows = self._db.execute(
+        rows = self._change(
             f"UPDATE tasks SET status = 'running', owner = :owner, lease_until = :lease_until,"
             f" attempts = attempts + 1, started_at = max(execute_at, :now),"
             f" lateness = coalesce(lateness, max(execute_at, :now) - execute_at),"
@@ -261,16 +289,20 @@ class SQLiteStore(Store):
             f" RETURNING {TASK_COLUMNS}",
             {"owner": owner, "lease_until": lease_until, "now": now, "worker": worker,
              "due_before": due_before, "limit": limit},
-        ).fetchall()
+        ).rows
         return sorted((_task(row) for row in rows), key=lambda t: (t.execute_at, t.id))
 
-    def mark_queued(self, worker: str, now: float) -> None:
-        self._db.execute(
-            "UPDATE tasks SET status = 'queued' WHERE worker = ? AND status = 'scheduled'"
-            " AND execute_at <= ?", (worker, now))
+    def mark_queued(self, worker: str, due_after: float, now: float) -> None:
+        due_scheduled = (
+            f"FROM tasks WHERE worker = ? AND status IN {WAITING} AND execute_at > ?"
+            f" AND execute_at <= ? AND status = 'scheduled'")
+        params = (worker, due_after, now)
+        if self._db.execute(f"SELECT 1 {due_scheduled} LIMIT 1", params).fetchone():
+            self._change(f"UPDATE tasks SET status = 'queued' WHERE id IN (SELECT id"
+                         f" {due_scheduled})", params)
 
     def renew_leases(self, owner: str, lease_until: float) -> None:
-        self._db.execute(
+        self._change(
             f"UPDATE tasks SET lease_until = ? WHERE owner = ? AND status IN {ACTIVE}",
             (lease_until, owner))
 
@@ -306,7 +338,7 @@ class SQLiteStore(Store):
 
     def recover(self, now: float, owner: str | None = None) -> list[Task]:
         held_by = "owner = :owner" if owner is not None else "lease_until < :now"
-        rows = self._db.execute(
+        rows = self._change(
             f"UPDATE tasks SET"
             f" status = CASE WHEN status = 'canceling' THEN 'canceled'"
             f"   WHEN attempts <= max_retries THEN 'queued' ELSE 'failed' END,"
@@ -319,7 +351,7 @@ class SQLiteStore(Store):
             f" owner = NULL, lease_until = NULL"
             f" WHERE status IN {ACTIVE} AND {held_by} RETURNING {TASK_COLUMNS}",
             {"now": now, "owner": owner},
-        ).fetchall()
+        ).rows
         return [_task(row) for row in rows]
 
     def owners(self) -> set[str]:
@@ -327,9 +359,9 @@ class SQLiteStore(Store):
             f"SELECT DISTINCT owner FROM tasks WHERE status IN {ACTIVE}")}
 
     def prune(self, finished_before: float) -> int:
-        return self._db.execute(
+        return self._change(
             f"DELETE FROM tasks WHERE finished_at < ? AND status IN {TERMINAL}",
-            (finished_before,)).rowcount
+            (finished_before,)).count
 
     # -- transitions asked for by clients -------------------------------------------------
 
@@ -337,11 +369,11 @@ class SQLiteStore(Store):
                     params: dict[str, Any]) -> Task:
         """One conditional UPDATE; when it matches nothing, tell a missing task from a task in
         the wrong state."""
-        row = self._db.execute(
+        rows = self._change(
             f"UPDATE tasks SET {assignments} WHERE id = :id AND status IN {allowed}"
-            f" RETURNING {TASK_COLUMNS}", {**params, "id": task_id}).fetchone()
-        if row is not None:
-            return _task(row)
+            f" RETURNING {TASK_COLUMNS}", {**params, "id": task_id}).rows
+        if rows:
+            return _task(rows[0])
         current = self._db.execute("SELECT status FROM tasks WHERE id = ?", (task_id,)).fetchone()
         if current is None:
             raise TaskNotFound(f"no task {task_id!r}")
@@ -383,8 +415,8 @@ class SQLiteStore(Store):
                                 {"now": now})
 
     def delete_task(self, task_id: str) -> None:
-        deleted = self._db.execute(
-            f"DELETE FROM tasks WHERE id = ? AND status IN {TERMINAL}", (task_id,)).rowcount
+        deleted = self._change(
+            f"DELETE FROM tasks WHERE id = ? AND status IN {TERMINAL}", (task_id,)).count
         if deleted:
             return
         current = self._db.execute("SELECT status FROM tasks WHERE id = ?", (task_id,)).fetchone()
@@ -398,10 +430,10 @@ class SQLiteStore(Store):
         fields = {name: getattr(schedule, name) for name in SCHEDULE_FIELDS}
         params = {**_schedule_params(fields), "id": schedule.id, "created_at": schedule.created_at}
         columns = ", ".join(params)
-        row = self._db.execute(
+        rows = self._change(
             f"INSERT INTO schedules ({columns}) VALUES ({', '.join(':' + c for c in params)})"
-            f" RETURNING {SCHEDULE_COLUMNS}", params).fetchone()
-        return _schedule(row)
+            f" RETURNING {SCHEDULE_COLUMNS}", params).rows
+        return _schedule(rows[0])
 
     def get_schedule(self, schedule_id: str) -> Schedule | None:
         row = self._db.execute(f"SELECT {SCHEDULE_COLUMNS} FROM schedules WHERE id = ?",
@@ -427,12 +459,12 @@ class SQLiteStore(Store):
         params = _schedule_params(changes)
         assignments = ", ".join(f"{column} = :{column}" for column in params) or "id = id"
         condition = "" if expect_status is None else " AND status = :expect_status"
-        row = self._db.execute(
+        rows = self._change(
             f"UPDATE schedules SET {assignments} WHERE id = :id{condition}"
             f" RETURNING {SCHEDULE_COLUMNS}",
-            {**params, "id": schedule_id, "expect_status": str(expect_status)}).fetchone()
-        if row is not None:
-            return _schedule(row)
+            {**params, "id": schedule_id, "expect_status": str(expect_status)}).rows
+        if rows:
+            return _schedule(rows[0])
         current = self.get_schedule(schedule_id)
         if current is None:
             raise ScheduleNotFound(f"no schedule {schedule_id!r}")

@@ -150,7 +150,9 @@ def test_next_due_at_and_mark_queued(store):
     assert store.next_due_at("echo") is None
     a, b = add(store, new(execute_at=T0 + 5, created_at=T0), new(execute_at=T0 + 9, created_at=T0))
     assert store.next_due_at("echo") == T0 + 5
-    store.mark_queued("echo", T0 + 6)
+    store.mark_queued("echo", T0 + 5, T0 + 6)
+    assert store.get_task(a.id).status is TaskState.SCHEDULED, "due before the range"
+    store.mark_queued("echo", T0, T0 + 6)
     assert store.get_task(a.id).status is TaskState.QUEUED
     assert store.get_task(b.id).status is TaskState.SCHEDULED
     assert store.next_due_at("sleeper") is None

@@ -25,7 +25,7 @@ CREATE TABLE IF NOT EXISTS tasks (
     queued_for       REAL NOT NULL DEFAULT 0,
     ran_for          REAL NOT NULL DEFAULT 0
 );
-CREATE INDEX IF NOT EXISTS tasks_due ON tasks (worker, execute_at)
+CREATE INDEX IF NOT EXISTS tasks_due ON tasks (worker, execute_at, id)
     WHERE status IN ('queued', 'scheduled');
 CREATE INDEX IF NOT EXISTS tasks_held ON tasks (owner, lease_until)
     WHERE status IN ('canceling', 'running');
