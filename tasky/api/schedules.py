@@ -6,11 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 import marshmallow as ma
-from flask import Response, jsonify, url_for
+from flask import Response, jsonify
 from flask.views import MethodView
 
 from tasky.api.body import Blueprint
-from tasky.api.context import get_service
+from tasky.api.context import get_service, schedule_location, task_location
 from tasky.api.schemas import (
     ScheduleActionSchema,
     SchedulePageSchema,
@@ -29,23 +29,18 @@ TASK_LOCATION = {"Location": {"description": "URL of the new task",
                               "schema": {"type": "string"}}}
 
 
-def schedule_location(schedule_id: str) -> dict[str, str]:
-    return {"Location": url_for("schedules.ScheduleResource", schedule_id=schedule_id)}
+TASK = TaskSchema()
 
 
-def task_location(task_id: str) -> dict[str, str]:
-    return {"Location": url_for("tasks.TaskResource", task_id=task_id)}
-
-
-def dumped(schema: type[ma.Schema], obj: Any) -> Response:
+def dumped(schema: ma.Schema, obj: Any) -> Response:
     """``obj`` dumped by ``schema``, for a view whose answers have different schemas (its
     ``@blp.response`` then only documents; flask-smorest passes a ``Response`` through)."""
-    return jsonify(schema().dump(obj))
+    return jsonify(schema.dump(obj))
 
 
 @blp.route("/", strict_slashes=False)
 class ScheduleList(MethodView):
-    @blp.arguments(ScheduleQuerySchema, location="query")
+    @blp.arguments(ScheduleQuerySchema(), location="query")
     @blp.response(200, SchedulePageSchema)
     def get(self, query):
         """List schedules, newest first"""
@@ -59,7 +54,7 @@ class ScheduleResource(MethodView):
         """A schedule: its trigger, options, state and runs"""
         return get_service().get_schedule(schedule_id)
 
-    @blp.arguments(SchedulePatchSchema, required=False)
+    @blp.arguments(SchedulePatchSchema(), required=False)
     @blp.response(200, ScheduleSchema)
     def patch(self, changes, schedule_id):
         """Change a schedule's trigger, config or options; next_run_at is recomputed"""
@@ -75,7 +70,7 @@ class ScheduleResource(MethodView):
 
 @blp.route("/<schedule_id>/actions")
 class ScheduleActions(MethodView):
-    @blp.arguments(ScheduleActionSchema)
+    @blp.arguments(ScheduleActionSchema())
     @blp.response(200, ScheduleSchema, description="pause or resume: the schedule.")
     @blp.alt_response(201, schema=TaskSchema, headers=TASK_LOCATION, success=True,
                       description="run: the task it fired now, outside its trigger.")
@@ -83,5 +78,5 @@ class ScheduleActions(MethodView):
         """Pause, resume, or run a schedule once now"""
         submitted = get_service().schedule_action(schedule_id, body["action"])
         if submitted.task is not None:
-            return dumped(TaskSchema, submitted.task), 201, task_location(submitted.task.id)
+            return dumped(TASK, submitted.task), 201, task_location(submitted.task.id)
         return submitted.schedule

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from flask import url_for
 from flask.views import MethodView
 
 from tasky.api.body import Blueprint
-from tasky.api.context import get_service
+from tasky.api.context import get_service, task_location
 from tasky.api.schemas import (
     ActionSchema,
     TaskPageSchema,
@@ -32,7 +31,7 @@ def _cancel_answer(task):
 
 @blp.route("/", strict_slashes=False)
 class TaskList(MethodView):
-    @blp.arguments(TaskQuerySchema, location="query")
+    @blp.arguments(TaskQuerySchema(), location="query")
     @blp.response(200, TaskPageSchema)
     def get(self, query):
         """List tasks, newest first"""
@@ -51,7 +50,7 @@ class TaskResource(MethodView):
         """The full record of a task"""
         return get_service().get_task(task_id)
 
-    @blp.arguments(TaskPatchSchema, required=False)
+    @blp.arguments(TaskPatchSchema(), required=False)
     @blp.response(200, TaskSchema)
     def patch(self, changes, task_id):
         """Change a task that has not started"""
@@ -93,7 +92,7 @@ class TaskCancel(MethodView):
 
 @blp.route("/<task_id>/actions")
 class TaskActions(MethodView):
-    @blp.arguments(ActionSchema)
+    @blp.arguments(ActionSchema())
     @blp.response(200, TaskSchema)
     @blp.alt_response(201, schema=TaskSchema, headers=LOCATION, success=True,
                       description="run of a finished task: the new task.")
@@ -104,7 +103,7 @@ class TaskActions(MethodView):
         submitted = get_service().act(task_id, body["action"])
         task = submitted.task
         if submitted.created:
-            return task, 201, {"Location": url_for("tasks.TaskResource", task_id=task.id)}
+            return task, 201, task_location(task.id)
         if body["action"] == "cancel":
             return _cancel_answer(task)
         return task

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from flask import url_for
 from flask.views import MethodView
 
 from tasky.api.body import Blueprint
-from tasky.api.context import get_service
-from tasky.api.schedules import dumped, schedule_location
+from tasky.api.context import get_service, schedule_location, task_location
+from tasky.api.schedules import dumped
 from tasky.api.schemas import (
     BatchSchema,
     BatchSubmittedSchema,
@@ -27,8 +26,8 @@ CREATED_LOCATION = {"Location": {"description": "URL of the new task or schedule
 SUBMIT_ANSWER = {"oneOf": [SubmittedSchema, ScheduleSubmittedSchema]}
 
 
-def task_location(task_id: str) -> dict[str, str]:
-    return {"Location": url_for("tasks.TaskResource", task_id=task_id)}
+SUBMITTED = SubmittedSchema()
+SCHEDULE_SUBMITTED = ScheduleSubmittedSchema()
 
 
 @blp.route("/", strict_slashes=False)
@@ -57,7 +56,7 @@ class WorkerStatistics(MethodView):
 
 @blp.route("/<name>")
 class WorkerSubmit(MethodView):
-    @blp.arguments(SubmitSchema, required=False)
+    @blp.arguments(SubmitSchema(), required=False)
     @blp.response(201, SUBMIT_ANSWER, headers=CREATED_LOCATION,
                   description="The new task (Submitted), or with cron or interval the new "
                               "schedule (ScheduleSubmitted).")
@@ -67,15 +66,15 @@ class WorkerSubmit(MethodView):
         """Submit a task (now, at execute_at, after delay) or a schedule (cron, interval)"""
         submitted = get_service().submit(name, request)
         if submitted.schedule is not None:
-            return (dumped(ScheduleSubmittedSchema, submitted.schedule), 201,
+            return (dumped(SCHEDULE_SUBMITTED, submitted.schedule), 201,
                     schedule_location(submitted.schedule.id))
-        return (dumped(SubmittedSchema, submitted.task), 201 if submitted.created else 200,
+        return (dumped(SUBMITTED, submitted.task), 201 if submitted.created else 200,
                 task_location(submitted.task.id))
 
 
 @blp.route("/<name>/batch")
 class WorkerBatch(MethodView):
-    @blp.arguments(BatchSchema)
+    @blp.arguments(BatchSchema())
     @blp.response(201, BatchSubmittedSchema)
     def post(self, batch, name):
         """Submit many tasks at once, all or nothing"""
