@@ -5,9 +5,14 @@ import pytest
 from tasky.stores.sqlite import SQLiteStore
 
 
-@pytest.fixture(params=["sqlite"])
+@pytest.fixture(params=["sqlite", "postgresql"])
 def store(request, tmp_path):
     """Every store implementation, each on a real database."""
-    store = SQLiteStore(str(tmp_path / "tasks.db"))
+    if request.param == "sqlite":
+        store = SQLiteStore(str(tmp_path / "tasks.db"))
+    else:
+        from tasky.stores.postgres import PostgresStore
+
+        store = PostgresStore(request.getfixturevalue("postgres_url"))
     yield store
     store.close()

@@ -1,0 +1,147 @@
+"""What only the PostgreSQL store does: notifications, migrations by processes starting
+together, connections that do not cross a fork. The shared behaviour is the contract suite."""
+
+from __future__ import annotations
+
+import multiprocessing
+import threading
+
+import psycopg
+import pytest
+
+from tasky.ids import new_id
+from tasky.models import NewTask, Outcome, Schedule, ScheduleState, TaskFilter, TaskState
+from tasky.stores.postgres import PostgresStore
+from tests.support import wait_for
+
+T0 = 1_800_000_000.0
+
+
+def new(execute_at=T0, **kw) -> NewTask:
+    return NewTask(id=new_id(T0), worker="echo", config={}, execute_at=execute_at,
+                   created_at=T0, **kw)
+
+
+@pytest.fixture
+def store(postgres_url):
+    store = PostgresStore(postgres_url)
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def woken(store):
+    """An event the store sets on every notification, cleared once the listener is up."""
+    event = threading.Event()
+    store.subscribe(event.set)
+    assert event.wait(5), "the listener never connected"
+    event.clear()
+    return event
+
+
+def expect_wake(event: threading.Event) -> None:
+    assert event.wait(2), "no notification"
+    event.clear()
+
+
+def test_changes_that_make_work_due_or_flag_a_cancel_wake_the_runners(store, woken):
+    (waiting,) = [t for t, _ in store.create_tasks([new(execute_at=T0 + 60, max_retries=1)])]
+    expect_wake(woken)
+    store.pause(waiting.id)
+    store.resume(waiting.id, T0)
+    expect_wake(woken)
+    store.update_waiting(waiting.id, {"execute_at": T0}, T0)
+    expect_wake(woken)
+    store.run_now(waiting.id, T0)
+    expect_wake(woken)
+    (task,) = store.claim("echo", "a", 1, T0, T0, T0 + 30)
+    assert not woken.wait(0.3), "a claim needs to wake nobody"
+    store.finish([Outcome(task.id, "a", 1, TaskState.SCHEDULED, T0 + 1, retry_at=T0 + 2)])
+    expect_wake(woken)
+    (task,) = store.claim("echo", "a", 1, T0 + 2, T0 + 2, T0 + 30)
+    store.cancel(task.id, T0 + 2)
+    expect_wake(woken)
+    store.finish([Outcome(task.id, "a", 2, TaskState.COMPLETED, T0 + 3)])
+    assert not woken.wait(0.3), "a finish without a retry needs to wake nobody"
+    store.create_tasks([new(max_retries=1)])
+    expect_wake(woken)
+    store.claim("echo", "a", 1, T0, T0, T0 + 1)
+    assert [t.status for t in store.recover(T0 + 4)] == [TaskState.QUEUED]
+    expect_wake(woken)
+
+
+def test_schedule_ticks_wake_the_runners(store, woken):
+    s = store.create_schedule(Schedule(
+        id=new_id(T0), worker="echo", config={}, cron=None, interval=10.0, timezone="UTC",
+        status=ScheduleState.ACTIVE, next_run_at=T0 + 10, created_at=T0))
+    expect_wake(woken)
+    run = NewTask(id=new_id(T0 + 10), worker="echo", config={}, execute_at=T0 + 10,
+                  created_at=T0 + 9.9, schedule_id=s.id)
+    assert store.fire_schedule(s.id, T0 + 10, T0 + 20, run, T0 + 9.9, False).won
+    expect_wake(woken)
+    store.run_schedule_now(s.id, new(schedule_id=s.id), T0)
+    expect_wake(woken)
+
+
+def test_listener_comes_back_after_losing_its_connection(store, woken, postgres_url):
+    with psycopg.connect(postgres_url, autocommit=True) as admin:
+        killed = admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                               " WHERE query = 'LISTEN tasky'").fetchall()
+        assert (True,) in killed
+    expect_wake(woken)  # reconnected: told to look, since it may have missed news
+    store.create_tasks([new()])
+    expect_wake(woken)
+
+
+def test_processes_starting_together_migrate_once(postgres_server):
+    url = postgres_server.create_database()
+    barrier = threading.Barrier(6)
+    errors = []
+
+    def start():
+        barrier.wait()
+        try:
+            PostgresStore(url).close()
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=start) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert errors == []
+    with psycopg.connect(url) as conn:
+        versions = [r[0] for r in conn.execute("SELECT version FROM schema_version ORDER BY 1")]
+    assert versions == [1, 2]
+    postgres_server.drop_database(url)
+
+
+def _use_in_child(store: PostgresStore, queue) -> None:
+    store.create_tasks([new()])
+    queue.put(len(store.list_tasks(TaskFilter(), 10, None).tasks))
+    store.close()
+
+
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
+def test_a_forked_child_opens_its_own_connections(store):
+    store.create_tasks([new()])  # the parent's pool is open
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    child = context.Process(target=_use_in_child, args=(store, queue))
+    child.start()
+    assert queue.get(timeout=20) == 2
+    child.join(20)
+    assert child.exitcode == 0
+    assert len(store.list_tasks(TaskFilter(), 10, None).tasks) == 2  # the parent's still works
+
+
+def test_pooled_connections_the_server_dropped_are_replaced_unnoticed(store, postgres_url):
+    store.create_tasks([new()])
+    with psycopg.connect(postgres_url, autocommit=True) as admin:
+        others = ("FROM pg_stat_activity WHERE datname = current_database()"
+                  " AND pid != pg_backend_pid()")
+        admin.execute(f"SELECT pg_terminate_backend(pid) {others}")
+        wait_for(lambda: admin.execute(f"SELECT count(*) {others}").fetchone()[0] == 0)
+    # The pooled connection learns of it only when vetted before its next use.
+    assert len(store.list_tasks(TaskFilter(), 10, None).tasks) == 1
