@@ -83,6 +83,8 @@ class Scheduler:
             if worker.enabled:
                 wake_at = min(wake_at, self._dispatch(worker.name, now))
         self._chores(now)
+        if self.executor.running_ids():
+            wake_at = min(wake_at, self._renewed_at + self.settings.lease / 3)
         return wake_at
 
     def _fire_schedules(self, now: float) -> float:
@@ -143,12 +145,11 @@ class Scheduler:
     def recover_dead_local_owners(self) -> None:
         """At start, take back at once the tasks of processes of this host that are gone,
         rather than waiting for their leases to expire."""
-        host = socket.gethostname()
+        host = host_id()
         for owner in self.store.owners():
-            parts = owner.split(":")
-            if len(parts) != 3 or parts[0] != host or not parts[1].isdigit():
-                continue
-            if not _process_alive(int(parts[1])):
+            owner_host, _, rest = owner.partition(":")
+            pid = rest.partition(":")[0]
+            if owner_host == host and pid.isdigit() and not _process_alive(int(pid)):
                 self._recovered(self.store.recover(self.clock(), owner=owner))
 
     def _recovered(self, tasks) -> None:
@@ -157,9 +158,20 @@ class Scheduler:
             call_hook(self.registry, task)
 
 
+def host_id() -> str:
+    """This machine: its hostname and the id of the running kernel's boot, so that two
+    machines that share a hostname never take each other for the same one."""
+    try:
+        with open("/proc/sys/kernel/random/boot_id") as f:
+            boot = f.read().strip()[:8]
+    except OSError:
+        boot = "noboot"
+    return f"{socket.gethostname().replace(':', '_')}/{boot}"
+
+
 def owner_id() -> str:
     """This process's name as a lease owner: ``host:pid:random``."""
-    return f"{socket.gethostname()}:{os.getpid()}:{os.urandom(4).hex()}"
+    return f"{host_id()}:{os.getpid()}:{os.urandom(4).hex()}"
 
 
 def _process_alive(pid: int) -> bool:

@@ -10,7 +10,7 @@ from flask import Response, jsonify
 from flask.views import MethodView
 
 from tasky.api.body import Blueprint
-from tasky.api.context import get_service, schedule_location, task_location
+from tasky.api.context import get_service, task_location
 from tasky.api.schemas import (
     ScheduleActionSchema,
     SchedulePageSchema,

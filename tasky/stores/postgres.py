@@ -41,7 +41,7 @@ from tasky.models import (
 )
 from tasky.stores.base import Store
 from tasky.stores.migrations import migrations
-from tasky.stores.sqlite import (
+from tasky.stores.rows import (
     ACTIVE,
     EDITABLE,
     LIST_COLUMNS,
@@ -50,12 +50,12 @@ from tasky.stores.sqlite import (
     TASK_COLUMNS,
     TERMINAL,
     WAITING,
-    _in,
-    _schedule,
-    _schedule_params,
-    _task,
     decode_cursor,
     encode_cursor,
+    schedule_from_row,
+    schedule_params,
+    sql_in,
+    task_from_row,
 )
 
 logger = logging.getLogger(__name__)
@@ -115,7 +115,7 @@ def _check(conn: psycopg.Connection) -> None:
 
 
 def _row(row: tuple) -> Task:
-    return _task(row[:TASK_FIELDS])
+    return task_from_row(row[:TASK_FIELDS])
 
 
 class PostgresStore(Store):
@@ -228,7 +228,7 @@ class PostgresStore(Store):
             rows = [cur.fetchone()]
             while cur.nextset():
                 rows.append(cur.fetchone())
-            results = [(_task(row), True) if row is not None
+            results = [(task_from_row(row), True) if row is not None
                        else (self._by_idempotency_key(db, new.idempotency_key), False)
                        for new, row in zip(tasks, rows, strict=True)]
             if any(created for _, created in results):
@@ -240,18 +240,18 @@ class PostgresStore(Store):
         row = db.execute(f"{INSERT_TASK} RETURNING {TASK_COLUMNS}", _insert_params(new)) \
             .fetchone()
         return PostgresStore._by_idempotency_key(db, new.idempotency_key) if row is None \
-            else _task(row)
+            else task_from_row(row)
 
     @staticmethod
     def _by_idempotency_key(db: psycopg.Connection, key: str) -> Task:
-        return _task(db.execute(f"SELECT {TASK_COLUMNS} FROM tasks WHERE idempotency_key = %s",
+        return task_from_row(db.execute(f"SELECT {TASK_COLUMNS} FROM tasks WHERE idempotency_key = %s",
                                 (key,)).fetchone())
 
     def get_task(self, task_id: str) -> Task | None:
         with self._db() as db:
             row = db.execute(f"SELECT {TASK_COLUMNS} FROM tasks WHERE id = %s",
                              (task_id,)).fetchone()
-        return None if row is None else _task(row)
+        return None if row is None else task_from_row(row)
 
     def list_tasks(self, filters: TaskFilter, limit: int, cursor: str | None) -> TaskPage:
         where, params = [], []
@@ -269,7 +269,7 @@ class PostgresStore(Store):
         sql += " ORDER BY id DESC LIMIT %s"
         with self._db() as db:
             rows = db.execute(sql, (*params, limit + 1)).fetchall()
-        tasks = [_task(row) for row in rows[:limit]]
+        tasks = [task_from_row(row) for row in rows[:limit]]
         next_cursor = encode_cursor(tasks[-1].id) if len(rows) > limit else None
         return TaskPage(tasks, next_cursor)
 
@@ -309,7 +309,7 @@ class PostgresStore(Store):
                 {"owner": owner, "lease_until": lease_until, "now": now, "worker": worker,
                  "due_before": due_before, "limit": limit},
             ).fetchall()
-        return sorted((_task(row) for row in rows), key=lambda t: (t.execute_at, t.id))
+        return sorted((task_from_row(row) for row in rows), key=lambda t: (t.execute_at, t.id))
 
     def mark_queued(self, worker: str, due_after: float, now: float) -> None:
         # Rows another runner holds are skipped, not waited for: that runner is claiming
@@ -410,7 +410,7 @@ class PostgresStore(Store):
 
     def cancel(self, task_id: str, now: float) -> Task:
         return self._transition(
-            task_id, _in(set(TaskState) - TERMINAL_STATES),
+            task_id, sql_in(set(TaskState) - TERMINAL_STATES),
             f"status = CASE WHEN status IN {ACTIVE} THEN 'canceling' ELSE 'canceled' END,"
             f" finished_at = CASE WHEN status IN {ACTIVE} THEN NULL ELSE %(now)s END",
             {"now": now}, notify=True)
@@ -457,20 +457,20 @@ class PostgresStore(Store):
 
     def create_schedule(self, schedule: Schedule) -> Schedule:
         fields = {name: getattr(schedule, name) for name in SCHEDULE_FIELDS}
-        params = {**_schedule_params(fields), "id": schedule.id, "created_at": schedule.created_at}
+        params = {**schedule_params(fields), "id": schedule.id, "created_at": schedule.created_at}
         columns = ", ".join(params)
         values = ", ".join(f"%({c})s" for c in params)
         with self._write() as db:
             row = db.execute(f"INSERT INTO schedules ({columns}) VALUES ({values})"
                              f" RETURNING {SCHEDULE_COLUMNS}", params).fetchone()
             db.execute(f"SELECT {NOTIFY}")
-        return _schedule(row)
+        return schedule_from_row(row)
 
     def get_schedule(self, schedule_id: str) -> Schedule | None:
         with self._db() as db:
             row = db.execute(f"SELECT {SCHEDULE_COLUMNS} FROM schedules WHERE id = %s",
                              (schedule_id,)).fetchone()
-        return None if row is None else _schedule(row)
+        return None if row is None else schedule_from_row(row)
 
     def list_schedules(self, limit: int, cursor: str | None) -> SchedulePage:
         where, params = "", []
@@ -480,7 +480,7 @@ class PostgresStore(Store):
             rows = db.execute(
                 f"SELECT {SCHEDULE_COLUMNS} FROM schedules {where} ORDER BY id DESC LIMIT %s",
                 (*params, limit + 1)).fetchall()
-        schedules = [_schedule(row) for row in rows[:limit]]
+        schedules = [schedule_from_row(row) for row in rows[:limit]]
         next_cursor = encode_cursor(schedules[-1].id) if len(rows) > limit else None
         return SchedulePage(schedules, next_cursor)
 
@@ -489,7 +489,7 @@ class PostgresStore(Store):
         unknown = set(changes) - SCHEDULE_FIELDS
         if unknown:
             raise ValueError(f"not editable: {sorted(unknown)}")
-        params = _schedule_params(changes)
+        params = schedule_params(changes)
         assignments = ", ".join(f"{column} = %({column})s" for column in params) or "id = id"
         condition = "" if expect_status is None else " AND status = %(expect_status)s"
         with self._write() as db:
@@ -499,7 +499,7 @@ class PostgresStore(Store):
                 {**params, "id": schedule_id, "expect_status": str(expect_status)}).fetchone()
             if row is not None:
                 db.execute(f"SELECT {NOTIFY}")
-                return _schedule(row)
+                return schedule_from_row(row)
         current = self.get_schedule(schedule_id)
         if current is None:
             raise ScheduleNotFound(f"no schedule {schedule_id!r}")
@@ -513,7 +513,7 @@ class PostgresStore(Store):
                 f"UPDATE tasks SET status = 'canceled', finished_at = %s WHERE schedule_id = %s"
                 f" AND status IN {EDITABLE} RETURNING {TASK_COLUMNS}", (now, schedule_id)
             ).fetchall()
-        return [_task(row) for row in rows]
+        return [task_from_row(row) for row in rows]
 
     def next_schedule_due_at(self) -> float | None:
         with self._db() as db:
@@ -526,7 +526,7 @@ class PostgresStore(Store):
                 f"SELECT {SCHEDULE_COLUMNS} FROM schedules WHERE status = 'active'"
                 f" AND next_run_at <= %s ORDER BY next_run_at LIMIT %s",
                 (due_before, limit)).fetchall()
-        return [_schedule(row) for row in rows]
+        return [schedule_from_row(row) for row in rows]
 
     def fire_schedule(self, schedule_id: str, due_at: float, next_run_at: float | None,
                       task: NewTask | None, now: float, skip_if_running: bool) -> Firing:

@@ -9,8 +9,6 @@ the process (``kill -9``); only a power loss may take the last commits.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import os
 import sqlite3
@@ -18,12 +16,9 @@ import threading
 from contextlib import contextmanager
 from typing import Any, Iterator, NamedTuple
 
-from tasky.errors import InvalidInput, ScheduleNotFound, StateConflict, TaskNotFound
+from tasky.errors import ScheduleNotFound, StateConflict, TaskNotFound
 from tasky.models import (
-    ACTIVE_STATES,
-    EDITABLE_STATES,
     TERMINAL_STATES,
-    WAITING_STATES,
     Firing,
     NewTask,
     Outcome,
@@ -37,99 +32,28 @@ from tasky.models import (
     WorkerCounts,
 )
 from tasky.stores.base import Store
+from tasky.stores.rows import (
+    ACTIVE,
+    EDITABLE,
+    LIST_COLUMNS,
+    SCHEDULE_COLUMNS,
+    SCHEDULE_FIELDS,
+    TASK_COLUMNS,
+    TERMINAL,
+    WAITING,
+    decode_cursor,
+    encode_cursor,
+    schedule_from_row,
+    schedule_params,
+    sql_in,
+    task_from_row,
+)
 from tasky.stores.migrations import migrations
-
-TASK_COLUMNS = (
-    "id, worker, status, config, execute_at, created_at, started_at, finished_at, attempts,"
-    " max_retries, retry_backoff, timeout, schedule_id, idempotency_key, error, output,"
-    " output_truncated, owner, lease_until, lateness, queued_for, ran_for"
-)
-LIST_COLUMNS = (
-    "id, worker, status, '{}', execute_at, created_at, started_at, finished_at, attempts,"
-    " max_retries, retry_backoff, timeout, schedule_id, idempotency_key, error, NULL,"
-    " output_truncated, owner, lease_until, lateness, queued_for, ran_for"
-)
-
 
 class Changed(NamedTuple):
     rows: list[tuple]
     count: int
 
-
-def _in(states) -> str:
-    return "(" + ", ".join(f"'{s}'" for s in sorted(states)) + ")"
-
-
-WAITING = _in(WAITING_STATES)
-ACTIVE = _in(ACTIVE_STATES)
-TERMINAL = _in(TERMINAL_STATES)
-EDITABLE = _in(EDITABLE_STATES)
-
-
-def _task(row: tuple) -> Task:
-    (id_, worker, status, config, execute_at, created_at, started_at, finished_at, attempts,
-     max_retries, retry_backoff, timeout, schedule_id, idempotency_key, error, output,
-     output_truncated, owner, lease_until, lateness, queued_for, ran_for) = row
-    return Task(
-        id=id_, worker=worker, status=TaskState(status), config=json.loads(config),
-        execute_at=execute_at, created_at=created_at, started_at=started_at,
-        finished_at=finished_at, attempts=attempts, max_retries=max_retries,
-        retry_backoff=retry_backoff, timeout=timeout, schedule_id=schedule_id,
-        idempotency_key=idempotency_key, error=error,
-        output=None if output is None else json.loads(output),
-        output_truncated=bool(output_truncated), owner=owner, lease_until=lease_until,
-        lateness=lateness, queued_for=queued_for, ran_for=ran_for,
-    )
-
-
-SCHEDULE_COLUMNS = (
-    "id, worker, config, cron, interval_seconds, timezone, status, next_run_at, created_at,"
-    " overlap, misfire, start_at, end_at, last_run_at, last_task_id, runs, timeout,"
-    " max_retries, retry_backoff"
-)
-SCHEDULE_FIELDS = {
-    "worker", "config", "cron", "interval", "timezone", "status", "next_run_at", "overlap",
-    "misfire", "start_at", "end_at", "timeout", "max_retries", "retry_backoff",
-}
-
-
-def _schedule(row: tuple) -> Schedule:
-    (id_, worker, config, cron, interval, timezone, status, next_run_at, created_at, overlap,
-     misfire, start_at, end_at, last_run_at, last_task_id, runs, timeout, max_retries,
-     retry_backoff) = row
-    return Schedule(
-        id=id_, worker=worker, config=json.loads(config), cron=cron, interval=interval,
-        timezone=timezone, status=ScheduleState(status), next_run_at=next_run_at,
-        created_at=created_at, overlap=overlap, misfire=misfire, start_at=start_at,
-        end_at=end_at, last_run_at=last_run_at, last_task_id=last_task_id, runs=runs,
-        timeout=timeout, max_retries=max_retries, retry_backoff=retry_backoff,
-    )
-
-
-def _schedule_params(fields: dict[str, Any]) -> dict[str, Any]:
-    """Schedule fields as column values."""
-    params = {}
-    for name, value in fields.items():
-        if name == "config":
-            value = json.dumps(value)
-        elif name == "status":
-            value = str(value)
-        params["interval_seconds" if name == "interval" else name] = value
-    return params
-
-
-def encode_cursor(task_id: str) -> str:
-    return base64.urlsafe_b64encode(task_id.encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> str:
-    try:
-        task_id = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        task_id = ""
-    if len(task_id) != 32 or any(c not in "0123456789abcdef" for c in task_id):
-        raise InvalidInput("bad cursor", errors={"cursor": ["Not a cursor this server gave."]})
-    return task_id
 
 
 class SQLiteStore(Store):
@@ -229,16 +153,16 @@ class SQLiteStore(Store):
              new.timeout, new.schedule_id, new.idempotency_key),
         ).fetchone()
         if row is not None:
-            return _task(row), True
+            return task_from_row(row), True
         existing = db.execute(
             f"SELECT {TASK_COLUMNS} FROM tasks WHERE idempotency_key = ?", (new.idempotency_key,)
         ).fetchone()
-        return _task(existing), False
+        return task_from_row(existing), False
 
     def get_task(self, task_id: str) -> Task | None:
         row = self._db.execute(f"SELECT {TASK_COLUMNS} FROM tasks WHERE id = ?", (task_id,)) \
             .fetchone()
-        return None if row is None else _task(row)
+        return None if row is None else task_from_row(row)
 
     def list_tasks(self, filters: TaskFilter, limit: int, cursor: str | None) -> TaskPage:
         where, params = [], []
@@ -255,7 +179,7 @@ class SQLiteStore(Store):
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY id DESC LIMIT ?"
         rows = self._db.execute(sql, (*params, limit + 1)).fetchall()
-        tasks = [_task(row) for row in rows[:limit]]
+        tasks = [task_from_row(row) for row in rows[:limit]]
         next_cursor = encode_cursor(tasks[-1].id) if len(rows) > limit else None
         return TaskPage(tasks, next_cursor)
 
@@ -264,8 +188,8 @@ class SQLiteStore(Store):
         by_status = dict(db.execute(
             "SELECT status, count(*) FROM tasks WHERE worker = ? GROUP BY status", (worker,)))
         durations = [r[0] for r in db.execute(
-            f"SELECT ran_for FROM tasks WHERE worker = ? AND status IN ('completed', 'failed')"
-            f" ORDER BY ran_for", (worker,))]
+            "SELECT ran_for FROM tasks WHERE worker = ? AND status IN ('completed', 'failed')"
+            " ORDER BY ran_for", (worker,))]
         last = db.execute(
             f"SELECT max(finished_at) FROM tasks WHERE worker = ? AND status IN {TERMINAL}",
             (worker,)).fetchone()[0]
@@ -290,7 +214,7 @@ class SQLiteStore(Store):
             {"owner": owner, "lease_until": lease_until, "now": now, "worker": worker,
              "due_before": due_before, "limit": limit},
         ).rows
-        return sorted((_task(row) for row in rows), key=lambda t: (t.execute_at, t.id))
+        return sorted((task_from_row(row) for row in rows), key=lambda t: (t.execute_at, t.id))
 
     def mark_queued(self, worker: str, due_after: float, now: float) -> None:
         due_scheduled = (
@@ -333,7 +257,7 @@ class SQLiteStore(Store):
                      "owner": o.owner, "attempt": o.attempt},
                 ).fetchone()
                 if row is not None:
-                    finished.append(_task(row))
+                    finished.append(task_from_row(row))
         return finished
 
     def recover(self, now: float, owner: str | None = None) -> list[Task]:
@@ -352,7 +276,7 @@ class SQLiteStore(Store):
             f" WHERE status IN {ACTIVE} AND {held_by} RETURNING {TASK_COLUMNS}",
             {"now": now, "owner": owner},
         ).rows
-        return [_task(row) for row in rows]
+        return [task_from_row(row) for row in rows]
 
     def owners(self) -> set[str]:
         return {r[0] for r in self._db.execute(
@@ -373,7 +297,7 @@ class SQLiteStore(Store):
             f"UPDATE tasks SET {assignments} WHERE id = :id AND status IN {allowed}"
             f" RETURNING {TASK_COLUMNS}", {**params, "id": task_id}).rows
         if rows:
-            return _task(rows[0])
+            return task_from_row(rows[0])
         current = self._db.execute("SELECT status FROM tasks WHERE id = ?", (task_id,)).fetchone()
         if current is None:
             raise TaskNotFound(f"no task {task_id!r}")
@@ -381,7 +305,7 @@ class SQLiteStore(Store):
 
     def cancel(self, task_id: str, now: float) -> Task:
         return self._transition(
-            task_id, _in(set(TaskState) - TERMINAL_STATES),
+            task_id, sql_in(set(TaskState) - TERMINAL_STATES),
             f"status = CASE WHEN status IN {ACTIVE} THEN 'canceling' ELSE 'canceled' END,"
             f" finished_at = CASE WHEN status IN {ACTIVE} THEN NULL ELSE :now END",
             {"now": now})
@@ -428,17 +352,17 @@ class SQLiteStore(Store):
 
     def create_schedule(self, schedule: Schedule) -> Schedule:
         fields = {name: getattr(schedule, name) for name in SCHEDULE_FIELDS}
-        params = {**_schedule_params(fields), "id": schedule.id, "created_at": schedule.created_at}
+        params = {**schedule_params(fields), "id": schedule.id, "created_at": schedule.created_at}
         columns = ", ".join(params)
         rows = self._change(
             f"INSERT INTO schedules ({columns}) VALUES ({', '.join(':' + c for c in params)})"
             f" RETURNING {SCHEDULE_COLUMNS}", params).rows
-        return _schedule(rows[0])
+        return schedule_from_row(rows[0])
 
     def get_schedule(self, schedule_id: str) -> Schedule | None:
         row = self._db.execute(f"SELECT {SCHEDULE_COLUMNS} FROM schedules WHERE id = ?",
                                (schedule_id,)).fetchone()
-        return None if row is None else _schedule(row)
+        return None if row is None else schedule_from_row(row)
 
     def list_schedules(self, limit: int, cursor: str | None) -> SchedulePage:
         where, params = "", []
@@ -447,7 +371,7 @@ class SQLiteStore(Store):
         rows = self._db.execute(
             f"SELECT {SCHEDULE_COLUMNS} FROM schedules {where} ORDER BY id DESC LIMIT ?",
             (*params, limit + 1)).fetchall()
-        schedules = [_schedule(row) for row in rows[:limit]]
+        schedules = [schedule_from_row(row) for row in rows[:limit]]
         next_cursor = encode_cursor(schedules[-1].id) if len(rows) > limit else None
         return SchedulePage(schedules, next_cursor)
 
@@ -456,7 +380,7 @@ class SQLiteStore(Store):
         unknown = set(changes) - SCHEDULE_FIELDS
         if unknown:
             raise ValueError(f"not editable: {sorted(unknown)}")
-        params = _schedule_params(changes)
+        params = schedule_params(changes)
         assignments = ", ".join(f"{column} = :{column}" for column in params) or "id = id"
         condition = "" if expect_status is None else " AND status = :expect_status"
         rows = self._change(
@@ -464,7 +388,7 @@ class SQLiteStore(Store):
             f" RETURNING {SCHEDULE_COLUMNS}",
             {**params, "id": schedule_id, "expect_status": str(expect_status)}).rows
         if rows:
-            return _schedule(rows[0])
+            return schedule_from_row(rows[0])
         current = self.get_schedule(schedule_id)
         if current is None:
             raise ScheduleNotFound(f"no schedule {schedule_id!r}")
@@ -478,7 +402,7 @@ class SQLiteStore(Store):
                 f"UPDATE tasks SET status = 'canceled', finished_at = ? WHERE schedule_id = ?"
                 f" AND status IN {EDITABLE} RETURNING {TASK_COLUMNS}", (now, schedule_id)
             ).fetchall()
-        return [_task(row) for row in rows]
+        return [task_from_row(row) for row in rows]
 
     def next_schedule_due_at(self) -> float | None:
         return self._db.execute(
@@ -488,7 +412,7 @@ class SQLiteStore(Store):
         rows = self._db.execute(
             f"SELECT {SCHEDULE_COLUMNS} FROM schedules WHERE status = 'active'"
             f" AND next_run_at <= ? ORDER BY next_run_at LIMIT ?", (due_before, limit)).fetchall()
-        return [_schedule(row) for row in rows]
+        return [schedule_from_row(row) for row in rows]
 
     def fire_schedule(self, schedule_id: str, due_at: float, next_run_at: float | None,
                       task: NewTask | None, now: float, skip_if_running: bool) -> Firing:

@@ -7,6 +7,7 @@ import time
 import pytest
 
 from tasky.executor import backoff
+from tasky.scheduler import host_id
 from tasky.models import TaskFilter, TaskState
 from tests.runtime.conftest import Probe
 from tests.support import wait_for
@@ -170,12 +171,10 @@ def test_expired_lease_of_another_runner_is_recovered(make_runner):
 
 
 def test_dead_process_of_this_host_is_recovered_at_start(make_runner):
-    import socket
-
     dead_pid = _exited_pid()
     offline = make_runner(start=False)
     task = offline.submit("probe", {}).task
-    owner = f"{socket.gethostname()}:{dead_pid}:abcd"
+    owner = f"{host_id()}:{dead_pid}:abcd"
     offline.store.claim("probe", owner, 1, time.time(), time.time(), time.time() + 3600)
     service = make_runner(lease=3600)
     done = wait_for(lambda: finished(service, task.id), timeout=5)
@@ -194,3 +193,27 @@ def test_list_sees_every_state(service):
     service.submit("probe", {"delay": 60})
     page = service.list_tasks(TaskFilter(status=TaskState.SCHEDULED))
     assert len(page.tasks) == 1
+
+
+def test_a_process_of_another_host_is_left_to_its_lease(make_runner):
+    import socket
+
+    offline = make_runner(start=False)
+    task = offline.submit("probe", {}).task
+    same_name_other_machine = f"{socket.gethostname()}/otherboot:{_exited_pid()}:abcd"
+    offline.store.claim("probe", same_name_other_machine, 1, time.time(), time.time(),
+                        time.time() + 3600)
+    service = make_runner(lease=3600)
+    service.engine.scheduler.tick()
+    assert service.get_task(task.id).status is TaskState.RUNNING
+
+
+def test_leases_are_renewed_even_with_a_long_poll_interval(make_runner):
+    service = make_runner(lease=0.6, poll_interval=30.0)
+    task = service.submit("probe", {"config": {"mode": "block"}}).task
+    wait_for(lambda: task.id in Probe.started)
+    started = time.time()
+    wait_for(lambda: time.time() > started + 1.5)
+    held = service.get_task(task.id)
+    assert held.status is TaskState.RUNNING and held.attempts == 1
+    assert held.lease_until > time.time()

@@ -1,0 +1,111 @@
+"""What both SQL stores share: column lists, row conversions, state sets as SQL, cursors.
+
+The two databases hold the same columns with the same meaning, so a row reads the same way
+from either.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from typing import Any
+
+from tasky.errors import InvalidInput
+from tasky.models import (
+    ACTIVE_STATES,
+    EDITABLE_STATES,
+    TERMINAL_STATES,
+    WAITING_STATES,
+    Schedule,
+    ScheduleState,
+    Task,
+    TaskState,
+)
+
+TASK_COLUMNS = (
+    "id, worker, status, config, execute_at, created_at, started_at, finished_at, attempts,"
+    " max_retries, retry_backoff, timeout, schedule_id, idempotency_key, error, output,"
+    " output_truncated, owner, lease_until, lateness, queued_for, ran_for"
+)
+LIST_COLUMNS = (
+    "id, worker, status, '{}', execute_at, created_at, started_at, finished_at, attempts,"
+    " max_retries, retry_backoff, timeout, schedule_id, idempotency_key, error, NULL,"
+    " output_truncated, owner, lease_until, lateness, queued_for, ran_for"
+)
+
+
+def sql_in(states) -> str:
+    return "(" + ", ".join(f"'{s}'" for s in sorted(states)) + ")"
+
+
+WAITING = sql_in(WAITING_STATES)
+ACTIVE = sql_in(ACTIVE_STATES)
+TERMINAL = sql_in(TERMINAL_STATES)
+EDITABLE = sql_in(EDITABLE_STATES)
+
+
+def task_from_row(row: tuple) -> Task:
+    (id_, worker, status, config, execute_at, created_at, started_at, finished_at, attempts,
+     max_retries, retry_backoff, timeout, schedule_id, idempotency_key, error, output,
+     output_truncated, owner, lease_until, lateness, queued_for, ran_for) = row
+    return Task(
+        id=id_, worker=worker, status=TaskState(status), config=json.loads(config),
+        execute_at=execute_at, created_at=created_at, started_at=started_at,
+        finished_at=finished_at, attempts=attempts, max_retries=max_retries,
+        retry_backoff=retry_backoff, timeout=timeout, schedule_id=schedule_id,
+        idempotency_key=idempotency_key, error=error,
+        output=None if output is None else json.loads(output),
+        output_truncated=bool(output_truncated), owner=owner, lease_until=lease_until,
+        lateness=lateness, queued_for=queued_for, ran_for=ran_for,
+    )
+
+
+SCHEDULE_COLUMNS = (
+    "id, worker, config, cron, interval_seconds, timezone, status, next_run_at, created_at,"
+    " overlap, misfire, start_at, end_at, last_run_at, last_task_id, runs, timeout,"
+    " max_retries, retry_backoff"
+)
+SCHEDULE_FIELDS = {
+    "worker", "config", "cron", "interval", "timezone", "status", "next_run_at", "overlap",
+    "misfire", "start_at", "end_at", "timeout", "max_retries", "retry_backoff",
+}
+
+
+def schedule_from_row(row: tuple) -> Schedule:
+    (id_, worker, config, cron, interval, timezone, status, next_run_at, created_at, overlap,
+     misfire, start_at, end_at, last_run_at, last_task_id, runs, timeout, max_retries,
+     retry_backoff) = row
+    return Schedule(
+        id=id_, worker=worker, config=json.loads(config), cron=cron, interval=interval,
+        timezone=timezone, status=ScheduleState(status), next_run_at=next_run_at,
+        created_at=created_at, overlap=overlap, misfire=misfire, start_at=start_at,
+        end_at=end_at, last_run_at=last_run_at, last_task_id=last_task_id, runs=runs,
+        timeout=timeout, max_retries=max_retries, retry_backoff=retry_backoff,
+    )
+
+
+def schedule_params(fields: dict[str, Any]) -> dict[str, Any]:
+    """Schedule fields as column values."""
+    params = {}
+    for name, value in fields.items():
+        if name == "config":
+            value = json.dumps(value)
+        elif name == "status":
+            value = str(value)
+        params["interval_seconds" if name == "interval" else name] = value
+    return params
+
+
+def encode_cursor(task_id: str) -> str:
+    return base64.urlsafe_b64encode(task_id.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> str:
+    try:
+        task_id = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        task_id = ""
+    if len(task_id) != 32 or any(c not in "0123456789abcdef" for c in task_id):
+        raise InvalidInput("bad cursor", errors={"cursor": ["Not a cursor this server gave."]})
+    return task_id
