@@ -23,7 +23,6 @@ class Settings:
     output_limit: int = MIB
     retention: float = 7 * 24 * 3600.0
     lease: float = 30.0
-    window: float = 600.0
     timezone: str = "UTC"
     plugins: tuple[str, ...] = ()
     poll_interval: float = 0.25
@@ -52,7 +51,7 @@ class Settings:
             self.tz
         except (ZoneInfoNotFoundError, ValueError):
             raise ConfigError(f"TASKY_TIMEZONE: unknown time zone {self.timezone!r}") from None
-        for name in ("max_body", "output_limit", "retention", "lease", "window", "poll_interval"):
+        for name in ("max_body", "output_limit", "retention", "lease", "poll_interval"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"TASKY_{name.upper()} must be greater than 0")
 

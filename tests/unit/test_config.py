@@ -10,7 +10,7 @@ def test_defaults_are_safe():
     assert settings.database_url == "sqlite:///data/tasky.db"
     assert settings.enable_bash is False and settings.api_token is None
     assert settings.max_body == settings.output_limit == 1024 * 1024
-    assert (settings.retention, settings.lease, settings.window) == (604800.0, 30.0, 600.0)
+    assert (settings.retention, settings.lease) == (604800.0, 30.0)
     assert settings.timezone == "UTC"
 
 
