@@ -27,3 +27,13 @@ $(VENV)/.installed-test: $(VENV)/.installed requirements-test.txt
 
 clean:
 	rm -rf $(VENV) .pytest_cache
+
+# Benchmarks: the real service under gunicorn on loopback; table on stdout, figures
+# in bench/results/latest.json. `bench-quick` is the same with small sizes, under a minute.
+.PHONY: bench bench-quick
+
+bench: $(VENV)/.installed-test
+	$(BIN)/python -m bench.run
+
+bench-quick: $(VENV)/.installed-test
+	$(BIN)/python -m bench.run --quick

@@ -1,0 +1,40 @@
+"""The benchmark harness runs end to end on tiny sizes and writes its JSON, so it cannot rot.
+No timing is asserted here: the figures of a smoke run mean nothing."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+KEYS = {"lateness_p50_ms", "lateness_p99_ms", "e2e_tasks_per_s", "submit_rps",
+        "flask_post_rps", "submit_ratio", "scale_tasks", "scale_insert_per_s", "scale_rss_mb",
+        "scale_lateness_p99_ms", "list_ms", "pg_e2e_tasks_per_s", "pg_naive_claims_per_s"}
+SQLITE_KEYS = KEYS - {"pg_e2e_tasks_per_s", "pg_naive_claims_per_s"}
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
+
+
+def test_smoke_run_writes_every_figure(tmp_path):
+    out = tmp_path / "latest.json"
+    env = {**os.environ, "TASKY_BENCH_PG_URL": ""}  # no PostgreSQL figures in the smoke run
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.run", "--smoke", "--out", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=110, env=env)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "figure" in proc.stdout and "met?" in proc.stdout
+
+    results = json.loads(out.read_text())
+    assert set(results) == KEYS | {"machine"}
+    for key in SQLITE_KEYS:
+        assert isinstance(results[key], (int, float)), (key, results[key])
+    assert results["scale_tasks"] > 0
+    machine = results["machine"]
+    assert machine["cpu_count"] >= 1
+    assert machine["python"] and machine["date"] and machine["config"]
