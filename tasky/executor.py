@@ -49,7 +49,7 @@ class _Running:
 
 class Executor:
     def __init__(self, settings: Settings, store: Store, registry: Registry, owner: str,
-                 on_slot_free: Callable[[], None], clock: Callable[[], float] = time.time):
+                 on_slot_free: Callable[[str], None], clock: Callable[[], float] = time.time):
         self.settings = settings
         self.store = store
         self.registry = registry
@@ -129,7 +129,7 @@ class Executor:
             with self._lock:
                 del self._running[task.id]
                 self._free[task.worker] += 1
-            self.on_slot_free()
+            self.on_slot_free(task.worker)
 
     def _record_outcomes(self) -> None:
         """The recorder thread: store waiting outcomes in batches, until told to stop."""

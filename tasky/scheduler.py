@@ -1,9 +1,11 @@
 """The runner's clock: claims due tasks, hands them to the executor, keeps leases.
 
 It sleeps until the next task is due (minus a short claim-ahead, so the executor can start
-the task on the dot) or until woken by a submit or a freed slot, and at most
-``poll_interval`` seconds: work submitted to other processes, cancels flagged by them and
-expired leases are found on those polls.
+the task on the dot) or until woken, and at most ``poll_interval`` seconds. A wake that
+names a worker (a submit to it, a slot of it freed) looks at that worker only; every
+``poll_interval``, and on a wake that names none (a schedule changed, the store's notice),
+a full pass looks at every worker and schedule and finds what other processes did: their
+submits, cancels they flagged, expired leases.
 """
 
 from __future__ import annotations
@@ -44,6 +46,12 @@ class Scheduler:
         self.owner = owner
         self.clock = clock
         self._wake = threading.Event()
+        self._woken_for: set[str] = set()
+        self._woken_lock = threading.Lock()
+        self._full_pass_at = 0.0
+        self._next_look: dict[str, float] = {}
+        """Per worker, when it next needs a look without being woken."""
+        self._schedules_due_at = 0.0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._renewed_at = self._recovered_at = self._pruned_at = 0.0
@@ -61,7 +69,13 @@ class Scheduler:
         if self._thread is not None:
             self._thread.join(10)
 
-    def wake(self) -> None:
+    def wake(self, worker: str | None = None) -> None:
+        """Look at ``worker`` now, or at everything when none is named."""
+        with self._woken_lock:
+            if worker is None:
+                self._full_pass_at = 0.0
+            else:
+                self._woken_for.add(worker)
         self._wake.set()
 
     def _loop(self) -> None:
@@ -77,14 +91,26 @@ class Scheduler:
     def tick(self) -> float:
         """Start what is due; do the periodic chores; return when to look again."""
         now = self.clock()
-        wake_at = now + self.settings.poll_interval
-        wake_at = min(wake_at, self._fire_schedules(now))
+        with self._woken_lock:
+            full_pass = now >= self._full_pass_at
+            woken_for, self._woken_for = self._woken_for, set()
+        if full_pass or now >= self._schedules_due_at:
+            self._schedules_due_at = self._fire_schedules(now)
         for worker in self.registry.all():
-            if worker.enabled:
-                wake_at = min(wake_at, self._dispatch(worker.name, now))
-        self._chores(now)
+            name = worker.name
+            if worker.enabled and (full_pass or name in woken_for
+                                   or now >= self._next_look.get(name, 0.0)):
+                self._next_look[name] = self._dispatch(name, now)
+        if full_pass:
+            self._chores(now)
+            self._full_pass_at = now + self.settings.poll_interval
+        wake_at = min(self._full_pass_at, self._schedules_due_at, *self._next_look.values())
         if self.executor.running_ids():
-            wake_at = min(wake_at, self._renewed_at + self.settings.lease / 3)
+            renew_at = self._renewed_at + self.settings.lease / 3
+            if now >= renew_at:
+                self.store.renew_leases(self.owner, now + self.settings.lease)
+                self._renewed_at, renew_at = now, now + self.settings.lease / 3
+            wake_at = min(wake_at, renew_at)
         return wake_at
 
     def _fire_schedules(self, now: float) -> float:
@@ -101,8 +127,11 @@ class Scheduler:
             except TriggerError:
                 logger.exception("schedule %s has a trigger that no longer reads", schedule.id)
                 plan = FiringPlan(None, None)
-            self.store.fire_schedule(schedule.id, schedule.next_run_at, plan.next_run_at,
-                                     plan.task, now, skip_if_running=schedule.overlap == "skip")
+            firing = self.store.fire_schedule(schedule.id, schedule.next_run_at,
+                                              plan.next_run_at, plan.task, now,
+                                              skip_if_running=schedule.overlap == "skip")
+            if firing.task is not None:
+                self._next_look[schedule.worker] = now  # its run is due: claim it this pass
         return now
 
     def _dispatch(self, worker: str, now: float) -> float:
@@ -130,9 +159,6 @@ class Scheduler:
             for task_id in self.store.canceling_ids(self.owner):
                 self.executor.abort(task_id, "canceled")
             self.executor.abort_overdue(now)
-            if now - self._renewed_at >= self.settings.lease / 3:
-                self.store.renew_leases(self.owner, now + self.settings.lease)
-                self._renewed_at = now
         if now - self._recovered_at >= RECOVER_EVERY:
             self._recovered(self.store.recover(now))
             self._recovered_at = now

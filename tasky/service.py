@@ -49,8 +49,8 @@ ACTIONS = ("cancel", "pause", "resume", "run")
 class Engine(Protocol):
     """The running side, as the service sees it (see ``tasky.runtime.Runtime``)."""
 
-    def wake(self) -> None:
-        """New work may be due sooner than the scheduler thinks."""
+    def wake(self, worker: str | None = None) -> None:
+        """New work (of ``worker``, or of any) may be due sooner than the scheduler thinks."""
 
     def abort(self, task_id: str) -> None:
         """Stop the task if this process runs it."""
@@ -59,7 +59,7 @@ class Engine(Protocol):
 class _Detached:
     """The engine of a process that runs no tasks (tests of the API alone)."""
 
-    def wake(self) -> None: ...
+    def wake(self, worker: str | None = None) -> None: ...
 
     def abort(self, task_id: str) -> None: ...
 
@@ -150,7 +150,7 @@ class TaskService:
         new = self._new_task(worker, request, self.clock())
         task, created = self.store.create_tasks([new])[0]
         if created:
-            self.engine.wake()
+            self.engine.wake(worker.name)
         return Submitted(task, created)
 
     def submit_batch(self, worker_name: str, requests: list[dict[str, Any]]) -> list[Task]:
@@ -166,7 +166,7 @@ class TaskService:
         if errors:
             raise InvalidInput("invalid tasks in batch", errors={"tasks": errors})
         tasks = [task for task, _ in self.store.create_tasks(news)]
-        self.engine.wake()
+        self.engine.wake(worker.name)
         return tasks
 
     def _enabled_worker(self, name: str) -> Worker:
