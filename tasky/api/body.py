@@ -49,8 +49,8 @@ def check_body() -> None:
         request.max_content_length = limit + 1
         if len(request.get_data(cache=True)) > limit:
             raise RequestEntityTooLarge()
-    else:
-        request.get_data(cache=True)  # 413 when Content-Length is over the limit
+    elif len(request.get_data(cache=True)) < request.content_length:  # 413 when over the limit
+        abort(400, message="The body ended before its Content-Length.")
 
 
 def _reject_constant(name: str) -> Any:
