@@ -14,6 +14,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Callable, Iterable
+from urllib.parse import quote
 
 from bench.client import Conn, HttpError, build_request, closed_loop
 from bench.noop_worker import NAME as NOOP, count_starts, read_starts
@@ -336,3 +337,110 @@ def fig_scale(root: Path, work: Path, *, n: int, batch: int, list_gets: int,
                 "list_ms": max(v["median_ms"] for v in lists.values()), "lateness": late,
                 "db_mb": sum(f.stat().st_size for f in server.data.glob("tasks.db*"))
                 / (1024 * 1024)}
+
+
+# -- 6. schedule ticks -------------------------------------------------------------------------
+
+def schedule_runs(conn: Conn, schedule_id: str) -> list[dict]:
+    """Every run (task) of a schedule, following ``next_cursor``."""
+    runs: list[dict] = []
+    cursor = None
+    while True:
+        path = f"/tasky/v1/tasks/?schedule_id={quote(schedule_id)}&limit=1000"
+        if cursor:
+            path += f"&cursor={quote(cursor)}"
+        page = conn.get(path)
+        runs += page["tasks"]
+        cursor = page.get("next_cursor")
+        if not cursor:
+            return runs
+
+
+def interval_ticks(start_at: float, end_at: float, interval: float) -> list[float]:
+    """The ticks of an interval schedule, as ``tasky.triggers.IntervalTrigger`` counts them:
+    ``start_at + k * interval`` up to and including ``end_at``."""
+    ticks, k = [], 0
+    while (at := start_at + k * interval) <= end_at:
+        ticks.append(at)
+        k += 1
+    return ticks
+
+
+def ticks_round(server: Server, conn: Conn, n: int, interval: float, lead: float,
+                cap: float) -> dict:
+    """An ``interval`` schedule of the no-op worker (``overlap: allow``) whose ``start_at`` is
+    ``lead`` seconds from now and whose ``end_at`` leaves it ``n`` ticks (half an interval
+    after the last, so rounding cannot add or drop one). The client stays quiet until
+    ``end_at``, then waits for every run to start and complete (at most ``cap`` seconds more).
+
+    Lateness of a run = recorded start of ``perform`` minus the run's ``execute_at`` (its
+    tick). Also: runs fired vs ticks expected, ``duplicates`` (runs sharing an
+    ``execute_at``), ``off_grid`` (runs whose ``execute_at`` is no tick: a misfire catch-up),
+    and ``fire_lag`` (the run's ``created_at`` minus its tick: the scheduler's share)."""
+    start_at = round(time.time() + lead, 3)
+    end_at = start_at + (n - 0.5) * interval
+    answer = conn.post(f"/tasky/v1/workers/{NOOP}", {
+        "interval": interval, "overlap": "allow", "start_at": iso(start_at),
+        "end_at": iso(end_at)})
+    created = time.time()
+    if created > start_at - 0.1:
+        raise RuntimeError(f"creating the schedule took until {created - start_at:+.2f} s of "
+                           f"its start_at: raise the lead")
+    schedule_id = answer["schedule_id"]
+    schedule = conn.get(f"/tasky/v1/schedules/{schedule_id}")
+    stored_start, stored_end = parse_iso(schedule["start_at"]), parse_iso(schedule["end_at"])
+    if abs(stored_start - start_at) > 2e-6 or parse_iso(answer["next_run_at"]) != stored_start:
+        raise AssertionError(f"schedule {schedule_id}: stored start_at {schedule['start_at']}, "
+                             f"next_run_at {answer['next_run_at']}; submitted {iso(start_at)}")
+    expected = interval_ticks(stored_start, stored_end, schedule["interval"])
+    if len(expected) != n:
+        raise AssertionError(f"{len(expected)} ticks between start_at and end_at, meant {n}")
+
+    data = str(server.data)
+    time.sleep(max(0.0, end_at - time.time()))  # no request while the ticks fire
+    deadline = end_at + cap
+    while True:
+        schedule = conn.get(f"/tasky/v1/schedules/{schedule_id}")
+        runs = schedule_runs(conn, schedule_id)
+        starts = read_starts(data)
+        done = (schedule["next_run_at"] is None and len(runs) >= n
+                and all(r["status"] == "completed" and r["task_id"] in starts for r in runs))
+        if done or time.time() > deadline:
+            break
+        time.sleep(0.05)
+    now = time.time()
+    failed = [r for r in runs if r["status"] in ("failed", "canceled")]
+    if failed:
+        raise AssertionError(f"ticks: {len(failed)} runs {failed[0]['status']}: {failed[0]}")
+    dues = {r["task_id"]: parse_iso(r["execute_at"]) for r in runs}
+    late_ms = [(starts.get(i, now) - due) * 1000 for i, due in dues.items()]
+    fire_ms = [(parse_iso(r["created_at"]) - dues[r["task_id"]]) * 1000 for r in runs]
+    result = summary_ms(late_ms) if late_ms else {
+        "p50_ms": None, "p99_ms": None, "max_ms": None, "min_ms": None, "n": 0}
+    def off_grid(due: float) -> bool:  # within 0.1 ms of a tick: that tick (ISO keeps µs)
+        k = round((due - stored_start) / schedule["interval"])
+        return not 0 <= k < len(expected) or abs(due - expected[k]) > 1e-4
+
+    result.update(
+        runs=len(runs), expected=len(expected),
+        duplicates=len(runs) - len({r["execute_at"] for r in runs}),
+        off_grid=sum(1 for d in dues.values() if off_grid(d)),
+        not_started=sum(1 for i in dues if i not in starts),
+        unfinished=schedule["next_run_at"] is not None,
+        fire_lag_p50_ms=percentile(fire_ms, 50) if fire_ms else None,
+        fire_lag_p99_ms=percentile(fire_ms, 99) if fire_ms else None,
+        interval=schedule["interval"], schedule_runs=schedule["runs"])
+    return result
+
+
+def fig_ticks(root: Path, work: Path, *, n: int, interval: float, lead: float,
+              cap: float) -> dict:
+    """Figure 6: how late an ``interval`` schedule's ticks start their task, and whether each
+    tick between ``start_at`` and ``end_at`` fired exactly once. (A ``cron`` schedule ticks
+    once a minute at best: too slow to measure here; both fire through the same path.)"""
+    with Server.tasky(root, work / "ticks") as server:
+        conn = server.conn()
+        ticks_round(server, conn, 5, interval, 0.3, cap)  # warm-up, not counted
+        result = ticks_round(server, conn, n, interval, lead, cap)
+        result["rss_mb"] = server.rss_mb()
+    return result

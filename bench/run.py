@@ -36,7 +36,8 @@ PG_ENV = "TASKY_BENCH_PG_URL"
 
 KEYS = ("lateness_p50_ms", "lateness_p99_ms", "e2e_tasks_per_s", "submit_rps",
         "flask_post_rps", "submit_ratio", "scale_tasks", "scale_insert_per_s", "scale_rss_mb",
-        "scale_lateness_p99_ms", "list_ms", "pg_e2e_tasks_per_s", "pg_naive_claims_per_s")
+        "scale_lateness_p99_ms", "list_ms", "pg_e2e_tasks_per_s", "pg_naive_claims_per_s",
+        "tick_lateness_p50_ms", "tick_lateness_p99_ms", "tick_runs", "tick_expected")
 
 
 @dataclass(frozen=True)
@@ -60,19 +61,24 @@ class Sizes:
     pg_e2e_n: int = 10_000
     pg_naive_n: int = 10_000
     pg_rounds: int = 3
+    ticks_n: int = 200              # ticks of one interval schedule ...
+    ticks_interval: float = 0.05    # ... this many seconds apart
+    ticks_lead: float = 1.0         # seconds between creating it and its start_at
+    ticks_cap: float = 30.0         # seconds after end_at; later = lower bound
 
 
 FULL = Sizes("full")
 QUICK = Sizes("quick", lateness_rounds=1, lateness_cap=8.0, e2e_n=1000, e2e_rounds=3,
               e2e_cap=10.0, submit_seconds=1.5, submit_warmup=0.5, scale_n=20_000,
-              list_gets=50, pg_e2e_n=1000, pg_naive_n=2000, pg_rounds=1)
+              list_gets=50, pg_e2e_n=1000, pg_naive_n=2000, pg_rounds=1, ticks_n=100,
+              ticks_cap=10.0)
 SMOKE = Sizes("smoke", lateness_n=50, lateness_spread=0.1, lateness_lead=0.5,
               lateness_rounds=1, lateness_cap=5.0, e2e_n=100, e2e_rounds=1, e2e_cap=10.0,
               submit_seconds=0.3, submit_warmup=0.1, submit_rounds=3, submit_concurrency=4,
               scale_n=1000, scale_batch=500, list_gets=5, pg_e2e_n=100, pg_naive_n=100,
-              pg_rounds=1)
+              pg_rounds=1, ticks_n=10, ticks_lead=0.5, ticks_cap=5.0)
 
-FIGURES = ("lateness", "e2e", "submit", "scale", "pg")
+FIGURES = ("lateness", "ticks", "e2e", "submit", "scale", "pg")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -125,6 +131,9 @@ def main(argv: list[str] | None = None) -> int:
         ("lateness", lambda: figures.fig_lateness(
             root, work, n=sizes.lateness_n, spread=sizes.lateness_spread,
             rounds=sizes.lateness_rounds, lead=sizes.lateness_lead, cap=sizes.lateness_cap)),
+        ("ticks", lambda: figures.fig_ticks(
+            root, work, n=sizes.ticks_n, interval=sizes.ticks_interval, lead=sizes.ticks_lead,
+            cap=sizes.ticks_cap)),
         ("e2e", lambda: figures.fig_e2e(root, work, n=sizes.e2e_n, rounds=sizes.e2e_rounds,
                                         cap=sizes.e2e_cap)),
         ("submit", lambda: figures.fig_submit(
@@ -223,6 +232,10 @@ def _results(m: dict[str, dict]) -> dict:
         "list_ms": get("scale", "list_ms"),
         "pg_e2e_tasks_per_s": get("pg", "e2e_tasks_per_s"),
         "pg_naive_claims_per_s": get("pg", "naive_claims_per_s"),
+        "tick_lateness_p50_ms": get("ticks", "p50_ms"),
+        "tick_lateness_p99_ms": get("ticks", "p99_ms"),
+        "tick_runs": get("ticks", "runs"),
+        "tick_expected": get("ticks", "expected"),
     }
     assert tuple(out) == KEYS
     return out
@@ -340,6 +353,12 @@ def _caveats(m: dict) -> dict[str, str]:
     if m.get("pg", {}).get("e2e", {}).get("capped"):
         out["pg_e2e_tasks_per_s"] = "a round hit its time cap: an estimate (tasks completed " \
                                     "by then / elapsed)"
+    ticks = m.get("ticks", {})
+    if ticks.get("not_started"):
+        why = f"{ticks['not_started']} runs not started by the cap: a lower bound"
+        out["tick_lateness_p50_ms"] = out["tick_lateness_p99_ms"] = why
+    if ticks.get("unfinished"):
+        out["tick_runs"] = "the schedule still had ticks left at the cap: a lower bound"
     return out
 
 
@@ -416,6 +435,27 @@ def render_table(r: dict, m: dict, sizes: Sizes, failures: dict) -> str:
                      val("pg_e2e_tasks_per_s", " tasks/s"), target, reference,
                      met("pg_e2e_tasks_per_s", 2 * naive, False)))
 
+    ticks = m.get("ticks", {})
+    n_ticks = ticks.get("expected", sizes.ticks_n)
+    interval = ticks.get("interval", sizes.ticks_interval)
+    rows.append((f"6. schedule tick lateness p50, interval {interval:g} s, {n_ticks} ticks (1 run)",
+                 val("tick_lateness_p50_ms", " ms", 3), "a few ms",
+                 f"fire lag p50 {_fmt(ticks.get('fire_lag_p50_ms'), 3)} ms", ""))
+    rows.append(("   tick lateness p99", val("tick_lateness_p99_ms", " ms", 3),
+                 "a few ms (<= 5 ms)",
+                 f"fire lag p99 {_fmt(ticks.get('fire_lag_p99_ms'), 3)} ms",
+                 met("tick_lateness_p99_ms", 5.0, True)))
+    if ticks:
+        rows.append(("   tick lateness max", _fmt(ticks.get("max_ms"), 3) + " ms", "", "", ""))
+    fired = (f"{_fmt(r['tick_runs'])} / {_fmt(r['tick_expected'])}"
+             + (f", {ticks['duplicates']} duplicates, {ticks['off_grid']} off-grid"
+                if ticks else ""))
+    exact = (None if r["tick_runs"] is None else r["tick_runs"] == r["tick_expected"]
+             and not ticks.get("duplicates") and not ticks.get("off_grid"))
+    rows.append(("   ticks fired / expected (start_at..end_at)",
+                 (">= " if "tick_runs" in caveats else "") + fired,
+                 "equal, 0 duplicates", "", "-" if exact is None else "yes" if exact else "NO"))
+
     headers = ("figure", "measured", "target", "reference (same run)", "met?")
     widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(headers)]
     line = " | ".join(h.ljust(w) for h, w in zip(headers, widths))
@@ -437,6 +477,10 @@ def render_table(r: dict, m: dict, sizes: Sizes, failures: dict) -> str:
     if late.get("rounds"):
         notes.append("lateness rounds (p50/p99/max ms): " + "; ".join(
             f"{x['p50_ms']:.3f}/{x['p99_ms']:.3f}/{x['max_ms']:.3f}" for x in late["rounds"]))
+    if ticks:
+        notes.append(f"ticks: fire lag = a run's created_at minus its tick (the scheduler's "
+                     f"share of the lateness); schedule runs counter {ticks['schedule_runs']}; "
+                     f"cron not measured (one tick a minute)")
     if e2e.get("rounds"):
         notes.append("end-to-end rounds: " + "; ".join(
             f"{x['tasks_per_s']:.0f} tasks/s ({x['completed']:,} in {x['seconds']:.2f} s, "
