@@ -11,7 +11,9 @@ from dataclasses import dataclass
 from flask import Flask
 
 from tasky import api
+from tasky.api.errors import handle_tasky_error
 from tasky.config import Settings
+from tasky.errors import StoreUnavailable
 from tasky.registry import Registry
 from tasky.runtime import Runtime
 from tasky.service import TaskService
@@ -40,4 +42,10 @@ def create_app(settings: Settings | None = None) -> Flask:
     app = Flask(__name__)
     app.extensions["tasky"] = Tasky(settings, store, registry, runtime, service)
     api.init_app(app, service)
+    for error in store.outage_errors:
+        app.register_error_handler(error, _store_unavailable)
     return app
+
+
+def _store_unavailable(error: Exception):
+    return handle_tasky_error(StoreUnavailable(f"store unreachable: {error}"))

@@ -13,16 +13,20 @@ from tests.pg_server import PostgresServer, Unavailable
 def postgres_server():
     """A PostgreSQL server of this test session. Where none can start, its tests are
     skipped, loudly, unless ``CI`` is set: there they fail."""
-    server = PostgresServer()
+    server = start_or_skip(PostgresServer())
+    yield server
+    server.stop()
+
+
+def start_or_skip(server: PostgresServer) -> PostgresServer:
+    """Start ``server``; where it cannot start, skip the test loudly (fail it under CI)."""
     try:
-        server.start()
+        return server.start()
     except Unavailable as exc:
         message = f"PostgreSQL tests NOT RUN: {exc}"
         if os.environ.get("CI"):
             pytest.fail(message + " (CI is set: PostgreSQL tests must run)", pytrace=False)
         pytest.skip(message)
-    yield server
-    server.stop()
 
 
 @pytest.fixture(scope="session")

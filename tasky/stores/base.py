@@ -32,6 +32,9 @@ from tasky.models import (
 class Store(ABC):
     kind: str
     """``sqlite`` or ``postgresql``, as ``/health`` reports it."""
+    outage_errors: tuple[type[Exception], ...] = ()
+    """The driver's errors that mean the database cannot be reached (an answer of 503, not a
+    server fault)."""
 
     # -- submitting and reading -------------------------------------------------------------
 

@@ -22,6 +22,7 @@ from typing import Any, Callable, Iterator
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
+import psycopg_pool
 from psycopg_pool import ConnectionPool
 
 from tasky.errors import ScheduleNotFound, StateConflict, TaskNotFound
@@ -120,6 +121,7 @@ def _row(row: tuple) -> Task:
 
 class PostgresStore(Store):
     kind = "postgresql"
+    outage_errors = (psycopg.OperationalError, psycopg_pool.PoolTimeout)
 
     def __init__(self, url: str, pool_size: int = 10):
         self.url = url
