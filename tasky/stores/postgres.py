@@ -224,6 +224,10 @@ class PostgresStore(Store):
         if not tasks:
             return []
         with self._write() as db:
+            if all(new.idempotency_key is None for new in tasks):
+                db.cursor().executemany(INSERT_TASK, [_insert_params(new) for new in tasks])
+                db.execute(f"SELECT {NOTIFY}")
+                return [(new.as_task(), True) for new in tasks]
             cur = db.cursor()
             cur.executemany(f"{INSERT_TASK} RETURNING {TASK_COLUMNS}",
                             [_insert_params(new) for new in tasks], returning=True)
