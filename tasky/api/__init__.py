@@ -6,7 +6,8 @@ store. ``init_app(app, service)`` wires it into an app (see ``tasky.factory``).
 
 from __future__ import annotations
 
-from flask import Flask
+from flask import Flask, send_from_directory
+from swagger_ui_bundle import swagger_ui_path
 
 from tasky.api import health, schedules, tasks, workers
 from tasky.api.auth import require_token
@@ -18,7 +19,9 @@ from tasky.service import TaskService
 
 __all__ = ["init_app", "get_service"]
 
-SWAGGER_UI_URL = "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/"
+SWAGGER_UI_URL = "/tasky/v1/docs/assets/"
+"""Swagger UI's scripts and styles, served from the installed ``swagger-ui-bundle``: the docs
+page works offline and loads no third-party code beside the token it may hold."""
 SECURITY_SCHEMES = {"bearerAuth": {"type": "http", "scheme": "bearer"}}
 
 
@@ -46,6 +49,8 @@ def init_app(app: Flask, service: TaskService) -> TaskyApi:
     api.init_app(app)
     app.register_error_handler(TaskyError, handle_tasky_error)
     app.before_request(require_token)
+    app.add_url_rule(f"{SWAGGER_UI_URL}<path:filename>", "swagger_ui_assets",
+                     lambda filename: send_from_directory(swagger_ui_path, filename))
     for module in (workers, tasks, schedules, health):
         api.register_blueprint(module.blp)
     return api

@@ -197,7 +197,8 @@ def api_routes(app):
     docs = {"/tasky/v1/openapi.json", "/tasky/v1/docs"}
     routes = set()
     for rule in app.url_map.iter_rules():
-        if rule.rule.startswith("/tasky/v1") and rule.rule not in docs:
+        if rule.rule.startswith("/tasky/v1") and rule.rule not in docs \
+                and not rule.rule.startswith("/tasky/v1/docs/"):
             path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule)
             routes |= {(path, m.lower()) for m in rule.methods - {"HEAD", "OPTIONS"}}
     return routes
@@ -244,3 +245,13 @@ def test_swagger_ui_page(client):
     assert resp.mimetype == "text/html"
     page = resp.get_data(as_text=True)
     assert "swagger-ui" in page and "/tasky/v1/openapi.json" in page
+
+
+def test_swagger_ui_assets_are_served_locally(locked_client):
+    page = locked_client.get("/tasky/v1/docs").get_data(as_text=True)
+    assets = re.findall(r'(?:src|href)="([^"]+\.(?:js|css))"', page)
+    assert {a.rsplit("/", 1)[1] for a in assets} >= {"swagger-ui-bundle.js", "swagger-ui.css"}
+    for asset in assets:
+        assert asset.startswith("/tasky/v1/docs/assets/"), asset
+        with locked_client.get(asset) as resp:
+            assert resp.status_code == 200 and len(resp.data) > 1000, asset
