@@ -48,7 +48,7 @@ class Settings:
 
     def validate(self) -> None:
         try:
-            self.tz
+            ZoneInfo(self.timezone)
         except (ZoneInfoNotFoundError, ValueError):
             raise ConfigError(f"TASKY_TIMEZONE: unknown time zone {self.timezone!r}") from None
         for name in ("max_body", "output_limit", "retention", "lease", "poll_interval"):

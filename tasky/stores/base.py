@@ -192,6 +192,7 @@ class Store(ABC):
         """Call ``on_change`` (from any thread) whenever another process may have added due
         work or flagged a cancel, so runners need not wait for their next poll. A store that
         cannot tell (SQLite) does nothing: runners then rely on polling."""
+        return None
 
     @abstractmethod
     def ping(self) -> None:
