@@ -217,3 +217,14 @@ def test_leases_are_renewed_even_with_a_long_poll_interval(make_runner):
     held = service.get_task(task.id)
     assert held.status is TaskState.RUNNING and held.attempts == 1
     assert held.lease_until > time.time()
+
+
+def test_the_runner_prunes_finished_tasks_past_their_retention(make_runner):
+    service = make_runner(retention=0.2)
+    task_id = service.submit("probe", {}).task.id
+    done = wait_for(lambda: finished(service, task_id))
+    waiting = service.submit("probe", {"delay": 3600}).task
+    wait_for(lambda: time.time() > done.finished_at + 0.3)
+    make_runner(retention=0.2)  # a runner prunes on its first pass, then every minute
+    wait_for(lambda: service.store.get_task(done.id) is None)
+    assert service.get_task(waiting.id).status is TaskState.SCHEDULED
