@@ -51,8 +51,7 @@ from tasky.stores.rows import (
     TASK_COLUMNS,
     TERMINAL,
     WAITING,
-    decode_cursor,
-    encode_cursor,
+    KeysetPage,
     schedule_from_row,
     schedule_params,
     sql_in,
@@ -158,6 +157,11 @@ class PostgresStore(Store):
         with self._pool().connection() as conn:
             yield conn
 
+    def _fetch(self, sql: str, params: Any = ()) -> list[tuple]:
+        """All rows of one query."""
+        with self._db() as db:
+            return db.execute(sql, params).fetchall()
+
     @contextmanager
     def _write(self) -> Iterator[psycopg.Connection]:
         """A pooled connection inside one transaction, committed on a normal exit."""
@@ -260,24 +264,10 @@ class PostgresStore(Store):
         return None if row is None else task_from_row(row)
 
     def list_tasks(self, filters: TaskFilter, limit: int, cursor: str | None) -> TaskPage:
-        where, params = [], []
-        for column, value in (("status", filters.status), ("worker", filters.worker),
-                              ("schedule_id", filters.schedule_id)):
-            if value is not None:
-                where.append(f"{column} = %s")
-                params.append(str(value))
-        if cursor is not None:
-            where.append("id < %s")
-            params.append(decode_cursor(cursor))
-        sql = f"SELECT {LIST_COLUMNS} FROM tasks"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY id DESC LIMIT %s"
-        with self._db() as db:
-            rows = db.execute(sql, (*params, limit + 1)).fetchall()
-        tasks = [task_from_row(row) for row in rows[:limit]]
-        next_cursor = encode_cursor(tasks[-1].id) if len(rows) > limit else None
-        return TaskPage(tasks, next_cursor)
+        page = KeysetPage.of(LIST_COLUMNS, "tasks", {
+            "status": filters.status, "worker": filters.worker,
+            "schedule_id": filters.schedule_id}, cursor, limit, "%s")
+        return TaskPage(*page.read(self._fetch(page.sql, page.params), task_from_row))
 
     def worker_counts(self, worker: str) -> WorkerCounts:
         with self._db() as db:
@@ -479,16 +469,8 @@ class PostgresStore(Store):
         return None if row is None else schedule_from_row(row)
 
     def list_schedules(self, limit: int, cursor: str | None) -> SchedulePage:
-        where, params = "", []
-        if cursor is not None:
-            where, params = "WHERE id < %s", [decode_cursor(cursor)]
-        with self._db() as db:
-            rows = db.execute(
-                f"SELECT {SCHEDULE_COLUMNS} FROM schedules {where} ORDER BY id DESC LIMIT %s",
-                (*params, limit + 1)).fetchall()
-        schedules = [schedule_from_row(row) for row in rows[:limit]]
-        next_cursor = encode_cursor(schedules[-1].id) if len(rows) > limit else None
-        return SchedulePage(schedules, next_cursor)
+        page = KeysetPage.of(SCHEDULE_COLUMNS, "schedules", {}, cursor, limit, "%s")
+        return SchedulePage(*page.read(self._fetch(page.sql, page.params), schedule_from_row))
 
     def update_schedule(self, schedule_id: str, changes: dict[str, Any],
                         expect_status: ScheduleState | None = None) -> Schedule:

@@ -9,7 +9,8 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Callable
 
 from tasky.errors import InvalidInput
 from tasky.models import (
@@ -109,3 +110,32 @@ def decode_cursor(cursor: str) -> str:
     if len(task_id) != 32 or any(c not in "0123456789abcdef" for c in task_id):
         raise InvalidInput("bad cursor", errors={"cursor": ["Not a cursor this server gave."]})
     return task_id
+
+
+@dataclass(frozen=True)
+class KeysetPage:
+    """A newest-first page: the query for one row more than the page holds, and how to read
+    its answer. ``mark`` is the driver's placeholder (``?`` or ``%s``)."""
+
+    sql: str
+    params: tuple
+    limit: int
+
+    @classmethod
+    def of(cls, columns: str, table: str, equal: dict[str, Any], cursor: str | None,
+           limit: int, mark: str) -> KeysetPage:
+        where = {column: str(value) for column, value in equal.items() if value is not None}
+        clauses = [f"{column} = {mark}" for column in where]
+        params = list(where.values())
+        if cursor is not None:
+            clauses.append(f"id < {mark}")
+            params.append(decode_cursor(cursor))
+        sql = f"SELECT {columns} FROM {table}"
+        if clauses:
+            sql += " WHERE " + " AND ".join(clauses)
+        return cls(f"{sql} ORDER BY id DESC LIMIT {mark}", (*params, limit + 1), limit)
+
+    def read(self, rows: list[tuple], from_row: Callable[[tuple], Any]) -> tuple[list, str | None]:
+        """The page's items and the cursor of the next page (None on the last one)."""
+        items = [from_row(row) for row in rows[:self.limit]]
+        return items, encode_cursor(items[-1].id) if len(rows) > self.limit else None

@@ -41,8 +41,7 @@ from tasky.stores.rows import (
     TASK_COLUMNS,
     TERMINAL,
     WAITING,
-    decode_cursor,
-    encode_cursor,
+    KeysetPage,
     schedule_from_row,
     schedule_params,
     sql_in,
@@ -165,23 +164,10 @@ class SQLiteStore(Store):
         return None if row is None else task_from_row(row)
 
     def list_tasks(self, filters: TaskFilter, limit: int, cursor: str | None) -> TaskPage:
-        where, params = [], []
-        for column, value in (("status", filters.status), ("worker", filters.worker),
-                              ("schedule_id", filters.schedule_id)):
-            if value is not None:
-                where.append(f"{column} = ?")
-                params.append(str(value))
-        if cursor is not None:
-            where.append("id < ?")
-            params.append(decode_cursor(cursor))
-        sql = f"SELECT {LIST_COLUMNS} FROM tasks"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY id DESC LIMIT ?"
-        rows = self._db.execute(sql, (*params, limit + 1)).fetchall()
-        tasks = [task_from_row(row) for row in rows[:limit]]
-        next_cursor = encode_cursor(tasks[-1].id) if len(rows) > limit else None
-        return TaskPage(tasks, next_cursor)
+        page = KeysetPage.of(LIST_COLUMNS, "tasks", {
+            "status": filters.status, "worker": filters.worker,
+            "schedule_id": filters.schedule_id}, cursor, limit, "?")
+        return TaskPage(*page.read(self._db.execute(page.sql, page.params).fetchall(), task_from_row))
 
     def worker_counts(self, worker: str) -> WorkerCounts:
         db = self._db
@@ -365,15 +351,8 @@ class SQLiteStore(Store):
         return None if row is None else schedule_from_row(row)
 
     def list_schedules(self, limit: int, cursor: str | None) -> SchedulePage:
-        where, params = "", []
-        if cursor is not None:
-            where, params = "WHERE id < ?", [decode_cursor(cursor)]
-        rows = self._db.execute(
-            f"SELECT {SCHEDULE_COLUMNS} FROM schedules {where} ORDER BY id DESC LIMIT ?",
-            (*params, limit + 1)).fetchall()
-        schedules = [schedule_from_row(row) for row in rows[:limit]]
-        next_cursor = encode_cursor(schedules[-1].id) if len(rows) > limit else None
-        return SchedulePage(schedules, next_cursor)
+        page = KeysetPage.of(SCHEDULE_COLUMNS, "schedules", {}, cursor, limit, "?")
+        return SchedulePage(*page.read(self._db.execute(page.sql, page.params).fetchall(), schedule_from_row))
 
     def update_schedule(self, schedule_id: str, changes: dict[str, Any],
                         expect_status: ScheduleState | None = None) -> Schedule:
