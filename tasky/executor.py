@@ -200,22 +200,21 @@ class Executor:
 
     def _outcome(self, task: Task, status: TaskState, finished_at: float, output: Any,
                  error: str | None, retry_at: float | None = None) -> Outcome:
-        output, truncated = self._bounded(output)
-        return Outcome(task.id, self.owner, task.attempts, status, finished_at, output,
+        output_json, truncated = self._bounded(output)
+        return Outcome(task.id, self.owner, task.attempts, status, finished_at, output_json,
                        truncated, error, retry_at)
 
-    def _bounded(self, output: Any) -> tuple[Any, bool]:
-        """The output as stored: JSON (values JSON cannot hold become strings), cut to
-        ``TASKY_OUTPUT_LIMIT`` bytes of its JSON text (then kept as that text, flagged
-        truncated)."""
+    def _bounded(self, output: Any) -> tuple[str | None, bool]:
+        """The output's JSON text as stored (values JSON cannot hold become strings). Past
+        ``TASKY_OUTPUT_LIMIT`` bytes, the first bytes of that text are kept, as a JSON string,
+        flagged truncated."""
         if output is None:
             return None, False
         text = json.dumps(output, default=str)
-        output = json.loads(text)
-        limit = self.settings.output_limit
-        if len(text.encode()) <= limit:
-            return output, False
-        return text.encode()[:limit].decode(errors="ignore"), True
+        encoded = text.encode()
+        if len(encoded) <= self.settings.output_limit:
+            return text, False
+        return json.dumps(encoded[:self.settings.output_limit].decode(errors="ignore")), True
 
 
 def backoff(base: float, attempt: int) -> float:

@@ -100,6 +100,7 @@ class Outcome:
 
     ``status`` is the wanted state (completed, failed, canceled, or scheduled for a retry at
     ``retry_at``); the store turns it into canceled when a cancel arrived meanwhile.
+    ``output_json`` is the output as stored: JSON text, already bounded by the output limit.
     """
 
     task_id: str
@@ -107,7 +108,7 @@ class Outcome:
     attempt: int
     status: TaskState
     finished_at: float
-    output: Any = None
+    output_json: str | None = None
     output_truncated: bool = False
     error: str | None = None
     retry_at: float | None = None

@@ -330,7 +330,7 @@ class PostgresStore(Store):
     def finish(self, outcomes: list[Outcome]) -> list[Task]:
         params = [{"status": o.status.value, "finished_at": o.finished_at,
                    "retry_at": o.retry_at, "error": o.error,
-                   "output": None if o.output is None else json.dumps(o.output),
+                   "output": o.output_json,
                    "output_truncated": o.output_truncated, "id": o.task_id,
                    "owner": o.owner, "attempt": o.attempt} for o in outcomes]
         if len(params) == 1:  # one statement: a transaction of its own

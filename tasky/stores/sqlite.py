@@ -238,7 +238,7 @@ class SQLiteStore(Store):
                     f" AND status IN {ACTIVE} RETURNING {TASK_COLUMNS}",
                     {"status": o.status.value, "finished_at": o.finished_at,
                      "retry_at": o.retry_at, "error": o.error,
-                     "output": None if o.output is None else json.dumps(o.output),
+                     "output": o.output_json,
                      "output_truncated": o.output_truncated, "id": o.task_id,
                      "owner": o.owner, "attempt": o.attempt},
                 ).fetchone()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 from werkzeug.http import HTTP_STATUS_CODES
@@ -46,6 +47,7 @@ def start(store, clock, worker: str) -> Task:
 
 
 def finish(store, clock, task: Task, status=TaskState.COMPLETED, output=None, error=None):
+    output_json = None if output is None else json.dumps(output)
     (done,) = store.finish([Outcome(task.id, OWNER, task.attempts, status, clock(),
-                                    output=output, error=error)])
+                                    output_json=output_json, error=error)])
     return done

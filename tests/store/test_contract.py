@@ -163,7 +163,7 @@ def test_next_due_at_and_mark_queued(store):
 def test_finish_completes_with_output(store):
     add(store, new())
     task = claim_one(store)
-    (done,) = store.finish([outcome(task, TaskState.COMPLETED, output={"x": [1, 2]})])
+    (done,) = store.finish([outcome(task, TaskState.COMPLETED, output_json='{"x": [1, 2]}')])
     assert done.status is TaskState.COMPLETED
     assert done.output == {"x": [1, 2]} and done.error is None
     assert done.finished_at == T0 + 1 and done.ran_for == 1
@@ -183,7 +183,7 @@ def test_finish_of_a_canceling_task_ends_canceled(store):
     add(store, new())
     task = claim_one(store)
     assert store.cancel(task.id, T0).status is TaskState.CANCELING
-    (done,) = store.finish([outcome(task, TaskState.COMPLETED, output={"ok": 1})])
+    (done,) = store.finish([outcome(task, TaskState.COMPLETED, output_json='{"ok": 1}')])
     assert done.status is TaskState.CANCELED
     assert done.finished_at == T0 + 1
 
