@@ -27,7 +27,7 @@ def app_now() -> float:
 
 def format_instant(value: float) -> str:
     """Epoch seconds as ``2026-11-23T17:08:32.123456Z``."""
-    return datetime.fromtimestamp(value, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return datetime.fromtimestamp(value, UTC).isoformat(timespec="microseconds")[:-6] + "Z"
 
 
 class Timestamp(ma.fields.Field):

@@ -1,0 +1,67 @@
+"""The SQLite store's own mechanics: inserts of concurrent callers share one commit."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+
+import pytest
+
+from tasky.ids import new_id
+from tasky.models import NewTask
+from tasky.stores.sqlite import SQLiteStore
+from tests.support import wait_for
+
+T0 = 1_800_000_000.0
+
+
+def new(task_id: str | None = None) -> NewTask:
+    return NewTask(id=task_id or new_id(T0), worker="echo", config={}, execute_at=T0,
+                   created_at=T0)
+
+
+def insert_behind_a_writer(store: SQLiteStore, tasks: list[NewTask]) -> list:
+    """Each task created by its own thread while another writer holds the write lock, so
+    all of them queue; then the writer lets go. Each thread's result or error, in order."""
+    results: list = [None] * len(tasks)
+
+    def create(index: int) -> None:
+        try:
+            results[index] = store.create_tasks([tasks[index]])
+        except sqlite3.Error as exc:
+            results[index] = exc
+
+    threads = [threading.Thread(target=create, args=(i,)) for i in range(len(tasks))]
+    with store._write_lock:
+        for thread in threads:
+            thread.start()
+        wait_for(lambda: len(store._queued_inserts) == len(tasks))
+    for thread in threads:
+        thread.join(10)
+    return results
+
+
+@pytest.fixture
+def store(tmp_path):
+    store = SQLiteStore(str(tmp_path / "tasks.db"))
+    yield store
+    store.close()
+
+
+def test_queued_inserts_are_all_stored_and_each_caller_gets_its_own(store):
+    tasks = [new() for _ in range(5)]
+    results = insert_behind_a_writer(store, tasks)
+    for task, result in zip(tasks, results):
+        (stored, created), = result
+        assert created and stored.id == task.id
+        assert store.get_task(task.id) is not None
+
+
+def test_queued_inserts_share_one_transaction(store):
+    (taken, _), = store.create_tasks([new()])
+    tasks = [new() for _ in range(3)] + [new(taken.id)]  # the last one cannot be inserted
+    results = insert_behind_a_writer(store, tasks)
+    assert all(isinstance(result, sqlite3.IntegrityError) for result in results)
+    assert all(store.get_task(task.id) is None for task in tasks[:3])
+    (later, created), = store.create_tasks([new()])  # the store goes on after the failure
+    assert created and store.get_task(later.id) is not None
