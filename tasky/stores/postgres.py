@@ -99,6 +99,24 @@ FINISH = (
 """Ends one attempt, fenced by (id, owner, attempt); a retry wakes the runners."""
 
 
+NEXT_DUE = (
+    f"SELECT execute_at FROM tasks WHERE worker = %s AND status IN {WAITING}"
+    f" ORDER BY execute_at LIMIT 1"
+)
+"""When the worker's first waiting task is due. ORDER BY ... LIMIT 1 rather than min(): on
+the statistics of a table that a batch just filled, the planner aggregates min() over every
+waiting row of the worker instead of reading the first entry of tasks_due."""
+
+MARK_QUEUED = (
+    "UPDATE tasks SET status = 'queued' WHERE id IN (SELECT id FROM tasks"
+    " WHERE worker = %s AND status = 'scheduled' AND execute_at > %s AND execute_at <= %s"
+    " FOR UPDATE SKIP LOCKED)"
+)
+"""Scheduled tasks of a worker that came due, found through tasks_scheduled without reading
+the queued rows due in the same span. Rows another runner holds are skipped, not waited
+for: that runner is claiming them or marking them too."""
+
+
 def _insert_params(new: NewTask) -> tuple:
     return (new.id, new.worker, new.status.value, json.dumps(new.config), new.execute_at,
             new.created_at, new.max_retries, new.retry_backoff, new.timeout, new.schedule_id,
@@ -286,9 +304,8 @@ class PostgresStore(Store):
 
     def next_due_at(self, worker: str) -> float | None:
         with self._db() as db:
-            return db.execute(
-                f"SELECT min(execute_at) FROM tasks WHERE worker = %s AND status IN {WAITING}",
-                (worker,)).fetchone()[0]
+            row = db.execute(NEXT_DUE, (worker,)).fetchone()
+        return None if row is None else row[0]
 
     def claim(self, worker, owner, limit, due_before, now, lease_until) -> list[Task]:
         with self._db() as db:
@@ -308,13 +325,8 @@ class PostgresStore(Store):
         return sorted((task_from_row(row) for row in rows), key=lambda t: (t.execute_at, t.id))
 
     def mark_queued(self, worker: str, due_after: float, now: float) -> None:
-        # Rows another runner holds are skipped, not waited for: that runner is claiming
-        # them or marking them too.
         with self._db() as db:
-            db.execute(f"UPDATE tasks SET status = 'queued' WHERE id IN (SELECT id FROM tasks"
-                       f" WHERE worker = %s AND status IN {WAITING} AND execute_at > %s"
-                       f" AND execute_at <= %s AND status = 'scheduled' FOR UPDATE SKIP LOCKED)",
-                       (worker, due_after, now))
+            db.execute(MARK_QUEUED, (worker, due_after, now))
 
     def renew_leases(self, owner: str, lease_until: float) -> None:
         with self._db() as db:

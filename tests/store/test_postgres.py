@@ -11,7 +11,8 @@ import pytest
 
 from tasky.ids import new_id
 from tasky.models import NewTask, Outcome, Schedule, ScheduleState, TaskFilter, TaskState
-from tasky.stores.postgres import PostgresStore
+from tasky.stores.migrations import migrations
+from tasky.stores.postgres import MARK_QUEUED, NEXT_DUE, PostgresStore
 from tests.support import wait_for
 
 T0 = 1_800_000_000.0
@@ -113,7 +114,7 @@ def test_processes_starting_together_migrate_once(postgres_server):
     assert errors == []
     with psycopg.connect(url) as conn:
         versions = [r[0] for r in conn.execute("SELECT version FROM schema_version ORDER BY 1")]
-    assert versions == [1, 2]
+    assert versions == [number for number, _ in migrations("postgresql")]
     postgres_server.drop_database(url)
 
 
@@ -145,3 +146,30 @@ def test_pooled_connections_the_server_dropped_are_replaced_unnoticed(store, pos
         wait_for(lambda: admin.execute(f"SELECT count(*) {others}").fetchone()[0] == 0)
     # The pooled connection learns of it only when vetted before its next use.
     assert len(store.list_tasks(TaskFilter(), 10, None).tasks) == 1
+
+
+def _plan_nodes(conn: psycopg.Connection, sql: str, params: tuple) -> list[dict]:
+    """Every node of the executed plan of ``sql`` (rolled back)."""
+    with conn.transaction(force_rollback=True):
+        (plan,) = conn.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}", params).fetchone()[0]
+    nodes, todo = [], [plan["Plan"]]
+    while todo:
+        node = todo.pop()
+        nodes.append(node)
+        todo += node.get("Plans", [])
+    return nodes
+
+
+def test_runner_lookups_read_a_few_rows_among_many_queued_ones(store, postgres_url):
+    """A batch just inserted (not yet analyzed) must not make each next_due_at or
+    mark_queued read every queued row of the worker."""
+    store.create_tasks([new() for _ in range(2000)])
+    store.create_tasks([new(execute_at=T0 + 1)])  # scheduled, due within the span below
+    with psycopg.connect(postgres_url) as conn:
+        for sql, params in ((NEXT_DUE, ("echo",)), (MARK_QUEUED, ("echo", T0 - 1, T0 + 2))):
+            for node in _plan_nodes(conn, sql, params):
+                assert node["Actual Rows"] <= 1, (sql, node)
+                assert node.get("Rows Removed by Filter", 0) == 0, (sql, node)
+    assert store.next_due_at("echo") == T0
+    store.mark_queued("echo", T0 - 1, T0 + 2)
+    assert store.list_tasks(TaskFilter(status=TaskState.SCHEDULED), 10, None).tasks == []
