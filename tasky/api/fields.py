@@ -25,6 +25,12 @@ def app_now() -> float:
     return current_app.extensions[EXTENSION].clock()
 
 
+FIRST_INSTANT = datetime.min.replace(tzinfo=UTC).timestamp()
+END_INSTANT = datetime.max.replace(tzinfo=UTC).timestamp()
+"""Instants ``format_instant`` can write: FIRST_INSTANT <= instant < END_INSTANT (years 1 to
+9999; END_INSTANT is datetime.max rounded up to a float, so it is not one)."""
+
+
 def format_instant(value: float) -> str:
     """Epoch seconds as ``2026-11-23T17:08:32.123456Z``."""
     return datetime.fromtimestamp(value, UTC).isoformat(timespec="microseconds")[:-6] + "Z"
@@ -58,9 +64,10 @@ class Timestamp(ma.fields.Field):
             moment = moment.replace(tzinfo=app_timezone())
         try:
             instant = moment.timestamp()
-            format_instant(instant)  # must be representable when dumped back
         except (OverflowError, ValueError, OSError):
             raise self.make_error("range") from None
+        if not FIRST_INSTANT <= instant < END_INSTANT:  # must be dumped back as it was given
+            raise self.make_error("range")
         return instant
 
 

@@ -144,22 +144,31 @@ class TaskPatchSchema(TaskChangeSchema):
 
 
 class BatchItemSchema(TaskSubmitSchema):
-    """One task of a batch: a batch creates tasks, never schedules."""
+    """The tasks of a batch (loaded ``many``): a batch creates tasks, never schedules."""
 
-    @ma.pre_load
-    def _no_schedule(self, data, **kwargs):
-        if isinstance(data, dict):
-            found = [name for name in SCHEDULE_FIELDS if name in data]
+    @ma.pre_load(pass_collection=True)
+    def _no_schedule(self, items, many, **kwargs):
+        errors = {}
+        for index, item in enumerate(items if many and isinstance(items, list) else ()):
+            found = [name for name in SCHEDULE_FIELDS if name in item] \
+                if isinstance(item, dict) else []
             if found:
                 message = "A batch creates tasks only; submit a schedule on its own."
-                raise ma.ValidationError({name: [message] for name in found})
-        return data
+                errors[index] = {name: [message] for name in found}
+        if errors:
+            raise ma.ValidationError(errors)
+        return items
 
 
 class BatchSchema(RequestSchema):
-    tasks = fields.List(
-        fields.Nested(BatchItemSchema),
+    # Nested(many=True) loads the items in one pass of the schema, not one load per item;
+    # partial=True skips the fields an item leaves out instead of visiting each one. The
+    # result is the same as a full load, since no item field is required or has a default.
+    tasks = fields.Nested(
+        BatchItemSchema(partial=True),
+        many=True,
         required=True,
+        error_messages={"type": "Not a valid list of tasks."},
         validate=validate.Length(min=1, max=MAX_BATCH),
     )
 

@@ -322,6 +322,29 @@ def test_batch_with_execute_at_and_delay_in_one_item(client):
     assert set(errors["tasks"]["1"]) == {"execute_at", "delay"}
 
 
+def test_batch_with_a_schedule_item_names_its_index(client):
+    tasks = [{}, {"cron": "* * * * *"}, {}]
+    errors = assert_error(client.post("/tasky/v1/workers/echo/batch", json={"tasks": tasks}),
+                          422)["errors"]
+    assert errors["tasks"] == {
+        "1": {"cron": ["A batch creates tasks only; submit a schedule on its own."]}}
+    assert client.get("/tasky/v1/tasks/").get_json()["tasks"] == []
+
+
+def test_batch_of_not_a_list_says_so(client):
+    errors = assert_error(client.post("/tasky/v1/workers/echo/batch", json={"tasks": {}}),
+                          422)["errors"]
+    assert errors == {"tasks": ["Not a valid list of tasks."]}
+
+
+def test_batch_items_share_a_config_but_get_their_own_ids(client):
+    tasks = [{"config": {"message": "same"}}, {}, {"config": {"message": "same"}}, {}]
+    ids = client.post("/tasky/v1/workers/echo/batch", json={"tasks": tasks}).get_json()
+    records = [client.get(f"/tasky/v1/tasks/{i}").get_json() for i in ids["task_ids"]]
+    assert [r["config"] for r in records] == [{"message": "same"}, {"message": ""}] * 2
+    assert len({r["task_id"] for r in records}) == 4
+
+
 @pytest.mark.parametrize("body", [{}, {"tasks": []}, {"tasks": {}}, {"tasks": [1]},
                                   {"tasks": [{}], "extra": 1}])
 def test_batch_malformed_is_422(client, body):
