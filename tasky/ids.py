@@ -3,8 +3,8 @@ the store's primary key is also the newest-first order of tasks."""
 
 from __future__ import annotations
 
-import secrets
+import os
 
 
 def new_id(now: float) -> str:
-    return f"{int(now * 1000):012x}{secrets.token_hex(10)}"
+    return f"{int(now * 1000):012x}{os.urandom(10).hex()}"

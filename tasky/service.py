@@ -6,6 +6,8 @@ fields); this layer applies the rules that need the workers, the store or the cl
 
 from __future__ import annotations
 
+import functools
+import json
 import statistics
 import time
 from dataclasses import dataclass, replace
@@ -147,20 +149,23 @@ class TaskService:
         worker = self._enabled_worker(worker_name)
         if request.get("cron") is not None or request.get("interval") is not None:
             return Submitted(None, True, self._create_schedule(worker, request))
-        new = self._new_task(worker, request, self.clock())
+        new = self._new_task(worker, request, self.clock(),
+                             functools.partial(self._valid_config, worker))
         task, created = self.store.create_tasks([new])[0]
         if created:
             self.engine.wake(worker.name)
         return Submitted(task, created)
 
     def submit_batch(self, worker_name: str, requests: list[dict[str, Any]]) -> list[Task]:
-        """All or nothing: one invalid item rejects the batch, naming its index."""
+        """All or nothing: one invalid item rejects the batch, naming its index. Items with
+        equal configs have it validated once."""
         worker = self._enabled_worker(worker_name)
         now = self.clock()
+        valid_config = _once_per_config(functools.partial(self._valid_config, worker))
         news, errors = [], {}
         for index, request in enumerate(requests):
             try:
-                news.append(self._new_task(worker, request, now))
+                news.append(self._new_task(worker, request, now, valid_config))
             except InvalidInput as exc:
                 errors[index] = exc.errors or {"_schema": [exc.message]}
         if errors:
@@ -175,7 +180,9 @@ class TaskService:
             raise WorkerDisabled(f"worker {worker.name!r} is disabled on this server")
         return worker
 
-    def _new_task(self, worker: Worker, request: dict[str, Any], now: float) -> NewTask:
+    @staticmethod
+    def _new_task(worker: Worker, request: dict[str, Any], now: float,
+                  valid_config: Callable[[dict[str, Any] | None], dict[str, Any]]) -> NewTask:
         misplaced = [name for name in SCHEDULE_FIELDS if request.get(name) is not None]
         if misplaced:
             raise InvalidInput("schedule options need a cron or interval", errors={
@@ -183,7 +190,7 @@ class TaskService:
         return NewTask(
             id=new_id(now),
             worker=worker.name,
-            config=self._valid_config(worker, request.get("config")),
+            config=valid_config(request.get("config")),
             execute_at=_due_at(request, now),
             created_at=now,
             timeout=request.get("timeout"),
@@ -412,6 +419,23 @@ def _first_run(schedule: Schedule, now: float) -> float | None:
         return trigger_of(schedule).first_run(now)
     except TriggerError as exc:
         raise InvalidInput(str(exc), errors={exc.field: [str(exc)]}) from None
+
+
+_canonical_json = json.JSONEncoder(sort_keys=True).encode
+
+
+def _once_per_config(valid_config: Callable[[dict[str, Any] | None], dict[str, Any]]
+                     ) -> Callable[[dict[str, Any] | None], dict[str, Any]]:
+    """``valid_config`` remembering its answers by the config's JSON text: a batch's tasks
+    often share one config, and validating it is most of the cost of creating a task."""
+    answers: dict[str, dict[str, Any]] = {}
+
+    def valid(config: dict[str, Any] | None) -> dict[str, Any]:
+        key = _canonical_json(config)
+        if key not in answers:
+            answers[key] = valid_config(config)
+        return answers[key]
+    return valid
 
 
 def _due_at(request: dict[str, Any], now: float) -> float:
