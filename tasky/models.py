@@ -31,9 +31,10 @@ ACTIVE_STATES = frozenset({TaskState.RUNNING, TaskState.CANCELING})
 """Held by a runner under a lease."""
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class NewTask:
-    """What a submit asks the store to create."""
+    """What a submit asks the store to create. Not frozen, like ``Task``: read-only by
+    convention."""
 
     id: str
     worker: str
@@ -60,8 +61,12 @@ class NewTask:
         )
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Task:
+    """A stored task, as the store read or wrote it: read-only by convention (changes go
+    through ``dataclasses.replace`` and the store). Not frozen: the stores build one per row
+    read, and a frozen dataclass's ``__init__`` costs five times as much."""
+
     id: str
     worker: str
     status: TaskState
