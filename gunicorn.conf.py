@@ -5,6 +5,7 @@
 sets the number of processes.
 """
 
+import gc
 import logging
 
 bind = ["127.0.0.1:8888"]
@@ -16,7 +17,10 @@ control_socket_disable = True
 
 def post_worker_init(worker):
     """Threads and database connections do not survive the fork: start them here. Tasky's
-    own log lines go where gunicorn's error log goes."""
+    own log lines go where gunicorn's error log goes. The objects of the loaded app live as
+    long as the process: frozen, the garbage collector stops walking them on every full
+    collection (a tenth of the time of a large batch submit)."""
+    gc.freeze()
     root = logging.getLogger()
     root.handlers = list(worker.log.error_log.handlers)
     root.setLevel(worker.log.error_log.level)

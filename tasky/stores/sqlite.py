@@ -181,13 +181,14 @@ class SQLiteStore(Store):
                       tasks: list[NewTask]) -> list[tuple[Task, bool]]:
         if any(new.idempotency_key is not None for new in tasks):
             return [self._insert_task(db, new) for new in tasks]
+        rows = [(new.id, new.worker, new.status.value, json.dumps(new.config), new.execute_at,
+                 new.created_at, new.max_retries, new.retry_backoff, new.timeout,
+                 new.schedule_id) for new in tasks]
+        rows.sort()  # in id order each row lands next to the last in the primary key's index
         db.executemany(
             "INSERT INTO tasks (id, worker, status, config, execute_at, created_at,"
             " max_retries, retry_backoff, timeout, schedule_id) VALUES"
-            " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [(new.id, new.worker, new.status.value, json.dumps(new.config), new.execute_at,
-              new.created_at, new.max_retries, new.retry_backoff, new.timeout,
-              new.schedule_id) for new in tasks])
+            " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
         return [(new.as_task(), True) for new in tasks]
 
     @staticmethod
