@@ -52,6 +52,8 @@ from tasky.stores.rows import (
     TERMINAL,
     WAITING,
     KeysetPage,
+    insert_rows,
+    insert_task_sql,
     schedule_from_row,
     schedule_params,
     sql_in,
@@ -74,12 +76,7 @@ LISTEN_POLL = 0.2
 TASK_FIELDS = 22
 
 
-INSERT_TASK = (
-    "INSERT INTO tasks (id, worker, status, config, execute_at, created_at, max_retries,"
-    " retry_backoff, timeout, schedule_id, idempotency_key)"
-    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
-    " ON CONFLICT (idempotency_key) DO NOTHING"
-)
+INSERT_TASK = f"{insert_task_sql('%s')} ON CONFLICT (idempotency_key) DO NOTHING"
 
 
 FINISH = (
@@ -115,12 +112,6 @@ MARK_QUEUED = (
 """Scheduled tasks of a worker that came due, found through tasks_scheduled without reading
 the queued rows due in the same span. Rows another runner holds are skipped, not waited
 for: that runner is claiming them or marking them too."""
-
-
-def _insert_params(new: NewTask) -> tuple:
-    return (new.id, new.worker, new.status.value, json.dumps(new.config), new.execute_at,
-            new.created_at, new.max_retries, new.retry_backoff, new.timeout, new.schedule_id,
-            new.idempotency_key)
 
 
 def _check(conn: psycopg.Connection) -> None:
@@ -247,12 +238,12 @@ class PostgresStore(Store):
             return []
         with self._write() as db:
             if all(new.idempotency_key is None for new in tasks):
-                db.cursor().executemany(INSERT_TASK, [_insert_params(new) for new in tasks])
+                db.cursor().executemany(INSERT_TASK, insert_rows(tasks))
                 db.execute(f"SELECT {NOTIFY}")
                 return [(new.as_task(), True) for new in tasks]
             cur = db.cursor()
             cur.executemany(f"{INSERT_TASK} RETURNING {TASK_COLUMNS}",
-                            [_insert_params(new) for new in tasks], returning=True)
+                            insert_rows(tasks), returning=True)
             rows = [cur.fetchone()]
             while cur.nextset():
                 rows.append(cur.fetchone())
@@ -265,7 +256,7 @@ class PostgresStore(Store):
 
     @staticmethod
     def _insert_task(db: psycopg.Connection, new: NewTask) -> Task:
-        row = db.execute(f"{INSERT_TASK} RETURNING {TASK_COLUMNS}", _insert_params(new)) \
+        row = db.execute(f"{INSERT_TASK} RETURNING {TASK_COLUMNS}", insert_rows([new])[0]) \
             .fetchone()
         return PostgresStore._by_idempotency_key(db, new.idempotency_key) if row is None \
             else task_from_row(row)

@@ -18,6 +18,7 @@ from tasky.models import (
     EDITABLE_STATES,
     TERMINAL_STATES,
     WAITING_STATES,
+    NewTask,
     Schedule,
     ScheduleState,
     Task,
@@ -44,6 +45,33 @@ WAITING = sql_in(WAITING_STATES)
 ACTIVE = sql_in(ACTIVE_STATES)
 TERMINAL = sql_in(TERMINAL_STATES)
 EDITABLE = sql_in(EDITABLE_STATES)
+
+
+INSERT_COLUMNS = (
+    "id, worker, status, config, execute_at, created_at, max_retries, retry_backoff, timeout,"
+    " schedule_id, idempotency_key"
+)
+
+
+def insert_task_sql(mark: str) -> str:
+    """``INSERT`` of the ``insert_rows`` values; ``mark`` is the driver's placeholder."""
+    marks = ", ".join([mark] * len(INSERT_COLUMNS.split(",")))
+    return f"INSERT INTO tasks ({INSERT_COLUMNS}) VALUES ({marks})"
+
+
+def insert_rows(tasks: list[NewTask]) -> list[tuple]:
+    """The values of ``INSERT_COLUMNS`` for each new task. Each config object is encoded
+    once: the tasks of a batch share one per distinct config."""
+    encoded: dict[int, str] = {}
+    rows = []
+    for new in tasks:
+        config = encoded.get(id(new.config))
+        if config is None:
+            config = encoded[id(new.config)] = json.dumps(new.config)
+        rows.append((new.id, new.worker, new.status.value, config, new.execute_at,
+                     new.created_at, new.max_retries, new.retry_backoff, new.timeout,
+                     new.schedule_id, new.idempotency_key))
+    return rows
 
 
 def task_from_row(row: tuple) -> Task:

@@ -3,8 +3,9 @@
 WAL lets readers run beside the one writer. Writers of one process take turns on a lock of
 their own, so SQLite's busy handler (which waits by sleeping) only ever arbitrates between
 processes; ``busy_timeout`` makes those queue instead of failing. Every write is a single
-statement or an explicit ``BEGIN IMMEDIATE`` transaction. ``synchronous=NORMAL`` keeps every commit across a crash of
-the process (``kill -9``); only a power loss may take the last commits.
+statement or an explicit ``BEGIN IMMEDIATE`` transaction. ``synchronous=NORMAL`` keeps every
+commit across a crash of the process (``kill -9``); only a power loss may take the last
+commits.
 """
 
 from __future__ import annotations
@@ -42,12 +43,17 @@ from tasky.stores.rows import (
     TERMINAL,
     WAITING,
     KeysetPage,
+    insert_rows,
+    insert_task_sql,
     schedule_from_row,
     schedule_params,
     sql_in,
     task_from_row,
 )
 from tasky.stores.migrations import migrations
+
+INSERT_TASK = insert_task_sql("?")
+
 
 class Changed(NamedTuple):
     rows: list[tuple]
@@ -181,29 +187,17 @@ class SQLiteStore(Store):
                       tasks: list[NewTask]) -> list[tuple[Task, bool]]:
         if any(new.idempotency_key is not None for new in tasks):
             return [self._insert_task(db, new) for new in tasks]
-        rows = [(new.id, new.worker, new.status.value, json.dumps(new.config), new.execute_at,
-                 new.created_at, new.max_retries, new.retry_backoff, new.timeout,
-                 new.schedule_id) for new in tasks]
+        rows = insert_rows(tasks)
         rows.sort()  # in id order each row lands next to the last in the primary key's index
-        db.executemany(
-            "INSERT INTO tasks (id, worker, status, config, execute_at, created_at,"
-            " max_retries, retry_backoff, timeout, schedule_id) VALUES"
-            " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        db.executemany(INSERT_TASK, rows)
         return [(new.as_task(), True) for new in tasks]
 
     @staticmethod
     def _insert_task(db: sqlite3.Connection, new: NewTask) -> tuple[Task, bool]:
-        row = db.execute(
-            f"INSERT INTO tasks (id, worker, status, config, execute_at, created_at,"
-            f" max_retries, retry_backoff, timeout, schedule_id, idempotency_key)"
-            f" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-            f" ON CONFLICT (idempotency_key) DO NOTHING RETURNING {TASK_COLUMNS}",
-            (new.id, new.worker, new.status.value, json.dumps(new.config),
-             new.execute_at, new.created_at, new.max_retries, new.retry_backoff,
-             new.timeout, new.schedule_id, new.idempotency_key),
-        ).fetchone()
-        if row is not None:
-            return task_from_row(row), True
+        inserted = db.execute(f"{INSERT_TASK} ON CONFLICT (idempotency_key) DO NOTHING"
+                              f" RETURNING {TASK_COLUMNS}", insert_rows([new])[0]).fetchone()
+        if inserted is not None:
+            return task_from_row(inserted), True
         existing = db.execute(
             f"SELECT {TASK_COLUMNS} FROM tasks WHERE idempotency_key = ?", (new.idempotency_key,)
         ).fetchone()
