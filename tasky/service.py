@@ -7,7 +7,6 @@ fields); this layer applies the rules that need the workers, the store or the cl
 from __future__ import annotations
 
 import functools
-import json
 import statistics
 import time
 from dataclasses import dataclass, replace
@@ -68,6 +67,7 @@ class _Detached:
 
 TRIGGER_FIELDS = ("cron", "interval", "timezone", "start_at", "end_at")
 SCHEDULE_FIELDS = (*TRIGGER_FIELDS, "overlap", "misfire")
+SCHEDULE_FIELD_SET = frozenset(SCHEDULE_FIELDS)
 TASK_ONLY_FIELDS = ("execute_at", "delay", "idempotency_key")
 
 
@@ -183,7 +183,8 @@ class TaskService:
     @staticmethod
     def _new_task(worker: Worker, request: dict[str, Any], now: float,
                   valid_config: Callable[[dict[str, Any] | None], dict[str, Any]]) -> NewTask:
-        misplaced = [name for name in SCHEDULE_FIELDS if request.get(name) is not None]
+        misplaced = [] if SCHEDULE_FIELD_SET.isdisjoint(request) \
+            else [name for name in SCHEDULE_FIELDS if request.get(name) is not None]
         if misplaced:
             raise InvalidInput("schedule options need a cron or interval", errors={
                 name: ["Only for a schedule (with cron or interval)."] for name in misplaced})
@@ -421,17 +422,15 @@ def _first_run(schedule: Schedule, now: float) -> float | None:
         raise InvalidInput(str(exc), errors={exc.field: [str(exc)]}) from None
 
 
-_canonical_json = json.JSONEncoder(sort_keys=True).encode
-
-
 def _once_per_config(valid_config: Callable[[dict[str, Any] | None], dict[str, Any]]
                      ) -> Callable[[dict[str, Any] | None], dict[str, Any]]:
-    """``valid_config`` remembering its answers by the config's JSON text: a batch's tasks
-    often share one config, and validating it is most of the cost of creating a task."""
+    """``valid_config`` remembering its answers: a batch's tasks often share one config, and
+    validating it is most of the cost of creating a task. The key is the config's ``repr``,
+    exact for JSON values (equal text, equal values of equal types) and cheaper than JSON."""
     answers: dict[str, dict[str, Any]] = {}
 
     def valid(config: dict[str, Any] | None) -> dict[str, Any]:
-        key = _canonical_json(config)
+        key = repr(config)
         if key not in answers:
             answers[key] = valid_config(config)
         return answers[key]
