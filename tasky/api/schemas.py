@@ -27,6 +27,16 @@ class RequestSchema(ma.Schema):
         unknown = ma.RAISE
 
 
+class OptionalFieldsSchema(RequestSchema):
+    """A request whose fields are all optional, with no load default. Loaded ``partial``,
+    which then visits only the fields the request has instead of every declared one: the
+    same result, several times faster for a small body."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("partial", True)
+        super().__init__(**kwargs)
+
+
 def _seconds(*, positive: bool, description: str, **kwargs) -> fields.Float:
     return fields.Float(
         validate=validate.Range(min=0, max=MAX_SECONDS, min_inclusive=not positive),
@@ -41,7 +51,7 @@ def _not_both_due_fields(data: dict, **kwargs) -> None:
         raise ma.ValidationError({"execute_at": [message], "delay": [message]})
 
 
-class RunSchema(RequestSchema):
+class RunSchema(OptionalFieldsSchema):
     """What every run of a task gets: the worker's config and the attempt options."""
 
     config = fields.Dict(
@@ -85,7 +95,7 @@ class TaskSubmitSchema(TaskChangeSchema):
     )
 
 
-class TriggerSchema(RequestSchema):
+class TriggerSchema(OptionalFieldsSchema):
     """A schedule's trigger and options. Whether a cron expression or a time zone is valid is
     the trigger's to say (``tasky.triggers``, through the service): both are 422 all the same."""
 
@@ -161,11 +171,9 @@ class BatchItemSchema(TaskSubmitSchema):
 
 
 class BatchSchema(RequestSchema):
-    # Nested(many=True) loads the items in one pass of the schema, not one load per item;
-    # partial=True skips the fields an item leaves out instead of visiting each one. The
-    # result is the same as a full load, since no item field is required or has a default.
+    # Nested(many=True) loads the items in one pass of the schema, not one load per item.
     tasks = fields.Nested(
-        BatchItemSchema(partial=True),
+        BatchItemSchema,
         many=True,
         required=True,
         error_messages={"type": "Not a valid list of tasks."},
