@@ -78,6 +78,7 @@ class SQLiteStore(Store):
     def __init__(self, path: str):
         self.path = path
         self._local = threading.local()
+        self._writer_conn: sqlite3.Connection | None = None
         self._write_lock = threading.Lock()
         self._queued_lock = threading.Lock()
         self._queued_inserts: list[_QueuedInsert] = []
@@ -90,18 +91,33 @@ class SQLiteStore(Store):
 
     @property
     def _db(self) -> sqlite3.Connection:
-        """One connection per thread, reopened after a fork (connections do not survive it)."""
+        """This thread's reading connection."""
         conn = getattr(self._local, "conn", None)
-        if conn is None or self._local.pid != os.getpid():
-            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
-                                   timeout=30.0)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("PRAGMA foreign_keys=ON")
-            self._local.conn, self._local.pid = conn, os.getpid()
+        if conn is None:
+            conn = self._local.conn = self._connect()
+        return conn
+
+    @property
+    def _writer(self) -> sqlite3.Connection:
+        """The process's one writing connection, used under the write lock. Its page cache
+        stays valid from one write to the next; a connection per thread would re-read every
+        page that the other threads' writes changed."""
+        if self._writer_conn is None:
+            self._writer_conn = self._connect()
+        return self._writer_conn
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
+                               timeout=30.0)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA foreign_keys=ON")
         return conn
 
     def _after_fork(self) -> None:
+        """Connections, locks and queued writes do not survive a fork: start afresh."""
+        self._local = threading.local()
+        self._writer_conn = None
         self._write_lock = threading.Lock()
         self._queued_lock = threading.Lock()
         self._queued_inserts = []
@@ -115,7 +131,7 @@ class SQLiteStore(Store):
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
         """A write transaction, the write lock being held."""
-        db = self._db
+        db = self._writer
         db.execute("BEGIN IMMEDIATE")
         try:
             yield db
@@ -127,7 +143,7 @@ class SQLiteStore(Store):
     def _change(self, sql: str, params: Any = ()) -> Changed:
         """One writing statement (its own transaction): its RETURNING rows and row count."""
         with self._write_lock:
-            cursor = self._db.execute(sql, params)
+            cursor = self._writer.execute(sql, params)
             return Changed(cursor.fetchall(), cursor.rowcount)
 
     def _migrate(self) -> None:
@@ -143,10 +159,15 @@ class SQLiteStore(Store):
                     db.execute(f"PRAGMA user_version={number}")
 
     def close(self) -> None:
+        """Close this thread's connection and the writing one."""
         conn = getattr(self._local, "conn", None)
-        if conn is not None and self._local.pid == os.getpid():
+        if conn is not None:
             conn.close()
         self._local.conn = None
+        with self._write_lock:
+            if self._writer_conn is not None:
+                self._writer_conn.close()
+            self._writer_conn = None
 
     def ping(self) -> None:
         self._db.execute("SELECT 1").fetchone()
