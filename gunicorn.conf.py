@@ -10,7 +10,7 @@ import logging
 
 bind = ["127.0.0.1:8888"]
 worker_class = "gthread"
-threads = 4
+threads = 8
 graceful_timeout = 10
 control_socket_disable = True
 
