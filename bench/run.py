@@ -1,7 +1,7 @@
 """Tasky's benchmark: ``python -m bench.run [--quick | --smoke]``.
 
-Starts the real service with gunicorn on loopback (default configuration: gunicorn.conf.py,
-1 process × 4 gthread threads, default ``TASKY_*``), drives it over HTTP, prints a table of
+Starts the real service with gunicorn on loopback (default configuration: gunicorn.conf.py
+as shipped, one process, default ``TASKY_*``), drives it over HTTP, prints a table of
 the figures beside their targets and the references measured in the same run,
 and writes them to ``bench/results/latest.json``.
 
@@ -16,6 +16,7 @@ import argparse
 import json
 import os
 import platform
+import runpy
 import subprocess
 import sys
 import tempfile
@@ -127,6 +128,7 @@ def main(argv: list[str] | None = None) -> int:
           flush=True)
     tree = root if args.live else snapshot(root, work / "tree")
     root = tree
+    shape = server_shape(root)
     steps = [
         ("lateness", lambda: figures.fig_lateness(
             root, work, n=sizes.lateness_n, spread=sizes.lateness_spread,
@@ -142,7 +144,8 @@ def main(argv: list[str] | None = None) -> int:
         ("scale", lambda: figures.fig_scale(
             root, work, n=sizes.scale_n, batch=sizes.scale_batch, list_gets=sizes.list_gets,
             lateness_n=sizes.lateness_n, spread=sizes.lateness_spread,
-            lead=sizes.lateness_lead, cap=sizes.lateness_cap)),
+            lead=sizes.lateness_lead, cap=sizes.lateness_cap,
+            lateness_rounds=sizes.lateness_rounds)),
         ("pg", lambda: _pg(root, work, sizes, args.pg_url, args.pg_local)),
     ]
     for name, step in steps:
@@ -161,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     measured["load"] = {"before": load_before, "after": os.getloadavg()[0]}
 
     results = _results(measured)
-    results["machine"] = _machine(revision, sizes, started, measured, failures, args)
+    results["machine"] = _machine(revision, shape, sizes, started, measured, failures, args)
     print()
     print(render_table(results, measured, sizes, failures))
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -272,6 +275,14 @@ def snapshot(root: Path, dest: Path) -> Path:
     return dest
 
 
+def server_shape(root: Path) -> str:
+    """What the tree's gunicorn.conf.py makes of the server, e.g. ``gthread, 1 process x 8
+    threads`` (the benchmark clears WEB_CONCURRENCY, so one process unless the file says)."""
+    conf = runpy.run_path(str(root / "gunicorn.conf.py"))
+    return (f"{conf.get('worker_class', 'sync')}, {conf.get('workers', 1)} process x "
+            f"{conf.get('threads', 1)} threads")
+
+
 def _revision(root: Path) -> str:
     try:
         rev = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"],
@@ -284,8 +295,8 @@ def _revision(root: Path) -> str:
         return "unknown"
 
 
-def _machine(revision: str, sizes: Sizes, started: float, measured: dict, failures: dict,
-             args) -> dict:
+def _machine(revision: str, shape: str, sizes: Sizes, started: float, measured: dict,
+             failures: dict, args) -> dict:
     try:
         import gunicorn
 
@@ -301,9 +312,9 @@ def _machine(revision: str, sizes: Sizes, started: float, measured: dict, failur
         "revision": revision,
         "config": {
             "mode": sizes.mode,
-            "server": "python -m gunicorn -b 127.0.0.1:<port> app:app (gunicorn.conf.py: "
-                      "gthread, 1 process x 4 threads); TASKY_* defaults, fresh SQLite file "
-                      "per figure",
+            "server": f"python -m gunicorn -b 127.0.0.1:<port> app:app (gunicorn.conf.py: "
+                      f"{shape}); TASKY_* defaults, fresh SQLite file per figure",
+            "server_shape": shape,
             "gunicorn": gunicorn_version,
             "noop_worker": f"{noop_worker.NAME}, max_num_tasks={noop_worker.SLOTS}",
             "recording_us_per_task": round(measured["recording"]["per_task_us"], 2),
@@ -408,7 +419,7 @@ def render_table(r: dict, m: dict, sizes: Sizes, failures: dict) -> str:
                  "<= 150 MB", f"idle server: {_fmt(rss.get('idle'), 1)} MB",
                  met("scale_rss_mb", 150, True)))
     sc_late = sc.get("lateness", {})
-    rows.append((f"   lateness p99 while they wait ({sizes.lateness_n} tasks, 1 run)",
+    rows.append((f"   lateness p99 while they wait ({sizes.lateness_n} tasks, {rounds})",
                  val("scale_lateness_p99_ms", " ms", 3), "<= 1 ms",
                  f"p50 {_fmt(sc_late.get('p50_ms'), 3)} ms",
                  met("scale_lateness_p99_ms", 1.0, True)))
@@ -462,7 +473,8 @@ def render_table(r: dict, m: dict, sizes: Sizes, failures: dict) -> str:
     out = [line, "-+-".join("-" * w for w in widths)]
     out += [" | ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows]
     notes = [
-        "config: gunicorn.conf.py as shipped (gthread, 1 process x 4 threads), default TASKY_*, "
+        f"config: gunicorn.conf.py as shipped ({r['machine']['config']['server_shape']}), "
+        "default TASKY_*, "
         f"fresh SQLite per figure; no-op worker {noop_worker.NAME} "
         f"(max_num_tasks={noop_worker.SLOTS}); client on the same {os.cpu_count()} cores",
         f"recording a start costs the no-op worker {m['recording']['per_task_us']:.2f} us per "

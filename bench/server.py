@@ -1,7 +1,7 @@
 """Real gunicorn servers on loopback, started the way a user starts Tasky.
 
 ``python -m gunicorn -b 127.0.0.1:<free port> app:app`` from the root of the tree under test,
-so its ``gunicorn.conf.py`` applies (gthread, 4 threads, 1 process by default). The
+so its ``gunicorn.conf.py`` applies (one process unless it says otherwise). The
 environment is the caller's minus every ``TASKY_*``, ``WEB_CONCURRENCY`` and
 ``GUNICORN_CMD_ARGS``, so a figure runs on the default configuration unless it says
 otherwise.
