@@ -173,3 +173,67 @@ def test_runner_lookups_read_a_few_rows_among_many_queued_ones(store, postgres_u
     assert store.next_due_at("echo") == T0
     store.mark_queued("echo", T0 - 1, T0 + 2)
     assert store.list_tasks(TaskFilter(status=TaskState.SCHEDULED), 10, None).tasks == []
+
+
+def test_a_batch_of_outcomes_comes_back_in_their_order(store):
+    """One statement stores the whole batch; its rows come back in no order of their own,
+    the stored tasks in that of the outcomes, fenced ones left out."""
+    store.create_tasks([new() for _ in range(6)])
+    tasks = store.claim("echo", "a", 6, T0, T0, T0 + 30)
+    outcomes = [Outcome(t.id, "a", 1, TaskState.COMPLETED, T0 + 1) for t in reversed(tasks)]
+    stale = Outcome(tasks[0].id, "a", 2, TaskState.FAILED, T0 + 1)
+    done = store.finish(outcomes[:3] + [stale] + outcomes[3:])
+    assert [t.id for t in done] == [o.task_id for o in outcomes]
+    assert {t.status for t in done} == {TaskState.COMPLETED}
+    assert store.get_task(tasks[0].id).status is TaskState.COMPLETED
+    assert store.finish([]) == []
+
+
+def test_outcomes_are_stored_exactly_as_given(store, postgres_url):
+    """Outcomes travel as arrays: outputs and errors with quotes, backslashes and any
+    character, and instants to the last bit, are stored unchanged."""
+    store.create_tasks([new(max_retries=1), new()])
+    retried, done = store.claim("echo", "a", 2, T0, T0, T0 + 30)
+    output = '{"say": "\\"h\u00e9\\" \\\\ \u2603\\n", "n": 1e-300}'
+    error = "it's \"bad\" \\ \u00e9\n"
+    at = T0 + 0.1 + 2 ** -30
+    store.finish([
+        Outcome(retried.id, "a", 1, TaskState.SCHEDULED, at, error=error, retry_at=at + 1 / 3),
+        Outcome(done.id, "a", 1, TaskState.COMPLETED, at, output_json=output,
+                output_truncated=True)])
+    with psycopg.connect(postgres_url) as conn:
+        stored = {row[0]: row[1:] for row in conn.execute(
+            "SELECT id, status, error, execute_at, finished_at, output, output_truncated"
+            " FROM tasks")}
+    assert stored[retried.id] == ("scheduled", error, at + 1 / 3, None, None, False)
+    assert stored[done.id] == ("completed", None, T0, at, output, True)
+
+
+def test_idempotency_keys_stay_unique_across_the_migration_to_a_partial_index(
+        postgres_server):
+    """A database made before tasks_idempotency keeps its keys unique once migrated, and
+    tasks without a key are not in the index."""
+    url = postgres_server.create_database()
+    with psycopg.connect(url) as conn:
+        conn.execute("CREATE TABLE schema_version (version integer PRIMARY KEY,"
+                     " applied_at timestamptz NOT NULL DEFAULT now())")
+        for number, sql in migrations("postgresql"):
+            if number <= 3:
+                conn.execute(sql)
+                conn.execute("INSERT INTO schema_version (version) VALUES (%s)", (number,))
+    store = PostgresStore(url)
+    try:
+        (first, created), = store.create_tasks([new(idempotency_key="k")])
+        store.create_tasks([new() for _ in range(3)])
+        (again, created_again), = store.create_tasks([new(idempotency_key="k")])
+        assert created and not created_again and again.id == first.id
+        with psycopg.connect(url) as conn:
+            definition = conn.execute("SELECT indexdef FROM pg_indexes"
+                                      " WHERE indexname = 'tasks_idempotency'").fetchone()[0]
+            constraints = conn.execute("SELECT count(*) FROM pg_constraint WHERE conrelid ="
+                                       " 'tasks'::regclass AND contype = 'u'").fetchone()[0]
+        assert "UNIQUE" in definition and "WHERE (idempotency_key IS NOT NULL)" in definition
+        assert constraints == 0
+    finally:
+        store.close()
+        postgres_server.drop_database(url)
