@@ -33,6 +33,9 @@ CLAIM_AHEAD = 0.05
 """Seconds before ``execute_at`` at which a task is claimed, so that it starts on time."""
 SCHEDULES_PER_TICK = 100
 RECOVER_EVERY = 1.0
+MARK_QUEUED_EVERY = 0.1
+"""Seconds between two passes that mark a backlogged worker's due tasks ``queued``: a slot
+that frees is filled without waiting for one more round trip."""
 PRUNE_EVERY = 60.0
 
 
@@ -56,6 +59,9 @@ class Scheduler:
         self._thread: threading.Thread | None = None
         self._renewed_at = self._recovered_at = self._pruned_at = 0.0
         self._marked_queued_until: dict[str, float] = {}
+        self._backlogged: set[str] = set()
+        """Workers whose every slot was taken with more due: when a slot frees, they claim
+        at once, without first asking the store when their next task is due."""
 
     def start(self) -> None:
         self.recover_dead_local_owners()
@@ -135,11 +141,13 @@ class Scheduler:
         return now
 
     def _dispatch(self, worker: str, now: float) -> float:
-        due_at = self.store.next_due_at(worker)
-        if due_at is None:
-            return float("inf")
-        if due_at > now + CLAIM_AHEAD:
-            return due_at - CLAIM_AHEAD
+        backlogged = worker in self._backlogged
+        if not backlogged:
+            due_at = self.store.next_due_at(worker)
+            if due_at is None:
+                return float("inf")
+            if due_at > now + CLAIM_AHEAD:
+                return due_at - CLAIM_AHEAD
         free = self.executor.free_slots(worker)
         if free:
             claimed = self.store.claim(worker, self.owner, free, now + CLAIM_AHEAD, now,
@@ -147,10 +155,15 @@ class Scheduler:
             for task in claimed:
                 self.executor.start(task)
             if len(claimed) < free:
-                return now if claimed else float("inf")
+                self._backlogged.discard(worker)
+                # After a claim that skipped the lookup, what is left may be due later.
+                return now if claimed or backlogged else float("inf")
         # Every slot is taken and more is due: it waits as ``queued`` until a slot frees.
-        self.store.mark_queued(worker, self._marked_queued_until.get(worker, 0.0), now)
-        self._marked_queued_until[worker] = now
+        self._backlogged.add(worker)
+        marked_until = self._marked_queued_until.get(worker, 0.0)
+        if now - marked_until >= MARK_QUEUED_EVERY:
+            self.store.mark_queued(worker, marked_until, now)
+            self._marked_queued_until[worker] = now
         return float("inf")
 
     def _chores(self, now: float) -> None:

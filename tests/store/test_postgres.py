@@ -5,14 +5,20 @@ from __future__ import annotations
 
 import multiprocessing
 import threading
+import time
 
 import psycopg
 import pytest
 
+from tasky.config import Settings
+from tasky.executor import Executor
 from tasky.ids import new_id
 from tasky.models import NewTask, Outcome, Schedule, ScheduleState, TaskFilter, TaskState
+from tasky.registry import Registry
+from tasky.scheduler import CLAIM_AHEAD, MARK_QUEUED_EVERY, Scheduler
 from tasky.stores.migrations import migrations
 from tasky.stores.postgres import MARK_QUEUED, NEXT_DUE, PostgresStore
+from tasky.worker import Worker
 from tests.support import wait_for
 
 T0 = 1_800_000_000.0
@@ -237,3 +243,61 @@ def test_idempotency_keys_stay_unique_across_the_migration_to_a_partial_index(
     finally:
         store.close()
         postgres_server.drop_database(url)
+
+
+class _Quick(Worker):
+    name = "quick"
+    max_num_tasks = 1
+
+    def perform(self, config, ctx):
+        return None
+
+
+class _CountingStore(PostgresStore):
+    """The real store, counting the runner's "when is the next task due" lookups and its
+    passes marking due tasks queued."""
+
+    lookups = marks = 0
+
+    def next_due_at(self, worker):
+        self.lookups += 1
+        return super().next_due_at(worker)
+
+    def mark_queued(self, worker, due_after, now):
+        self.marks += 1
+        super().mark_queued(worker, due_after, now)
+
+
+def test_a_backlogged_runner_claims_as_slots_free_without_looking_up_due_times(
+        postgres_url):
+    settings = Settings(database_url=postgres_url, poll_interval=3600.0)
+    store = _CountingStore(postgres_url)
+    registry = Registry(settings, [_Quick])
+    executor = Executor(settings, store, registry, "me", on_slot_free=lambda worker: None)
+    clock = [time.time()]
+    scheduler = Scheduler(settings, store, registry, executor, "me", clock=lambda: clock[0])
+    now = clock[0]
+    later = now + 600
+    store.create_tasks([NewTask(id=new_id(now), worker="quick", config={}, execute_at=at,
+                                created_at=now) for at in (now, now, now, later)])
+    try:
+        lookups, marks = [], []
+        for step in range(3):  # one slot: each tick claims one due task, then waits for it
+            clock[0] += 2 * MARK_QUEUED_EVERY if step == 2 else 0.0
+            scheduler.wake("quick")
+            scheduler.tick()
+            lookups.append(store.lookups)
+            marks.append(store.marks)
+            wait_for(lambda: executor.free_slots("quick") == 1)
+        assert lookups == [1, 1, 1], "while backlogged, a freed slot is filled at once"
+        assert marks == [1, 1, 2], "due tasks are marked queued once per MARK_QUEUED_EVERY"
+        scheduler.wake("quick")
+        assert scheduler.tick() <= clock[0], "the backlog is gone: look again at once"
+        assert store.lookups == 1
+        scheduler.wake("quick")
+        assert scheduler.tick() == pytest.approx(later - CLAIM_AHEAD)
+        assert store.lookups == 2
+        wait_for(lambda: store.worker_counts("quick").by_status.get("completed") == 3)
+    finally:
+        executor.shutdown(1.0)
+        store.close()
