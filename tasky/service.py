@@ -26,7 +26,7 @@ from tasky.errors import (
     UnknownWorker,
     WorkerDisabled,
 )
-from tasky.ids import new_id
+from tasky.ids import new_id, new_ids
 from tasky.models import (
     WAITING_STATES,
     NewTask,
@@ -149,7 +149,8 @@ class TaskService:
         worker = self._enabled_worker(worker_name)
         if request.get("cron") is not None or request.get("interval") is not None:
             return Submitted(None, True, self._create_schedule(worker, request))
-        new = self._new_task(worker, request, self.clock(),
+        now = self.clock()
+        new = self._new_task(worker, request, now, new_id(now),
                              functools.partial(self._valid_config, worker))
         task, created = self.store.create_tasks([new])[0]
         if created:
@@ -163,9 +164,9 @@ class TaskService:
         now = self.clock()
         valid_config = _once_per_config(functools.partial(self._valid_config, worker))
         news, errors = [], {}
-        for index, request in enumerate(requests):
+        for index, (request, task_id) in enumerate(zip(requests, new_ids(now, len(requests)))):
             try:
-                news.append(self._new_task(worker, request, now, valid_config))
+                news.append(self._new_task(worker, request, now, task_id, valid_config))
             except InvalidInput as exc:
                 errors[index] = exc.errors or {"_schema": [exc.message]}
         if errors:
@@ -181,7 +182,7 @@ class TaskService:
         return worker
 
     @staticmethod
-    def _new_task(worker: Worker, request: dict[str, Any], now: float,
+    def _new_task(worker: Worker, request: dict[str, Any], now: float, task_id: str,
                   valid_config: Callable[[dict[str, Any] | None], dict[str, Any]]) -> NewTask:
         misplaced = [] if SCHEDULE_FIELD_SET.isdisjoint(request) \
             else [name for name in SCHEDULE_FIELDS if request.get(name) is not None]
@@ -189,7 +190,7 @@ class TaskService:
             raise InvalidInput("schedule options need a cron or interval", errors={
                 name: ["Only for a schedule (with cron or interval)."] for name in misplaced})
         return NewTask(
-            id=new_id(now),
+            id=task_id,
             worker=worker.name,
             config=valid_config(request.get("config")),
             execute_at=_due_at(request, now),

@@ -1,4 +1,4 @@
-from tasky.ids import new_id
+from tasky.ids import new_id, new_ids
 
 
 def test_ids_are_hex_and_ordered_by_time():
@@ -6,3 +6,11 @@ def test_ids_are_hex_and_ordered_by_time():
     assert len(earlier) == 32 and int(earlier, 16) >= 0
     assert earlier < later
     assert new_id(1.0) != new_id(1.0)
+
+
+def test_a_batch_of_ids_shares_its_millisecond_and_nothing_else():
+    ids = new_ids(1_800_000_000.000, 1000)
+    assert len(set(ids)) == 1000
+    assert all(len(i) == 32 and int(i, 16) >= 0 for i in ids)
+    assert {i[:12] for i in ids} == {new_id(1_800_000_000.000)[:12]}
+    assert new_ids(1.0, 0) == []
