@@ -237,6 +237,7 @@ def test_get_on_submit_route_is_405(client):
     ({"execute_at": "tomorrow"}, "execute_at"),
     ({"execute_at": 1767225600}, "execute_at"),
     ({"execute_at": "9999-12-31T23:59:59-05:00"}, "execute_at"),
+    ({"execute_at": "0001-01-01T00:00:00+01:00"}, "execute_at"),
 ])
 def test_submit_invalid_field_is_422(client, body, field):
     errors = assert_error(client.post("/tasky/v1/workers/echo", json=body), 422)["errors"]

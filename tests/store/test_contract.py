@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import threading
 
 import pytest
@@ -340,3 +341,24 @@ def test_worker_counts(store):
 
 def test_ping(store):
     store.ping()
+
+
+def _use_in_child(store, queue) -> None:
+    store.create_tasks([new()])
+    queue.put(len(store.list_tasks(TaskFilter(), 10, None).tasks))
+    store.close()
+
+
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
+def test_a_forked_child_opens_its_own_connections(store):
+    """A gunicorn worker forked from a process that already used the store (its
+    connections, pool, locks) writes and reads on connections of its own."""
+    store.create_tasks([new()])  # the parent's connections are open
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    child = context.Process(target=_use_in_child, args=(store, queue))
+    child.start()
+    assert queue.get(timeout=20) == 2
+    child.join(20)
+    assert child.exitcode == 0
+    assert len(store.list_tasks(TaskFilter(), 10, None).tasks) == 2  # the parent's still works

@@ -124,25 +124,6 @@ def test_processes_starting_together_migrate_once(postgres_server):
     postgres_server.drop_database(url)
 
 
-def _use_in_child(store: PostgresStore, queue) -> None:
-    store.create_tasks([new()])
-    queue.put(len(store.list_tasks(TaskFilter(), 10, None).tasks))
-    store.close()
-
-
-@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
-def test_a_forked_child_opens_its_own_connections(store):
-    store.create_tasks([new()])  # the parent's pool is open
-    context = multiprocessing.get_context("fork")
-    queue = context.Queue()
-    child = context.Process(target=_use_in_child, args=(store, queue))
-    child.start()
-    assert queue.get(timeout=20) == 2
-    child.join(20)
-    assert child.exitcode == 0
-    assert len(store.list_tasks(TaskFilter(), 10, None).tasks) == 2  # the parent's still works
-
-
 def test_pooled_connections_the_server_dropped_are_replaced_unnoticed(store, postgres_url):
     store.create_tasks([new()])
     with psycopg.connect(postgres_url, autocommit=True) as admin:
