@@ -140,8 +140,7 @@ class Executor:
             stopping = _STOP in batch
             outcomes = [outcome for outcome in batch if outcome is not _STOP]
             if outcomes:
-                for task in self._store(outcomes, retry=not stopping):
-                    self._finished.put(task)
+                self._finished.put(self._store(outcomes, retry=not stopping))
             if stopping:
                 self._finished.put(_STOP)
                 return
@@ -157,9 +156,11 @@ class Executor:
                 time.sleep(RECORD_RETRY)
 
     def _call_hooks(self) -> None:
-        """The hooks thread: each stored task's hook, in order, away from the recorder."""
-        while (task := self._finished.get()) is not _STOP:
-            call_hook(self.registry, task)
+        """The hooks thread: each stored task's hook, in order, away from the recorder. Tasks
+        arrive a stored batch at a time: one wake-up of this thread per batch."""
+        while (tasks := self._finished.get()) is not _STOP:
+            for task in tasks:
+                call_hook(self.registry, task)
 
     def _attempt(self, run: _Running) -> Outcome:
         task = run.task

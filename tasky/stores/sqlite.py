@@ -6,6 +6,10 @@ processes; ``busy_timeout`` makes those queue instead of failing. Every write is
 statement or an explicit ``BEGIN IMMEDIATE`` transaction. ``synchronous=NORMAL`` keeps every
 commit across a crash of the process (``kill -9``); only a power loss may take the last
 commits.
+
+The runner's hot statements (``claim``, ``finish``) take numbered parameters (``?1``), not
+named ones: Python's sqlite3 looks up each name with the GIL released, and under load each
+release can hand the GIL to another thread.
 """
 
 from __future__ import annotations
@@ -256,15 +260,14 @@ class SQLiteStore(Store):
 
     def claim(self, worker, owner, limit, due_before, now, lease_until) -> list[Task]:
         rows = self._change(
-            f"UPDATE tasks SET status = 'running', owner = :owner, lease_until = :lease_until,"
-            f" attempts = attempts + 1, started_at = max(execute_at, :now),"
-            f" lateness = coalesce(lateness, max(execute_at, :now) - execute_at),"
-            f" queued_for = queued_for + max(execute_at, :now) - execute_at"
-            f" WHERE id IN (SELECT id FROM tasks WHERE worker = :worker AND status IN {WAITING}"
-            f" AND execute_at <= :due_before ORDER BY execute_at, id LIMIT :limit)"
+            f"UPDATE tasks SET status = 'running', owner = ?1, lease_until = ?2,"
+            f" attempts = attempts + 1, started_at = max(execute_at, ?3),"
+            f" lateness = coalesce(lateness, max(execute_at, ?3) - execute_at),"
+            f" queued_for = queued_for + max(execute_at, ?3) - execute_at"
+            f" WHERE id IN (SELECT id FROM tasks WHERE worker = ?4 AND status IN {WAITING}"
+            f" AND execute_at <= ?5 ORDER BY execute_at, id LIMIT ?6)"
             f" RETURNING {TASK_COLUMNS}",
-            {"owner": owner, "lease_until": lease_until, "now": now, "worker": worker,
-             "due_before": due_before, "limit": limit},
+            (owner, lease_until, now, worker, due_before, limit),
         ).rows
         return sorted((task_from_row(row) for row in rows), key=lambda t: (t.execute_at, t.id))
 
@@ -292,21 +295,18 @@ class SQLiteStore(Store):
             for o in outcomes:
                 row = db.execute(
                     f"UPDATE tasks SET"
-                    f" status = CASE WHEN status = 'canceling' THEN 'canceled' ELSE :status END,"
-                    f" finished_at = CASE WHEN status = 'canceling' OR :status != 'scheduled'"
-                    f"   THEN :finished_at END,"
-                    f" execute_at = CASE WHEN status != 'canceling' AND :status = 'scheduled'"
-                    f"   THEN :retry_at ELSE execute_at END,"
-                    f" ran_for = ran_for + max(0, :finished_at - started_at),"
-                    f" output = :output, output_truncated = :output_truncated, error = :error,"
+                    f" status = CASE WHEN status = 'canceling' THEN 'canceled' ELSE ?1 END,"
+                    f" finished_at = CASE WHEN status = 'canceling' OR ?1 != 'scheduled'"
+                    f"   THEN ?2 END,"
+                    f" execute_at = CASE WHEN status != 'canceling' AND ?1 = 'scheduled'"
+                    f"   THEN ?3 ELSE execute_at END,"
+                    f" ran_for = ran_for + max(0, ?2 - started_at),"
+                    f" output = ?4, output_truncated = ?5, error = ?6,"
                     f" owner = NULL, lease_until = NULL"
-                    f" WHERE id = :id AND owner = :owner AND attempts = :attempt"
+                    f" WHERE id = ?7 AND owner = ?8 AND attempts = ?9"
                     f" AND status IN {ACTIVE} RETURNING {TASK_COLUMNS}",
-                    {"status": o.status.value, "finished_at": o.finished_at,
-                     "retry_at": o.retry_at, "error": o.error,
-                     "output": o.output_json,
-                     "output_truncated": o.output_truncated, "id": o.task_id,
-                     "owner": o.owner, "attempt": o.attempt},
+                    (o.status.value, o.finished_at, o.retry_at, o.output_json,
+                     o.output_truncated, o.error, o.task_id, o.owner, o.attempt),
                 ).fetchone()
                 if row is not None:
                     finished.append(task_from_row(row))
