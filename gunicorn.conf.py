@@ -8,6 +8,10 @@ sets the number of processes.
 import gc
 import logging
 
+from tasky.serving import answer_errors_in_json
+
+answer_errors_in_json()
+
 bind = ["127.0.0.1:8888"]
 worker_class = "gthread"
 threads = 8

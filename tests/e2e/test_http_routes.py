@@ -662,6 +662,28 @@ def test_413_body_over_max_body(locked):
     assert_error(call(locked, "POST", f"{V1}/workers/echo", data=big, headers=form), 413)
 
 
+def test_414_431_from_gunicorn_in_the_error_shape(server):
+    """gunicorn refuses these before the app runs; they still come in SPEC's JSON shape."""
+    body = assert_error(get(server, f"{V1}/tasks/{'x' * 5000}"), 414)
+    assert "too large" in body["message"]
+    headers = {f"X-Header-{n}": "x" for n in range(101)}
+    assert_error(get(server, f"{V1}/health", headers=headers), 431)
+
+
+def test_unparsable_request_from_gunicorn_in_the_error_shape(server):
+    import json
+    import socket
+
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+        sock.sendall(b"NOT A REQUEST\r\n\r\n")
+        answer = sock.recv(65536).decode()
+    head, _, body = answer.partition("\r\n\r\n")
+    assert head.startswith("HTTP/1.1 400"), answer[:300]
+    assert "Content-Type: application/json" in head
+    error = json.loads(body)
+    assert error["code"] == 400 and error["status"] == "Bad Request" and error["message"]
+
+
 @pytest.mark.parametrize("content_type", ["text/plain", "application/xml",
                                           "multipart/form-data; boundary=x"])
 def test_415_other_content_type(server, content_type):
