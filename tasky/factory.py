@@ -6,6 +6,7 @@ survive gunicorn's fork, so ``gunicorn.conf.py`` starts the runtime in each work
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from flask import Flask
@@ -43,9 +44,11 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["tasky"] = Tasky(settings, store, registry, runtime, service)
     api.init_app(app, service)
     for error in store.outage_errors:
-        app.register_error_handler(error, _store_unavailable)
+        app.register_error_handler(error, functools.partial(_store_unavailable, store))
     return app
 
 
-def _store_unavailable(error: Exception):
-    return handle_tasky_error(StoreUnavailable(f"store unreachable: {error}"))
+def _store_unavailable(store: Store, error: Exception):
+    if not store.is_outage(error):
+        raise error  # a server fault: Flask logs it and answers 500
+    return handle_tasky_error(StoreUnavailable(f"store unavailable: {error}"))

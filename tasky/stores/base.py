@@ -33,8 +33,13 @@ class Store(ABC):
     kind: str
     """``sqlite`` or ``postgresql``, as ``/health`` reports it."""
     outage_errors: tuple[type[Exception], ...] = ()
-    """The driver's errors that mean the database cannot be reached (an answer of 503, not a
-    server fault)."""
+    """The driver's errors that may mean the database cannot answer now: unreachable, busy
+    past the wait, out of space (an answer of 503, not a server fault). ``is_outage`` tells
+    which of them do."""
+
+    def is_outage(self, error: Exception) -> bool:
+        """Whether ``error``, one of ``outage_errors``, is an outage rather than a fault."""
+        return True
 
     # -- submitting and reading -------------------------------------------------------------
 

@@ -57,6 +57,12 @@ from tasky.stores.rows import (
 from tasky.stores.migrations import migrations
 
 INSERT_TASK = insert_task_sql("?")
+BUSY_TIMEOUT = 30.0
+"""Seconds a write waits for another process's write before it fails (then a 503)."""
+OUTAGE_CODES = ("SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_CANTOPEN", "SQLITE_IOERR",
+                "SQLITE_FULL", "SQLITE_READONLY", "SQLITE_PROTOCOL")
+"""Result codes (with their extended forms) of a database that cannot answer now, as
+opposed to a fault of the statement."""
 
 
 class Changed(NamedTuple):
@@ -78,6 +84,10 @@ class _QueuedInsert:
 
 class SQLiteStore(Store):
     kind = "sqlite"
+    outage_errors = (sqlite3.OperationalError,)
+
+    def is_outage(self, error: Exception) -> bool:
+        return getattr(error, "sqlite_errorname", "").startswith(OUTAGE_CODES)
 
     def __init__(self, path: str):
         self.path = path
@@ -112,7 +122,7 @@ class SQLiteStore(Store):
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
-                               timeout=30.0)
+                               timeout=BUSY_TIMEOUT)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA foreign_keys=ON")
