@@ -8,10 +8,6 @@ sets the number of processes.
 import gc
 import logging
 
-from tasky.serving import answer_errors_in_json
-
-answer_errors_in_json()
-
 bind = ["127.0.0.1:8888"]
 worker_class = "gthread"
 threads = 8
@@ -23,7 +19,12 @@ def post_worker_init(worker):
     """Threads and database connections do not survive the fork: start them here. Tasky's
     own log lines go where gunicorn's error log goes. The objects of the loaded app live as
     long as the process: frozen, the garbage collector stops walking them on every full
-    collection (a tenth of the time of a large batch submit)."""
+    collection (a tenth of the time of a large batch submit). gunicorn's own refusals are
+    written by the worker process: they get SPEC's JSON shape here, and the master process
+    stays without the app's imports."""
+    from tasky.serving import answer_errors_in_json
+
+    answer_errors_in_json()
     gc.freeze()
     root = logging.getLogger()
     root.handlers = list(worker.log.error_log.handlers)
