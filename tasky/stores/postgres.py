@@ -17,6 +17,7 @@ import logging
 import os
 import select
 import threading
+from array import array
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator
 
@@ -311,9 +312,9 @@ class PostgresStore(Store):
             by_status = dict(db.execute(
                 "SELECT status, count(*) FROM tasks WHERE worker = %s GROUP BY status",
                 (worker,)).fetchall())
-            durations = [r[0] for r in db.execute(
+            durations = array("d", (r[0] for r in db.execute(
                 "SELECT ran_for FROM tasks WHERE worker = %s AND status IN ('completed', 'failed')"
-                " ORDER BY ran_for", (worker,))]
+                " ORDER BY ran_for", (worker,))))
             last = db.execute(
                 f"SELECT max(finished_at) FROM tasks WHERE worker = %s AND status IN {TERMINAL}",
                 (worker,)).fetchone()[0]

@@ -18,6 +18,7 @@ import json
 import os
 import sqlite3
 import threading
+from array import array
 from contextlib import contextmanager
 from typing import Any, Iterator, NamedTuple
 
@@ -253,9 +254,9 @@ class SQLiteStore(Store):
         db = self._db
         by_status = dict(db.execute(
             "SELECT status, count(*) FROM tasks WHERE worker = ? GROUP BY status", (worker,)))
-        durations = [r[0] for r in db.execute(
+        durations = array("d", (r[0] for r in db.execute(
             "SELECT ran_for FROM tasks WHERE worker = ? AND status IN ('completed', 'failed')"
-            " ORDER BY ran_for", (worker,))]
+            " ORDER BY ran_for", (worker,))))
         last = db.execute(
             f"SELECT max(finished_at) FROM tasks WHERE worker = ? AND status IN {TERMINAL}",
             (worker,)).fetchone()[0]

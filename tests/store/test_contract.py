@@ -335,7 +335,8 @@ def test_worker_counts(store):
                                                                       at=T0 + 4)])
     counts = store.worker_counts("echo")
     assert counts.by_status == {"completed": 1, "failed": 1, "running": 1}
-    assert counts.durations == [2.0, 4.0]
+    assert list(counts.durations) == [2.0, 4.0]
+    assert counts.durations.typecode == "d"  # compact: 8 bytes a duration
     assert counts.last_finished_at == T0 + 4
 
 
