@@ -59,9 +59,9 @@ class Runtime:
         self.scheduler = self.executor = None
         logger.info("runner %s stopped", self.owner)
 
-    def wake(self, worker: str | None = None) -> None:
+    def wake(self, worker: str | None = None, due_at: float | None = None) -> None:
         if self.scheduler is not None:
-            self.scheduler.wake(worker)
+            self.scheduler.wake(worker, due_at)
 
     def abort(self, task_id: str) -> None:
         if self.executor is not None:

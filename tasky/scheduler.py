@@ -2,10 +2,11 @@
 
 It sleeps until the next task is due (minus a short claim-ahead, so the executor can start
 the task on the dot) or until woken, and at most ``poll_interval`` seconds. A wake that
-names a worker (a submit to it, a slot of it freed) looks at that worker only; every
-``poll_interval``, and on a wake that names none (a schedule changed, the store's notice),
-a full pass looks at every worker and schedule and finds what other processes did: their
-submits, cancels they flagged, expired leases.
+names a worker (a submit to it, a slot of it freed) looks at that worker only, and a submit
+of tasks due after the scheduler's next look at that worker wakes nothing: that look finds
+them. Every ``poll_interval``, and on a wake that names none (a schedule changed, the
+store's notice), a full pass looks at every worker and schedule and finds what other
+processes did: their submits, cancels they flagged, expired leases.
 """
 
 from __future__ import annotations
@@ -58,6 +59,8 @@ class Scheduler:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._renewed_at = self._recovered_at = self._pruned_at = 0.0
+        self._ticking = False
+        """A tick is under way: what ``_next_look`` says may not include the newest tasks."""
         self._marked_queued_until: dict[str, float] = {}
         self._backlogged: set[str] = set()
         """Workers whose every slot was taken with more due: when a slot frees, they claim
@@ -75,11 +78,16 @@ class Scheduler:
         if self._thread is not None:
             self._thread.join(10)
 
-    def wake(self, worker: str | None = None) -> None:
-        """Look at ``worker`` now, or at everything when none is named."""
+    def wake(self, worker: str | None = None, due_at: float | None = None) -> None:
+        """Look at ``worker`` now, or at everything when none is named. A wake for new tasks
+        of ``worker`` due at ``due_at`` or later is dropped when the scheduler will look at
+        that worker in time anyway: that look reads the store, and finds them."""
         with self._woken_lock:
             if worker is None:
                 self._full_pass_at = 0.0
+            elif due_at is not None and not self._ticking \
+                    and due_at - CLAIM_AHEAD >= self._next_look.get(worker, float("inf")):
+                return
             else:
                 self._woken_for.add(worker)
         self._wake.set()
@@ -100,6 +108,14 @@ class Scheduler:
         with self._woken_lock:
             full_pass = now >= self._full_pass_at
             woken_for, self._woken_for = self._woken_for, set()
+            self._ticking = True
+        try:
+            return self._tick(now, full_pass, woken_for)
+        finally:
+            with self._woken_lock:
+                self._ticking = False
+
+    def _tick(self, now: float, full_pass: bool, woken_for: set[str]) -> float:
         if full_pass or now >= self._schedules_due_at:
             self._schedules_due_at = self._fire_schedules(now)
         for worker in self.registry.all():

@@ -50,8 +50,9 @@ ACTIONS = ("cancel", "pause", "resume", "run")
 class Engine(Protocol):
     """The running side, as the service sees it (see ``tasky.runtime.Runtime``)."""
 
-    def wake(self, worker: str | None = None) -> None:
-        """New work (of ``worker``, or of any) may be due sooner than the scheduler thinks."""
+    def wake(self, worker: str | None = None, due_at: float | None = None) -> None:
+        """New work (of ``worker``, or of any) may be due sooner than the scheduler thinks;
+        ``due_at``: the new work of ``worker`` is due at that time or later."""
 
     def abort(self, task_id: str) -> None:
         """Stop the task if this process runs it."""
@@ -60,7 +61,7 @@ class Engine(Protocol):
 class _Detached:
     """The engine of a process that runs no tasks (tests of the API alone)."""
 
-    def wake(self, worker: str | None = None) -> None: ...
+    def wake(self, worker: str | None = None, due_at: float | None = None) -> None: ...
 
     def abort(self, task_id: str) -> None: ...
 
@@ -154,7 +155,7 @@ class TaskService:
                              functools.partial(self._valid_config, worker))
         task, created = self.store.create_tasks([new])[0]
         if created:
-            self.engine.wake(worker.name)
+            self.engine.wake(worker.name, task.execute_at)
         return Submitted(task, created)
 
     def submit_batch(self, worker_name: str, requests: list[dict[str, Any]]) -> list[Task]:
@@ -172,7 +173,7 @@ class TaskService:
         if errors:
             raise InvalidInput("invalid tasks in batch", errors={"tasks": errors})
         tasks = [task for task, _ in self.store.create_tasks(news)]
-        self.engine.wake(worker.name)
+        self.engine.wake(worker.name, min(task.execute_at for task in tasks))
         return tasks
 
     def _enabled_worker(self, name: str) -> Worker:

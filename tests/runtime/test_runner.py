@@ -38,6 +38,19 @@ def test_future_task_starts_at_its_time_not_on_a_poll(make_runner):
     assert done.lateness is not None and done.lateness >= 0
 
 
+def test_tasks_due_in_either_order_start_on_time(make_runner):
+    """With a 30 s poll, only a wake or the scheduler's own plan starts them on time."""
+    service = make_runner(poll_interval=30.0)
+    start = time.time()
+    later = service.submit("probe", {"execute_at": start + 0.6}).task    # wakes: nothing known
+    latest = service.submit("probe", {"execute_at": start + 0.8}).task   # no wake needed
+    earlier = service.submit("probe", {"execute_at": start + 0.4}).task  # wakes: sooner
+    for task in (earlier, later, latest):
+        done = wait_for(lambda: finished(service, task.id), timeout=5)
+        assert Probe.started[task.id] >= task.execute_at
+        assert done.lateness < 0.2, (task.id, done.lateness)
+
+
 def test_per_worker_limit_keeps_extra_tasks_queued(service):
     ids = [service.submit("probe", {"config": {"mode": "block"}}).task.id for _ in range(4)]
     wait_for(lambda: len(Probe.started) == 2)
