@@ -139,8 +139,8 @@ class Executor:
                 batch.append(self._outcomes.get())
             stopping = _STOP in batch
             outcomes = [outcome for outcome in batch if outcome is not _STOP]
-            if outcomes:
-                self._finished.put(self._store(outcomes, retry=not stopping))
+            if outcomes and (finished := self._store(outcomes, retry=not stopping)):
+                self._finished.put(finished)
             if stopping:
                 self._finished.put(_STOP)
                 return

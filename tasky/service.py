@@ -68,7 +68,6 @@ class _Detached:
 
 TRIGGER_FIELDS = ("cron", "interval", "timezone", "start_at", "end_at")
 SCHEDULE_FIELDS = (*TRIGGER_FIELDS, "overlap", "misfire")
-SCHEDULE_FIELD_SET = frozenset(SCHEDULE_FIELDS)
 TASK_ONLY_FIELDS = ("execute_at", "delay", "idempotency_key")
 
 
@@ -185,8 +184,7 @@ class TaskService:
     @staticmethod
     def _new_task(worker: Worker, request: dict[str, Any], now: float, task_id: str,
                   valid_config: Callable[[dict[str, Any] | None], dict[str, Any]]) -> NewTask:
-        misplaced = [] if SCHEDULE_FIELD_SET.isdisjoint(request) \
-            else [name for name in SCHEDULE_FIELDS if request.get(name) is not None]
+        misplaced = [name for name in SCHEDULE_FIELDS if request.get(name) is not None]
         if misplaced:
             raise InvalidInput("schedule options need a cron or interval", errors={
                 name: ["Only for a schedule (with cron or interval)."] for name in misplaced})

@@ -54,6 +54,7 @@ from tasky.stores.rows import (
     WAITING,
     KeysetPage,
     insert_rows,
+    in_due_order,
     insert_task_sql,
     schedule_from_row,
     schedule_params,
@@ -108,6 +109,19 @@ parameters gives the planner the number of outcomes; with a row source it cannot
 rows that tasks_held lists until a vacuum, slower as they piled up.
 Outcome columns are named apart from the table's, which the SET and RETURNING lists read
 unqualified. A retry wakes the runners."""
+
+
+CLAIM = (
+    f"UPDATE tasks SET status = 'running', owner = %(owner)s,"
+    f" lease_until = %(lease_until)s, attempts = attempts + 1,"
+    f" started_at = greatest(execute_at, %(now)s),"
+    f" lateness = coalesce(lateness, greatest(execute_at, %(now)s) - execute_at),"
+    f" queued_for = queued_for + greatest(execute_at, %(now)s) - execute_at"
+    f" WHERE id IN (SELECT id FROM tasks WHERE worker = %(worker)s"
+    f" AND status IN {WAITING} AND execute_at <= %(due_before)s"
+    f" ORDER BY execute_at, id LIMIT %(limit)s FOR UPDATE SKIP LOCKED)"
+    f" RETURNING {TASK_COLUMNS}"
+)
 
 
 NEXT_DUE = (
@@ -329,20 +343,10 @@ class PostgresStore(Store):
 
     def claim(self, worker, owner, limit, due_before, now, lease_until) -> list[Task]:
         with self._db() as db:
-            rows = db.execute(
-                f"UPDATE tasks SET status = 'running', owner = %(owner)s,"
-                f" lease_until = %(lease_until)s, attempts = attempts + 1,"
-                f" started_at = greatest(execute_at, %(now)s),"
-                f" lateness = coalesce(lateness, greatest(execute_at, %(now)s) - execute_at),"
-                f" queued_for = queued_for + greatest(execute_at, %(now)s) - execute_at"
-                f" WHERE id IN (SELECT id FROM tasks WHERE worker = %(worker)s"
-                f" AND status IN {WAITING} AND execute_at <= %(due_before)s"
-                f" ORDER BY execute_at, id LIMIT %(limit)s FOR UPDATE SKIP LOCKED)"
-                f" RETURNING {TASK_COLUMNS}",
-                {"owner": owner, "lease_until": lease_until, "now": now, "worker": worker,
-                 "due_before": due_before, "limit": limit},
-            ).fetchall()
-        return sorted((task_from_row(row) for row in rows), key=lambda t: (t.execute_at, t.id))
+            rows = db.execute(CLAIM, {"owner": owner, "lease_until": lease_until, "now": now,
+                                      "worker": worker, "due_before": due_before,
+                                      "limit": limit}).fetchall()
+        return in_due_order(task_from_row(row) for row in rows)
 
     def mark_queued(self, worker: str, due_after: float, now: float) -> None:
         with self._db() as db:

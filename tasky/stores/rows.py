@@ -10,7 +10,7 @@ import base64
 import binascii
 import json
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 from tasky.errors import InvalidInput
 from tasky.models import (
@@ -72,6 +72,11 @@ def insert_rows(tasks: list[NewTask]) -> list[tuple]:
                      new.created_at, new.max_retries, new.retry_backoff, new.timeout,
                      new.schedule_id, new.idempotency_key))
     return rows
+
+
+def in_due_order(tasks: Iterable[Task]) -> list[Task]:
+    """Claimed tasks in the order they are due (RETURNING follows no order)."""
+    return sorted(tasks, key=lambda task: (task.execute_at, task.id))
 
 
 def task_from_row(row: tuple) -> Task:

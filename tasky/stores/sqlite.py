@@ -49,6 +49,7 @@ from tasky.stores.rows import (
     WAITING,
     KeysetPage,
     insert_rows,
+    in_due_order,
     insert_task_sql,
     schedule_from_row,
     schedule_params,
@@ -64,6 +65,29 @@ OUTAGE_CODES = ("SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_CANTOPEN", "SQLITE_IOERR
                 "SQLITE_FULL", "SQLITE_READONLY", "SQLITE_PROTOCOL")
 """Result codes (with their extended forms) of a database that cannot answer now, as
 opposed to a fault of the statement."""
+
+# The runner's hot statements, with numbered parameters (see the module's docstring).
+CLAIM = (
+    f"UPDATE tasks SET status = 'running', owner = ?1, lease_until = ?2,"
+    f" attempts = attempts + 1, started_at = max(execute_at, ?3),"
+    f" lateness = coalesce(lateness, max(execute_at, ?3) - execute_at),"
+    f" queued_for = queued_for + max(execute_at, ?3) - execute_at"
+    f" WHERE id IN (SELECT id FROM tasks WHERE worker = ?4 AND status IN {WAITING}"
+    f" AND execute_at <= ?5 ORDER BY execute_at, id LIMIT ?6)"
+    f" RETURNING {TASK_COLUMNS}"
+)
+FINISH = (
+    f"UPDATE tasks SET"
+    f" status = CASE WHEN status = 'canceling' THEN 'canceled' ELSE ?1 END,"
+    f" finished_at = CASE WHEN status = 'canceling' OR ?1 != 'scheduled' THEN ?2 END,"
+    f" execute_at = CASE WHEN status != 'canceling' AND ?1 = 'scheduled'"
+    f"   THEN ?3 ELSE execute_at END,"
+    f" ran_for = ran_for + max(0, ?2 - started_at),"
+    f" output = ?4, output_truncated = ?5, error = ?6, owner = NULL, lease_until = NULL"
+    f" WHERE id = ?7 AND owner = ?8 AND attempts = ?9"
+    f" AND status IN {ACTIVE} RETURNING {TASK_COLUMNS}"
+)
+"""Ends one attempt, fenced by (id, owner, attempt)."""
 
 
 class Changed(NamedTuple):
@@ -270,17 +294,8 @@ class SQLiteStore(Store):
             (worker,)).fetchone()[0]
 
     def claim(self, worker, owner, limit, due_before, now, lease_until) -> list[Task]:
-        rows = self._change(
-            f"UPDATE tasks SET status = 'running', owner = ?1, lease_until = ?2,"
-            f" attempts = attempts + 1, started_at = max(execute_at, ?3),"
-            f" lateness = coalesce(lateness, max(execute_at, ?3) - execute_at),"
-            f" queued_for = queued_for + max(execute_at, ?3) - execute_at"
-            f" WHERE id IN (SELECT id FROM tasks WHERE worker = ?4 AND status IN {WAITING}"
-            f" AND execute_at <= ?5 ORDER BY execute_at, id LIMIT ?6)"
-            f" RETURNING {TASK_COLUMNS}",
-            (owner, lease_until, now, worker, due_before, limit),
-        ).rows
-        return sorted((task_from_row(row) for row in rows), key=lambda t: (t.execute_at, t.id))
+        rows = self._change(CLAIM, (owner, lease_until, now, worker, due_before, limit)).rows
+        return in_due_order(task_from_row(row) for row in rows)
 
     def mark_queued(self, worker: str, due_after: float, now: float) -> None:
         due_scheduled = (
@@ -304,21 +319,9 @@ class SQLiteStore(Store):
         finished = []
         with self._write() as db:
             for o in outcomes:
-                row = db.execute(
-                    f"UPDATE tasks SET"
-                    f" status = CASE WHEN status = 'canceling' THEN 'canceled' ELSE ?1 END,"
-                    f" finished_at = CASE WHEN status = 'canceling' OR ?1 != 'scheduled'"
-                    f"   THEN ?2 END,"
-                    f" execute_at = CASE WHEN status != 'canceling' AND ?1 = 'scheduled'"
-                    f"   THEN ?3 ELSE execute_at END,"
-                    f" ran_for = ran_for + max(0, ?2 - started_at),"
-                    f" output = ?4, output_truncated = ?5, error = ?6,"
-                    f" owner = NULL, lease_until = NULL"
-                    f" WHERE id = ?7 AND owner = ?8 AND attempts = ?9"
-                    f" AND status IN {ACTIVE} RETURNING {TASK_COLUMNS}",
-                    (o.status.value, o.finished_at, o.retry_at, o.output_json,
-                     o.output_truncated, o.error, o.task_id, o.owner, o.attempt),
-                ).fetchone()
+                row = db.execute(FINISH, (o.status.value, o.finished_at, o.retry_at,
+                                          o.output_json, o.output_truncated, o.error,
+                                          o.task_id, o.owner, o.attempt)).fetchone()
                 if row is not None:
                     finished.append(task_from_row(row))
         return finished

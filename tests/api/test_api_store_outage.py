@@ -9,10 +9,10 @@ import pytest
 
 from tasky import create_app
 from tasky.config import Settings
+from tasky.stores import sqlite as sqlite_store
 from tests.api.api_helpers import assert_error
 from tests.conftest import start_or_skip
 from tests.pg_server import PostgresServer
-from tasky.stores import sqlite as sqlite_store
 
 pytestmark = pytest.mark.timeout(120)
 
