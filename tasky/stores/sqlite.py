@@ -1,8 +1,8 @@
 """The embedded store: one SQLite file shared by every process on the host.
 
-WAL lets readers run beside the one writer. Writers of one process take turns on a lock of
-their own, so SQLite's busy handler (which waits by sleeping) only ever arbitrates between
-processes; ``busy_timeout`` makes those queue instead of failing. Every write is a single
+WAL lets readers run beside the one writer. Writers take turns on ``_WriteLock`` (below),
+so SQLite's busy handler, which waits by sleeping, only arbitrates with programs other than
+Tasky; ``busy_timeout`` makes those queue instead of failing. Every write is a single
 statement or an explicit ``BEGIN IMMEDIATE`` transaction. ``synchronous=NORMAL`` keeps every
 commit across a crash of the process (``kill -9``); only a power loss may take the last
 commits.
@@ -14,6 +14,7 @@ release can hand the GIL to another thread.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import sqlite3
@@ -90,6 +91,47 @@ FINISH = (
 """Ends one attempt, fenced by (id, owner, attempt)."""
 
 
+class _WriteLock:
+    """Writers take turns: the threads of a process on a lock, the processes on an ``flock``
+    of ``<database>-lock``. A process waiting for another's write sleeps in the kernel until
+    its turn comes; SQLite's busy handler would poll, sleeping 1, 2, 5, 10 … ms between
+    tries, and an HTTP process and its runner process write all the time."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self._threads = threading.Lock()
+        self._fd: int | None = None
+
+    def __enter__(self) -> None:
+        self._threads.acquire()
+        try:
+            if self._fd is None:
+                self._fd = self._open()
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+        except BaseException:
+            self._threads.release()
+            raise
+
+    def __exit__(self, *exc_info) -> None:
+        fcntl.flock(self._fd, fcntl.LOCK_UN)
+        self._threads.release()
+
+    def _open(self) -> int:
+        try:
+            return os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        except OSError as exc:
+            error = sqlite3.OperationalError(f"cannot open {self.path}: {exc.strerror}")
+            error.sqlite_errorname = "SQLITE_CANTOPEN"
+            raise error from exc
+
+    def close(self) -> None:
+        """Let go of this process's file (after a fork: the parent's, which shares its lock
+        with the parent)."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
 class Changed(NamedTuple):
     rows: list[tuple]
     count: int
@@ -118,7 +160,7 @@ class SQLiteStore(Store):
         self.path = path
         self._local = threading.local()
         self._writer_conn: sqlite3.Connection | None = None
-        self._write_lock = threading.Lock()
+        self._write_lock = _WriteLock(f"{path}-lock")
         self._queued_lock = threading.Lock()
         self._queued_inserts: list[_QueuedInsert] = []
         os.register_at_fork(after_in_child=self._after_fork)
@@ -157,7 +199,8 @@ class SQLiteStore(Store):
         """Connections, locks and queued writes do not survive a fork: start afresh."""
         self._local = threading.local()
         self._writer_conn = None
-        self._write_lock = threading.Lock()
+        self._write_lock.close()
+        self._write_lock = _WriteLock(self._write_lock.path)
         self._queued_lock = threading.Lock()
         self._queued_inserts = []
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import fcntl
+import multiprocessing
 import sqlite3
 import threading
 
@@ -65,3 +67,30 @@ def test_queued_inserts_share_one_transaction(store):
     assert all(store.get_task(task.id) is None for task in tasks[:3])
     (later, created), = store.create_tasks([new()])  # the store goes on after the failure
     assert created and store.get_task(later.id) is not None
+
+
+def _hold_write_lock(store: SQLiteStore, held, release) -> None:
+    with store._write_lock:
+        held.set()
+        release.wait(20)
+
+
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
+def test_processes_take_turns_on_the_write_lock_even_after_a_fork(store):
+    """A forked child (a runner process, a gunicorn worker) locks the file on its own
+    descriptor: an flock on the parent's would not exclude the parent."""
+    store.create_tasks([new()])  # the parent has opened its lock file
+    context = multiprocessing.get_context("fork")
+    held, release = context.Event(), context.Event()
+    child = context.Process(target=_hold_write_lock, args=(store, held, release))
+    child.start()
+    try:
+        assert held.wait(20)
+        with pytest.raises(BlockingIOError):
+            fcntl.flock(store._write_lock._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    finally:
+        release.set()
+        child.join(20)
+    assert child.exitcode == 0
+    store.create_tasks([new()])
+    assert sum(store.worker_counts("echo").by_status.values()) == 2
