@@ -3,8 +3,8 @@
 
 ``perform`` reads ``time.time()`` first thing and appends ``(task_id, time)`` to an in-memory
 list (no system call, no formatting on the task's path: well under a microsecond, which the
-benchmark measures and prints). A daemon thread of the server process writes the pending
-records every 10 ms as lines ``<task_id> <epoch seconds>`` to
+benchmark measures and prints). A daemon thread of the process running the task writes the
+pending records every 10 ms as lines ``<task_id> <epoch seconds>`` to
 ``$TASKY_BENCH_DIR/starts-<pid>.txt``, where the benchmark reads them while the server runs.
 """
 

@@ -3,7 +3,7 @@ answers 201 with a small JSON body, nothing else (no validation, no store).
 
 It is served by the very same command as Tasky (``python -m gunicorn -b ... bench.ref_app:app``
 from the repository root), so ``gunicorn.conf.py`` applies unchanged: same worker class, same
-threads, same keep-alive. That file's hooks start and stop ``extensions["tasky"].runtime``;
+threads, same keep-alive. That file's hooks start and stop ``extensions["tasky"].runner``;
 the stub below gives them something that does nothing.
 """
 
@@ -16,7 +16,7 @@ from flask import Flask, jsonify, request
 
 app = Flask(__name__)
 app.extensions["tasky"] = SimpleNamespace(
-    runtime=SimpleNamespace(start=lambda: None, stop=lambda: None))
+    runner=SimpleNamespace(start=lambda in_child: None, stop=lambda: None))
 
 _count = 0
 

@@ -1,7 +1,8 @@
 """The app factory: settings → store → registry → runtime → service → API.
 
-It builds the runtime but never starts threads: threads and database connections do not
-survive gunicorn's fork, so ``gunicorn.conf.py`` starts the runtime in each worker process.
+It builds the runtime but never starts it: threads and database connections do not survive
+gunicorn's fork, so ``gunicorn.conf.py`` forks each worker process's runner process
+(``runner``), which starts the runtime. The service tells that process of new work.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from tasky.api.errors import handle_tasky_error
 from tasky.config import Settings
 from tasky.errors import StoreUnavailable
 from tasky.registry import Registry
+from tasky.runner_process import RunnerProcess
 from tasky.runtime import Runtime
 from tasky.service import TaskService
 from tasky.stores import open_store
@@ -30,6 +32,7 @@ class Tasky:
     store: Store
     registry: Registry
     runtime: Runtime
+    runner: RunnerProcess
     service: TaskService
 
 
@@ -38,10 +41,11 @@ def create_app(settings: Settings | None = None) -> Flask:
     store = open_store(settings.database_url)
     registry = Registry.discover(settings)
     runtime = Runtime(settings, store, registry)
-    service = TaskService(settings, store, registry, runtime)
+    runner = RunnerProcess(runtime)
+    service = TaskService(settings, store, registry, runner)
 
     app = Flask(__name__)
-    app.extensions["tasky"] = Tasky(settings, store, registry, runtime, service)
+    app.extensions["tasky"] = Tasky(settings, store, registry, runtime, runner, service)
     api.init_app(app, service)
     for error in store.outage_errors:
         app.register_error_handler(error, functools.partial(_store_unavailable, store))

@@ -1,0 +1,137 @@
+"""The runner in a process of its own, one beside each HTTP worker process.
+
+In the HTTP process, the runner's threads (claiming, running, storing, calling hooks) took
+turns on the GIL with the request threads: every task cost a request about a quarter of a
+millisecond, and a task busy in Python code slowed every answer. Forked beside the worker,
+the runner has a GIL of its own, and the two share only the store.
+
+The child is forked once the app is loaded and before any thread starts (gunicorn's
+``post_worker_init``), so it shares the loaded code and takes no thread with it. The HTTP
+process tells it of new work through a pipe, one JSON line per message (``wake``,
+``abort``), without ever waiting: a message that does not fit is dropped, and the
+scheduler's next poll (``TASKY_POLL_INTERVAL``) finds that work, as it finds the work of
+other processes. The pipe is also the child's lifeline: when the HTTP process is gone, the
+child reads end-of-file and stops as on SIGTERM. When the child dies, the HTTP process
+stops too, and gunicorn replaces it with a new pair.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import select
+import signal
+import threading
+from typing import Callable
+
+from tasky.runtime import SHUTDOWN_WAIT, Runtime
+
+logger = logging.getLogger(__name__)
+
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT)
+STOP_WAIT = SHUTDOWN_WAIT + 5.0
+"""Seconds the HTTP process waits for its runner to hand its tasks back at a stop."""
+
+
+class RunnerProcess:
+    """The engine of an HTTP process whose runtime runs in a child process."""
+
+    def __init__(self, runtime: Runtime):
+        self.runtime = runtime
+        self.pid: int | None = None
+        self._pipe: int | None = None
+        self._stopping = False
+        self._reaped = threading.Event()
+
+    def start(self, in_child: Callable[[], None] = lambda: None) -> None:
+        """Fork the runner. ``in_child`` runs first in the child (to close what the child
+        must not hold, such as the listening sockets)."""
+        read_end, write_end = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.close(write_end)
+            code = 0
+            try:
+                in_child()
+                self._serve(read_end)
+            except BaseException:
+                logger.exception("the runner process failed")
+                code = 1
+            finally:
+                os._exit(code)
+        os.close(read_end)
+        os.set_blocking(write_end, False)
+        self._pipe, self.pid = write_end, pid
+        threading.Thread(target=self._reap, name="tasky-runner-reaper", daemon=True).start()
+        logger.info("runner process %d started", pid)
+
+    def stop(self) -> None:
+        """Close the pipe: the runner stops, handing its tasks back. Wait for it."""
+        if self._pipe is None:
+            return
+        self._stopping = True
+        os.close(self._pipe)
+        self._pipe = None
+        if not self._reaped.wait(STOP_WAIT):
+            logger.error("runner process %d did not stop in %gs", self.pid, STOP_WAIT)
+
+    def wake(self, worker: str | None = None, due_at: float | None = None) -> None:
+        self._send(["wake", worker, due_at])
+
+    def abort(self, task_id: str) -> None:
+        self._send(["abort", task_id])
+
+    # -- the HTTP process's side ------------------------------------------------------------
+
+    def _send(self, message: list) -> None:
+        pipe = self._pipe
+        if pipe is None:
+            return
+        try:
+            os.write(pipe, json.dumps(message).encode() + b"\n")
+        except (BlockingIOError, BrokenPipeError):
+            pass  # the runner is behind (its next poll finds the work) or gone (see _reap)
+
+    def _reap(self) -> None:
+        """Wait for the runner to exit; if it was not told to, stop this process too."""
+        _, status = os.waitpid(self.pid, 0)
+        self._reaped.set()
+        if not self._stopping:
+            logger.error("runner process %d exited (wait status %d); stopping this server"
+                         " process", self.pid, status)
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    # -- the runner's side ------------------------------------------------------------------
+
+    def _serve(self, pipe: int) -> None:
+        """Run the runtime until a stop signal or the pipe's end-of-file. Signals only write
+        to a wake-up pipe (a handler that took a lock could deadlock the thread it
+        interrupts); this thread watches both pipes."""
+        signalled, signal_end = os.pipe()
+        os.set_blocking(signal_end, False)
+        signal.set_wakeup_fd(signal_end)
+        for number in STOP_SIGNALS:
+            signal.signal(number, lambda *_: None)
+        self.runtime.start()
+        try:
+            self._read(pipe, signalled)
+        finally:
+            self.runtime.stop()
+
+    def _read(self, pipe: int, signalled: int) -> None:
+        pending = b""
+        while True:
+            ready, _, _ = select.select([pipe, signalled], [], [])
+            if signalled in ready:
+                return
+            data = os.read(pipe, 65536)
+            if not data:
+                return
+            *lines, pending = (pending + data).split(b"\n")
+            for line in lines:
+                kind, *args = json.loads(line)
+                if kind == "wake":
+                    self.runtime.wake(*args)
+                elif kind == "abort":
+                    self.runtime.abort(*args)

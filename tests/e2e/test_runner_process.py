@@ -1,0 +1,86 @@
+"""Each gunicorn worker process forks a runner process: tasks run there, and the two live and
+die together."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import psutil
+import pytest
+
+from tests.support import wait_for
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
+
+SLOW_POLL = {"TASKY_POLL_INTERVAL": "30"}
+"""The scheduler's own look at the store comes too late for a test's deadline: what happens
+in time was sent through the pipe."""
+
+
+def pairs(server) -> dict[int, list[int]]:
+    """Each HTTP worker process of the server, with its children."""
+    master = psutil.Process(server.proc.pid)
+    return {worker.pid: [child.pid for child in worker.children()]
+            for worker in master.children()}
+
+
+def one_pair(server, other_than: int | None = None) -> tuple[int, int]:
+    """The HTTP process and its runner process, once both run (and the HTTP process is not
+    ``other_than``)."""
+    def ready():
+        found = pairs(server)
+        if len(found) == 1:
+            (http, runners), = found.items()
+            if len(runners) == 1 and http != other_than:
+                return http, runners[0]
+        return None
+
+    return wait_for(ready, timeout=30)
+
+
+def gone(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+def test_tasks_run_in_the_runner_process_woken_through_the_pipe(server_factory):
+    server = server_factory(env=SLOW_POLL)
+    http, runner = one_pair(server)
+    task_id = server.submit("journal")
+    assert server.wait_finished(task_id, timeout=5)["status"] == "completed"
+    output = server.get(f"/tasky/v1/tasks/{task_id}/result").json()["output"]
+    assert output == {"pid": runner}
+
+
+def test_a_cancel_reaches_the_runner_process_through_the_pipe(server_factory):
+    server = server_factory(env=SLOW_POLL)
+    task_id = server.submit("sleeper", {"config": {"seconds": 60}})
+    wait_for(lambda: server.status(task_id) == "running", timeout=5)
+    assert server.post(f"/tasky/v1/tasks/{task_id}/cancel").status_code == 202
+    wait_for(lambda: server.status(task_id) == "canceled", timeout=1.5)
+
+
+@pytest.mark.parametrize("killed", ["runner", "http"])
+def test_the_http_and_runner_processes_live_and_die_together(server_factory, killed):
+    """Killed, either one takes the other along (the runner hands its tasks back first), and
+    gunicorn starts a new pair."""
+    server = server_factory()
+    http, runner = one_pair(server)
+    os.kill(runner if killed == "runner" else http, signal.SIGKILL)
+    wait_for(lambda: gone(http) and gone(runner), timeout=20)
+    one_pair(server, other_than=http)
+    task_id = server.submit("journal")
+    assert server.wait_finished(task_id)["status"] == "completed"
+
+
+def test_a_stopped_server_leaves_no_runner_process(server_factory):
+    server = server_factory(processes=2)
+    runners = wait_for(lambda: (found := pairs(server)) and len(found) == 2
+                       and all(len(r) == 1 for r in found.values())
+                       and [r[0] for r in found.values()], timeout=30)
+    server.stop()
+    assert server.proc.returncode == 0
+    wait_for(lambda: all(gone(pid) for pid in runners), timeout=5)
