@@ -10,7 +10,7 @@ from flask import Response, jsonify
 from flask.views import MethodView
 
 from tasky.api.body import Blueprint
-from tasky.api.context import get_service, task_location
+from tasky.api.context import SCHEDULES_URL, get_service, task_location
 from tasky.api.schemas import (
     ScheduleActionSchema,
     SchedulePageSchema,
@@ -20,7 +20,7 @@ from tasky.api.schemas import (
     TaskSchema,
 )
 
-blp = Blueprint("schedules", __name__, url_prefix="/tasky/v1/schedules",
+blp = Blueprint("schedules", __name__, url_prefix=SCHEDULES_URL,
                 description="Schedules: a cron or interval trigger that submits tasks to its "
                             "worker. Create one with POST /tasky/v1/workers/<name> and a cron "
                             "or interval.")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask.views import MethodView
 
 from tasky.api.body import Blueprint
-from tasky.api.context import get_service, task_location
+from tasky.api.context import TASKS_URL, get_service, task_location
 from tasky.api.schemas import (
     ActionSchema,
     TaskPageSchema,
@@ -18,7 +18,7 @@ from tasky.api.schemas import (
 )
 from tasky.models import TaskFilter, TaskState
 
-blp = Blueprint("tasks", __name__, url_prefix="/tasky/v1/tasks",
+blp = Blueprint("tasks", __name__, url_prefix=TASKS_URL,
                 description="Tasks: one stored request to run a worker.")
 
 LOCATION = {"Location": {"description": "URL of the new task", "schema": {"type": "string"}}}
