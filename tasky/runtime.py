@@ -9,6 +9,7 @@ from typing import Callable
 from tasky.config import Settings
 from tasky.executor import Executor
 from tasky.hooks import call_hook
+from tasky.models import NewTask, Task
 from tasky.registry import Registry
 from tasky.scheduler import Scheduler, owner_id
 from tasky.stores.base import Store
@@ -59,6 +60,9 @@ class Runtime:
         self.scheduler = self.executor = None
         logger.info("runner %s stopped", self.owner)
 
+    def create_tasks(self, tasks: list[NewTask]) -> list[tuple[Task, bool]]:
+        return store_and_wake(self.store, tasks, self.wake)
+
     def wake(self, worker: str | None = None, due_at: float | None = None) -> None:
         if self.scheduler is not None:
             self.scheduler.wake(worker, due_at)
@@ -66,3 +70,14 @@ class Runtime:
     def abort(self, task_id: str) -> None:
         if self.executor is not None:
             self.executor.abort(task_id, "canceled")
+
+
+def store_and_wake(store: Store, tasks: list[NewTask],
+                   wake: Callable[[str, float], None]) -> list[tuple[Task, bool]]:
+    """``Store.create_tasks`` for tasks of one worker, then ``wake`` for the first due time
+    of those created."""
+    stored = store.create_tasks(tasks)
+    due = [task.execute_at for task, created in stored if created]
+    if due:
+        wake(tasks[0].worker, min(due))
+    return stored

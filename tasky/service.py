@@ -50,6 +50,9 @@ ACTIONS = ("cancel", "pause", "resume", "run")
 class Engine(Protocol):
     """The running side, as the service sees it (see ``tasky.runtime.Runtime``)."""
 
+    def create_tasks(self, tasks: list[NewTask]) -> list[tuple[Task, bool]]:
+        """``Store.create_tasks`` for new tasks of one worker, which then run when due."""
+
     def wake(self, worker: str | None = None, due_at: float | None = None) -> None:
         """New work (of ``worker``, or of any) may be due sooner than the scheduler thinks;
         ``due_at``: the new work of ``worker`` is due at that time or later."""
@@ -60,6 +63,12 @@ class Engine(Protocol):
 
 class _Detached:
     """The engine of a process that runs no tasks (tests of the API alone)."""
+
+    def __init__(self, store: Store):
+        self.store = store
+
+    def create_tasks(self, tasks: list[NewTask]) -> list[tuple[Task, bool]]:
+        return self.store.create_tasks(tasks)
 
     def wake(self, worker: str | None = None, due_at: float | None = None) -> None: ...
 
@@ -93,7 +102,7 @@ class TaskService:
         self.settings = settings
         self.store = store
         self.registry = registry
-        self.engine = engine or _Detached()
+        self.engine = engine or _Detached(store)
         self.clock = clock
 
     # -- workers ------------------------------------------------------------------------------
@@ -152,9 +161,7 @@ class TaskService:
         now = self.clock()
         new = self._new_task(worker, request, now, new_id(now),
                              functools.partial(self._valid_config, worker))
-        task, created = self.store.create_tasks([new])[0]
-        if created:
-            self.engine.wake(worker.name, task.execute_at)
+        task, created = self.engine.create_tasks([new])[0]
         return Submitted(task, created)
 
     def submit_batch(self, worker_name: str, requests: list[dict[str, Any]]) -> list[Task]:
@@ -171,9 +178,7 @@ class TaskService:
                 errors[index] = exc.errors or {"_schema": [exc.message]}
         if errors:
             raise InvalidInput("invalid tasks in batch", errors={"tasks": errors})
-        tasks = [task for task, _ in self.store.create_tasks(news)]
-        self.engine.wake(worker.name, min(task.execute_at for task in tasks))
-        return tasks
+        return [task for task, _ in self.engine.create_tasks(news)]
 
     def _enabled_worker(self, name: str) -> Worker:
         worker = self.registry.get(name)
@@ -392,8 +397,7 @@ class TaskService:
             created_at=now, timeout=task.timeout, max_retries=task.max_retries,
             retry_backoff=task.retry_backoff,
         )
-        copy, _ = self.store.create_tasks([new])[0]
-        self.engine.wake()
+        copy, _ = self.engine.create_tasks([new])[0]
         return Submitted(copy, True)
 
     def delete_task(self, task_id: str) -> None:

@@ -15,7 +15,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
 
 SLOW_POLL = {"TASKY_POLL_INTERVAL": "30"}
 """The scheduler's own look at the store comes too late for a test's deadline: what happens
-in time was sent through the pipe."""
+in time was handed to the runner process."""
 
 
 def pairs(server) -> dict[int, list[int]]:
@@ -46,7 +46,7 @@ def gone(pid: int) -> bool:
         return True
 
 
-def test_tasks_run_in_the_runner_process_woken_through_the_pipe(server_factory):
+def test_a_submit_is_stored_by_the_runner_process_and_runs_at_once(server_factory):
     server = server_factory(env=SLOW_POLL)
     http, runner = one_pair(server)
     task_id = server.submit("journal")

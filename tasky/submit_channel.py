@@ -1,0 +1,157 @@
+"""New tasks, handed from an HTTP process to its runner process, which stores them.
+
+A request thread that stores a task itself makes several blocking calls into SQLite (and
+takes turns on the file lock), each one handing the GIL to another thread of the busy HTTP
+process. So each request thread sends its new task over a Unix socket connection of its own
+(opened on first use) and waits for the answer: one blocking call. The runner process, with
+a GIL of its own, stores it with the group commit of ``Store.create_tasks``, wakes its
+scheduler, and answers with what was stored. The 201 is still sent only once the task is
+committed. (``RunnerProcess.create_tasks`` says which submits take this way.)
+
+Messages are pickles, length-prefixed: both ends are the same program, forked from one
+process. The socket's address is in Linux's abstract namespace (no file to clean up).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import pickle
+import socket
+import struct
+import threading
+from typing import Any, Callable
+
+from tasky.models import NewTask, Task
+
+logger = logging.getLogger(__name__)
+
+HEADER = struct.Struct("!I")
+
+
+class RunnerGone(Exception):
+    """The runner process did not answer: ``sent`` tells whether it may have the tasks."""
+
+    def __init__(self, sent: bool):
+        super().__init__("the runner process is gone")
+        self.sent = sent
+
+
+def listen() -> socket.socket:
+    """A listening socket at a fresh abstract address (before the fork: the child serves
+    it, the parent connects to its address)."""
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(f"\0tasky-submits-{os.getpid()}-{os.urandom(6).hex()}")
+    listener.listen(64)
+    return listener
+
+
+def serve(listener: socket.socket,
+          create_tasks: Callable[[list[NewTask]], list[tuple[Task, bool]]]) -> None:
+    """The runner's side: a thread per connection, until the process exits."""
+    def accept() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:  # closed
+                return
+            threading.Thread(target=_answer, args=(conn, create_tasks),
+                             name="tasky-submits", daemon=True).start()
+
+    threading.Thread(target=accept, name="tasky-submits-accept", daemon=True).start()
+
+
+def _answer(conn: socket.socket, create_tasks) -> None:
+    with conn, conn.makefile("rb") as incoming:
+        while (tasks := _read(incoming)) is not None:
+            try:
+                stored = create_tasks(tasks)
+                # A created task is what was sent: only an existing one travels back.
+                answer = ("ok", [None if created else task for task, created in stored])
+            except Exception as exc:
+                answer = ("error", exc)
+            try:
+                message = _framed(answer)
+            except Exception:  # an error that does not pickle
+                logger.exception("cannot send the answer to a submit")
+                message = _framed(("error", RuntimeError("the runner could not answer")))
+            conn.sendall(message)
+
+
+class SubmitClient:
+    """The HTTP process's side: one connection per request thread."""
+
+    def __init__(self, address: str):
+        self.address = address
+        self._local = threading.local()
+        self._opened: list[tuple[socket.socket, Any]] = []
+        """Every connection, closed by ``close``: request threads live as long as their
+        process, and a socket dropped with its thread would be closed by the collector."""
+
+    def create_tasks(self, tasks: list[NewTask]) -> list[tuple[Task, bool]]:
+        """As ``Store.create_tasks``; raises ``RunnerGone`` when the runner does not
+        answer, and whatever the store raised in the runner."""
+        sent = False
+        try:
+            conn, incoming = self._connection()
+            conn.sendall(_framed(tasks))
+            sent = True
+            answer = _read(incoming)
+        except OSError:
+            answer = None
+        if answer is None:
+            self._close()
+            raise RunnerGone(sent)
+        kind, value = answer
+        if kind == "error":
+            raise value
+        return [(new.as_task(), True) if existing is None else (existing, False)
+                for new, existing in zip(tasks, value)]
+
+    def _connection(self):
+        if getattr(self._local, "conn", None) is None:
+            conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                conn.connect(self.address)
+            except OSError:
+                conn.close()
+                raise
+            self._local.conn, self._local.incoming = conn, conn.makefile("rb")
+            self._opened.append((conn, self._local.incoming))
+        return self._local.conn, self._local.incoming
+
+    def _close(self) -> None:
+        """Drop this thread's connection (the next submit connects anew)."""
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            self._opened.remove((conn, self._local.incoming))
+            _close(conn, self._local.incoming)
+        self._local.conn = None
+
+    def close(self) -> None:
+        """Close every thread's connection."""
+        for conn, incoming in self._opened:
+            _close(conn, incoming)
+        self._opened.clear()
+
+
+def _close(conn: socket.socket, incoming) -> None:
+    incoming.close()
+    conn.close()
+
+
+def _framed(value: Any) -> bytes:
+    data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+    return HEADER.pack(len(data)) + data
+
+
+def _read(incoming) -> Any:
+    """The next message, or None at the end of the stream."""
+    header = incoming.read(HEADER.size)
+    if len(header) < HEADER.size:
+        return None
+    (size,) = HEADER.unpack(header)
+    data = incoming.read(size)
+    if len(data) < size:
+        return None
+    return pickle.loads(data)
