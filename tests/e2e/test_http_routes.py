@@ -815,7 +815,9 @@ def test_cancel_a_running_bash_command(server):
     bash = wait_for(our_bash, timeout=5)
     pgid = os.getpgid(bash.pid)
     assert pgid == bash.pid  # bash leads a process group of its own
-    assert any(p.cmdline() == ["sleep", seconds] for p in bash.children())
+    # bash forks, then the child execs sleep: poll until it has
+    wait_for(lambda: any(p.cmdline() == ["sleep", seconds] for p in _descendants(bash.pid)),
+             timeout=5)
 
     resp = post(server, f"{V1}/tasks/{task_id}/cancel")
     assert ok(resp, 202)["status"] == "canceling"
