@@ -7,12 +7,13 @@ the runner has a GIL of its own, and the two share only the store.
 
 The child is forked once the app is loaded and before any thread starts (gunicorn's
 ``post_worker_init``), so it shares the loaded code and takes no thread with it. The HTTP
-process hands it new tasks to store (``tasky.submit_channel``), and tells it of other news
-through a pipe, one JSON line per message (``wake``, ``abort``), without ever waiting: a
-message that does not fit is dropped, and the scheduler's next poll
-(``TASKY_POLL_INTERVAL``) finds that work, as it finds the work of other processes. The pipe is also the child's lifeline: when the HTTP process is gone, the
-child reads end-of-file and stops as on SIGTERM. When the child dies, the HTTP process
-stops too, and gunicorn replaces it with a new pair.
+process hands it single submits to store (``tasky.submit_channel``), and tells it of other
+news through a pipe, one JSON line per message (``wake``, ``abort``), without ever waiting:
+a message that does not fit is dropped, and the scheduler's next poll
+(``TASKY_POLL_INTERVAL``) finds that work, as it finds the work of other processes. The
+pipe is also the child's lifeline: when the HTTP process is gone, the child reads
+end-of-file and stops as on SIGTERM. When the child dies, the HTTP process stops too, and
+gunicorn replaces it with a new pair.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import logging
 import os
 import select
 import signal
+import socket
 import threading
 from typing import Callable
 
@@ -131,7 +133,7 @@ class RunnerProcess:
 
     # -- the runner's side ------------------------------------------------------------------
 
-    def _serve(self, pipe: int, listener) -> None:
+    def _serve(self, pipe: int, listener: socket.socket) -> None:
         """Run the runtime until a stop signal or the pipe's end-of-file. Signals only write
         to a wake-up pipe (a handler that took a lock could deadlock the thread it
         interrupts); this thread watches both pipes."""

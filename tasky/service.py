@@ -48,7 +48,8 @@ ACTIONS = ("cancel", "pause", "resume", "run")
 
 
 class Engine(Protocol):
-    """The running side, as the service sees it (see ``tasky.runtime.Runtime``)."""
+    """The running side, as the service sees it: ``tasky.runtime.Runtime`` where the tasks
+    run in this process, ``tasky.runner_process.RunnerProcess`` in an HTTP process."""
 
     def create_tasks(self, tasks: list[NewTask]) -> list[tuple[Task, bool]]:
         """``Store.create_tasks`` for new tasks of one worker, which then run when due."""
