@@ -127,9 +127,14 @@ class RunnerProcess:
         """Wait for the runner to exit; if it was not told to, see ``on_death``."""
         _, status = os.waitpid(self.pid, 0)
         self._reaped.set()
-        if not self._stopping:
-            logger.error("runner process %d exited (wait status %d)", self.pid, status)
-            self.on_death()
+        if self._stopping:
+            return
+        if status == 0:  # told to stop by a signal of its own, as on Ctrl-C
+            logger.info("runner process %d stopped; this process stops too", self.pid)
+        else:
+            logger.error("runner process %d died (wait status %d); this process stops too",
+                         self.pid, status)
+        self.on_death()
 
     # -- the runner's side ------------------------------------------------------------------
 
