@@ -104,6 +104,8 @@ class RunnerProcess:
                 stored = gone.sent and self.runtime.store.get_task(tasks[0].id)
                 if stored:  # it committed the task before it went
                     return [(stored, True)]
+                # A hung runner that commits later fails on the task's id (stored here);
+                # one that commits just between these two lines makes this insert fail.
         return store_and_wake(self.runtime.store, tasks, self.wake)
 
     def wake(self, worker: str | None = None, due_at: float | None = None) -> None:

@@ -27,6 +27,10 @@ from tasky.models import NewTask, Task
 logger = logging.getLogger(__name__)
 
 HEADER = struct.Struct("!I")
+ANSWER_TIMEOUT = 60.0
+"""Seconds a request thread waits for the runner's answer (which may itself wait up to 30 s
+for the database) before it stores the task itself: a runner that hangs must not take every
+request thread with it."""
 
 
 class RunnerGone(Exception):
@@ -75,14 +79,18 @@ def _answer(conn: socket.socket, create_tasks) -> None:
             except Exception:  # an error that does not pickle
                 logger.exception("cannot send the answer to a submit")
                 message = _framed(("error", RuntimeError("the runner could not answer")))
-            conn.sendall(message)
+            try:
+                conn.sendall(message)
+            except OSError:  # the sender gave up waiting (see ANSWER_TIMEOUT)
+                return
 
 
 class SubmitClient:
     """The HTTP process's side: one connection per request thread."""
 
-    def __init__(self, address: str):
+    def __init__(self, address: str, timeout: float = ANSWER_TIMEOUT):
         self.address = address
+        self.timeout = timeout
         self._local = threading.local()
         self._opened: list[tuple[socket.socket, Any]] = []
         """Every connection, closed by ``close``: request threads live as long as their
@@ -90,7 +98,7 @@ class SubmitClient:
 
     def create_tasks(self, tasks: list[NewTask]) -> list[tuple[Task, bool]]:
         """As ``Store.create_tasks``; raises ``RunnerGone`` when the runner does not
-        answer, and whatever the store raised in the runner."""
+        answer (in ``timeout`` seconds), and whatever the store raised in the runner."""
         sent = False
         try:
             conn, incoming = self._connection()
@@ -111,6 +119,7 @@ class SubmitClient:
     def _connection(self):
         if getattr(self._local, "conn", None) is None:
             conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            conn.settimeout(self.timeout)
             try:
                 conn.connect(self.address)
             except OSError:

@@ -94,6 +94,18 @@ def test_no_runner_listening_is_runner_gone_before_sending():
     assert gone.value.sent is False
 
 
+def test_a_runner_that_does_not_answer_is_runner_gone_after_sending():
+    listener = listen()  # accepts (the kernel's backlog) but never answers
+    client = SubmitClient(listener.getsockname(), timeout=0.2)
+    try:
+        with pytest.raises(RunnerGone) as gone:
+            client.create_tasks([new()])
+        assert gone.value.sent is True
+    finally:
+        client.close()
+        listener.close()
+
+
 @pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
 def test_submits_go_to_the_runner_process_and_are_stored_here_once_it_is_gone(tmp_path):
     """A single task is handed to the runner process; a batch is stored here and the runner
