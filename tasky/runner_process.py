@@ -150,7 +150,7 @@ class RunnerProcess:
         for number in STOP_SIGNALS:
             signal.signal(number, lambda *_: None)
         self.runtime.start()
-        submit_channel.serve(listener, self.runtime.create_tasks)
+        submit_channel.serve(listener, self.runtime.create_tasks, os.getppid())
         try:
             self._read(pipe, signalled)
         finally:

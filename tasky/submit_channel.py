@@ -9,7 +9,9 @@ scheduler, and answers with what was stored. The 201 is still sent only once the
 committed. (``RunnerProcess.create_tasks`` says which submits take this way.)
 
 Messages are pickles, length-prefixed: both ends are the same program, forked from one
-process. The socket's address is in Linux's abstract namespace (no file to clean up).
+process. The socket's address is in Linux's abstract namespace (no file to clean up), where
+any local process could connect: the runner answers only its own HTTP process, checked by
+the kernel's credentials of the connecting process (``SO_PEERCRED``).
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from tasky.models import NewTask, Task
 logger = logging.getLogger(__name__)
 
 HEADER = struct.Struct("!I")
+PEER_CREDENTIALS = struct.Struct("3i")
+"""``struct ucred``: pid, uid, gid."""
 ANSWER_TIMEOUT = 60.0
 """Seconds a request thread waits for the runner's answer (which may itself wait up to 30 s
 for the database) before it stores the task itself: a runner that hangs must not take every
@@ -51,18 +55,31 @@ def listen() -> socket.socket:
 
 
 def serve(listener: socket.socket,
-          create_tasks: Callable[[list[NewTask]], list[tuple[Task, bool]]]) -> None:
-    """The runner's side: a thread per connection, until the process exits."""
+          create_tasks: Callable[[list[NewTask]], list[tuple[Task, bool]]],
+          sender_pid: int) -> None:
+    """The runner's side: a thread per connection of process ``sender_pid``, until this
+    process exits. Other processes are refused."""
     def accept() -> None:
         while True:
             try:
                 conn, _ = listener.accept()
             except OSError:  # closed
                 return
+            pid = _peer_pid(conn)
+            if pid != sender_pid:
+                logger.warning("refused a submit connection from process %s", pid)
+                conn.close()
+                continue
             threading.Thread(target=_answer, args=(conn, create_tasks),
                              name="tasky-submits", daemon=True).start()
 
     threading.Thread(target=accept, name="tasky-submits-accept", daemon=True).start()
+
+
+def _peer_pid(conn: socket.socket) -> int:
+    pid, _uid, _gid = PEER_CREDENTIALS.unpack(
+        conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, PEER_CREDENTIALS.size))
+    return pid
 
 
 def _answer(conn: socket.socket, create_tasks) -> None:

@@ -3,6 +3,7 @@ file; and what an HTTP process does when its runner process is gone."""
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import signal
 import sqlite3
@@ -42,7 +43,7 @@ def store(tmp_path):
 @pytest.fixture
 def client(store):
     listener = listen()
-    serve(listener, store.create_tasks)
+    serve(listener, store.create_tasks, os.getpid())
     client = SubmitClient(listener.getsockname())
     yield client
     client.close()
@@ -83,6 +84,28 @@ def test_an_error_of_the_store_is_raised_to_the_sender(client):
     with pytest.raises(sqlite3.IntegrityError):
         client.create_tasks([task])  # the same id again
     assert client.create_tasks([new()])[0][1]  # the connection still serves
+
+
+def _submit_from_another_process(address, outcome) -> None:
+    try:
+        SubmitClient(address, timeout=5).create_tasks([new()])
+        outcome.put("stored")
+    except RunnerGone as gone:
+        outcome.put(f"runner gone, sent={gone.sent}")
+
+
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
+def test_another_process_is_refused(client, store):
+    """Any local process can reach an abstract address: only the HTTP process is answered
+    (here, the test's own process)."""
+    context = multiprocessing.get_context("fork")
+    outcome = context.Queue()
+    other = context.Process(target=_submit_from_another_process,
+                            args=(client.address, outcome))
+    other.start()
+    assert outcome.get(timeout=10) == "runner gone, sent=True"
+    other.join(10)
+    assert sum(store.worker_counts("probe").by_status.values()) == 0
 
 
 def test_no_runner_listening_is_runner_gone_before_sending():
