@@ -109,7 +109,7 @@ class SubmitClient:
         self.address = address
         self.timeout = timeout
         self._local = threading.local()
-        self._opened: list[tuple[socket.socket, Any]] = []
+        self._opened: list[_Connection] = []
         """Every connection, closed by ``close``: request threads live as long as their
         process, and a socket dropped with its thread would be closed by the collector."""
 
@@ -118,14 +118,14 @@ class SubmitClient:
         answer (in ``timeout`` seconds), and whatever the store raised in the runner."""
         sent = False
         try:
-            conn, incoming = self._connection()
-            conn.sendall(_framed(tasks))
+            conn = self._connection()
+            conn.sock.sendall(_framed(tasks))
             sent = True
-            answer = _read(incoming)
+            answer = _read(conn.incoming)
         except OSError:
             answer = None
         if answer is None:
-            self._close()
+            self._drop_connection()
             raise RunnerGone(sent)
         kind, value = answer
         if kind == "error":
@@ -133,37 +133,44 @@ class SubmitClient:
         return [(new.as_task(), True) if existing is None else (existing, False)
                 for new, existing in zip(tasks, value)]
 
-    def _connection(self):
-        if getattr(self._local, "conn", None) is None:
-            conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            conn.settimeout(self.timeout)
-            try:
-                conn.connect(self.address)
-            except OSError:
-                conn.close()
-                raise
-            self._local.conn, self._local.incoming = conn, conn.makefile("rb")
-            self._opened.append((conn, self._local.incoming))
-        return self._local.conn, self._local.incoming
-
-    def _close(self) -> None:
-        """Drop this thread's connection (the next submit connects anew)."""
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            self._opened.remove((conn, self._local.incoming))
-            _close(conn, self._local.incoming)
-        self._local.conn = None
-
     def close(self) -> None:
         """Close every thread's connection."""
-        for conn, incoming in self._opened:
-            _close(conn, incoming)
+        for conn in self._opened:
+            conn.close()
         self._opened.clear()
 
+    def _connection(self) -> _Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = _Connection(self.address, self.timeout)
+            self._opened.append(conn)
+        return conn
 
-def _close(conn: socket.socket, incoming) -> None:
-    incoming.close()
-    conn.close()
+    def _drop_connection(self) -> None:
+        """Close this thread's connection: its next submit connects anew."""
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            self._opened.remove(conn)
+            conn.close()
+            self._local.conn = None
+
+
+class _Connection:
+    """A connected socket and the buffered reader of its answers."""
+
+    def __init__(self, address: str, timeout: float):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(timeout)
+        try:
+            self.sock.connect(address)
+        except OSError:
+            self.sock.close()
+            raise
+        self.incoming = self.sock.makefile("rb")
+
+    def close(self) -> None:
+        self.incoming.close()
+        self.sock.close()
 
 
 def _framed(value: Any) -> bytes:

@@ -61,7 +61,8 @@ from tasky.stores.migrations import migrations
 
 INSERT_TASK = insert_task_sql("?")
 BUSY_TIMEOUT = 30.0
-"""Seconds a write waits for another process's write before it fails (then a 503)."""
+"""Seconds a write waits for another program's write before it fails (then a 503); Tasky's
+own processes take turns on ``_WriteLock`` instead."""
 OUTAGE_CODES = ("SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_CANTOPEN", "SQLITE_IOERR",
                 "SQLITE_FULL", "SQLITE_READONLY", "SQLITE_PROTOCOL")
 """Result codes (with their extended forms) of a database that cannot answer now, as

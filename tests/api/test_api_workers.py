@@ -100,6 +100,17 @@ def test_submit_creates_a_task(client, clock):
     assert record["config"] == {"who": "Ada", "times": 1}
 
 
+def test_location_keeps_the_prefix_the_app_is_mounted_under(client):
+    """Behind a proxy that mounts the app at a path (``SCRIPT_NAME``), the URLs of new tasks
+    and schedules keep that path."""
+    task = client.post("/tasky/v1/workers/echo", json={}, base_url="http://localhost/jobs")
+    assert task.headers["Location"] == f"/jobs/tasky/v1/tasks/{task.get_json()['task_id']}"
+    schedule = client.post("/tasky/v1/workers/echo", json={"interval": 60},
+                           base_url="http://localhost/jobs")
+    assert schedule.headers["Location"] == \
+        f"/jobs/tasky/v1/schedules/{schedule.get_json()['schedule_id']}"
+
+
 def test_submit_with_empty_body_runs_with_defaults(client):
     resp = client.post("/tasky/v1/workers/sleeper")
     assert resp.status_code == 201

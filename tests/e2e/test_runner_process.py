@@ -25,15 +25,15 @@ def pairs(server) -> dict[int, list[int]]:
             for worker in master.children()}
 
 
-def one_pair(server, other_than: int | None = None) -> tuple[int, int]:
-    """The HTTP process and its runner process, once both run (and the HTTP process is not
-    ``other_than``)."""
+def running_pairs(server, count: int = 1, other_than: int | None = None) \
+        -> list[tuple[int, int]]:
+    """Each of the server's ``count`` HTTP processes with its runner process, once all run
+    (and none of the HTTP processes is ``other_than``)."""
     def ready():
         found = pairs(server)
-        if len(found) == 1:
-            (http, runners), = found.items()
-            if len(runners) == 1 and http != other_than:
-                return http, runners[0]
+        if len(found) == count and other_than not in found \
+                and all(len(runners) == 1 for runners in found.values()):
+            return [(http, runners[0]) for http, runners in found.items()]
         return None
 
     return wait_for(ready, timeout=30)
@@ -48,7 +48,7 @@ def gone(pid: int) -> bool:
 
 def test_a_submit_is_stored_by_the_runner_process_and_runs_at_once(server_factory):
     server = server_factory(env=SLOW_POLL)
-    http, runner = one_pair(server)
+    (http, runner), = running_pairs(server)
     task_id = server.submit("journal")
     assert server.wait_finished(task_id, timeout=5)["status"] == "completed"
     output = server.get(f"/tasky/v1/tasks/{task_id}/result").json()["output"]
@@ -68,19 +68,17 @@ def test_the_http_and_runner_processes_live_and_die_together(server_factory, kil
     """Killed, either one takes the other along (the runner hands its tasks back first), and
     gunicorn starts a new pair."""
     server = server_factory()
-    http, runner = one_pair(server)
+    (http, runner), = running_pairs(server)
     os.kill(runner if killed == "runner" else http, signal.SIGKILL)
     wait_for(lambda: gone(http) and gone(runner), timeout=20)
-    one_pair(server, other_than=http)
+    running_pairs(server, other_than=http)
     task_id = server.submit("journal")
     assert server.wait_finished(task_id)["status"] == "completed"
 
 
 def test_a_stopped_server_leaves_no_runner_process(server_factory):
     server = server_factory(processes=2)
-    runners = wait_for(lambda: (found := pairs(server)) and len(found) == 2
-                       and all(len(r) == 1 for r in found.values())
-                       and [r[0] for r in found.values()], timeout=30)
+    runners = [runner for _, runner in running_pairs(server, count=2)]
     server.stop()
     assert server.proc.returncode == 0
     wait_for(lambda: all(gone(pid) for pid in runners), timeout=5)

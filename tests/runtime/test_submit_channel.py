@@ -74,7 +74,7 @@ def test_each_thread_has_its_own_connection(client, store):
         thread.start()
     for thread in threads:
         thread.join(10)
-    assert len(answers) == 8
+    assert len(answers) == 8 and len(client._opened) == 8
     assert sum(store.worker_counts("probe").by_status.values()) == 8
 
 
