@@ -21,8 +21,9 @@ class HttpError(RuntimeError):
     pass
 
 
-def build_request(method: str, path: str, body: bytes | None = None,
-                  content_type: str = "application/json") -> bytes:
+def build_request(
+    method: str, path: str, body: bytes | None = None, content_type: str = "application/json"
+) -> bytes:
     head = [f"{method} {path} HTTP/1.1", f"Host: {HOST}"]
     if body is not None:
         head += [f"Content-Type: {content_type}", f"Content-Length: {len(body)}"]
@@ -79,7 +80,7 @@ class Conn:
                 break
             buf += self._recv()
         head = buf[:end].decode("latin-1")
-        buf = buf[end + 4:]
+        buf = buf[end + 4 :]
         lines = head.split("\r\n")
         status = int(lines[0].split(" ", 2)[1])
         length, chunked, close = None, False, False
@@ -121,15 +122,16 @@ class Conn:
             while len(buf) < size + 2:
                 buf += self._recv()
             body.append(buf[:size])
-            buf = buf[size + 2:]
+            buf = buf[size + 2 :]
             if size == 0:
                 # Trailers (none expected) end with an empty line, already consumed above.
                 return b"".join(body), buf
 
     # -- conveniences for the non-hot paths -------------------------------------------------
 
-    def request(self, method: str, path: str, payload: Any = None,
-                expect: int | tuple[int, ...] = 200) -> Any:
+    def request(
+        self, method: str, path: str, payload: Any = None, expect: int | tuple[int, ...] = 200
+    ) -> Any:
         body = None if payload is None else json.dumps(payload, separators=(",", ":")).encode()
         if body is None and method in ("POST", "PUT", "PATCH"):
             body = b""
@@ -159,8 +161,9 @@ class LoadResult:
     statuses: dict[int, int]
 
 
-def closed_loop(port: int, raw: bytes, *, expect: int, concurrency: int, seconds: float,
-                warmup: float) -> LoadResult:
+def closed_loop(
+    port: int, raw: bytes, *, expect: int, concurrency: int, seconds: float, warmup: float
+) -> LoadResult:
     """``concurrency`` connections, each sending ``raw`` again as soon as the previous answer
     arrived, for ``warmup + seconds``; only answers completed inside the measured window
     count."""

@@ -11,13 +11,15 @@ import queue
 import statistics
 import threading
 import time
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 from urllib.parse import quote
 
 from bench.client import Conn, HttpError, build_request, closed_loop
-from bench.noop_worker import NAME as NOOP, count_starts, read_starts
+from bench.noop_worker import NAME as NOOP
+from bench.noop_worker import count_starts, read_starts
 from bench.server import Server
 
 MAX_BATCH = 10_000
@@ -25,6 +27,7 @@ WAITING = ("scheduled", "queued", "running")
 
 
 # -- helpers ------------------------------------------------------------------------------------
+
 
 def iso(t: float) -> str:
     return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
@@ -49,12 +52,12 @@ def dumps(payload: Any) -> bytes:
     return json.dumps(payload, separators=(",", ":")).encode()
 
 
-def submit_batches(conn: Conn, worker: str, items: list[dict], batch: int = MAX_BATCH) \
-        -> list[str]:
+def submit_batches(conn: Conn, worker: str, items: list[dict], batch: int = MAX_BATCH) -> list[str]:
     ids: list[str] = []
     for start in range(0, len(items), batch):
-        answer = conn.post(f"/tasky/v1/workers/{worker}/batch",
-                           {"tasks": items[start:start + batch]})
+        answer = conn.post(
+            f"/tasky/v1/workers/{worker}/batch", {"tasks": items[start : start + batch]}
+        )
         ids += answer["task_ids"]
     return ids
 
@@ -76,14 +79,20 @@ def wait_until(probe: Callable[[], Any], timeout: float, interval: float, what: 
 
 def wait_drained(conn: Conn, worker: str, timeout: float = 300.0) -> dict:
     """Until the worker has nothing scheduled, queued or running."""
-    return wait_until(lambda: (s := stats(conn, worker)) and not any(s[k] for k in WAITING)
-                      and s, timeout, 0.1, f"{worker} drained")
+    return wait_until(
+        lambda: (s := stats(conn, worker)) and not any(s[k] for k in WAITING) and s,
+        timeout,
+        0.1,
+        f"{worker} drained",
+    )
 
 
 # -- 1. timer precision -----------------------------------------------------------------------
 
-def lateness_round(server: Server, conn: Conn, n: int, spread: float, lead: float,
-                   cap: float = 60.0) -> dict:
+
+def lateness_round(
+    server: Server, conn: Conn, n: int, spread: float, lead: float, cap: float = 60.0
+) -> dict:
     """``n`` tasks due at instants spread evenly over ``spread`` seconds, the first ``lead``
     seconds from now; lateness = recorded start of ``perform`` minus ``execute_at``.
 
@@ -95,14 +104,17 @@ def lateness_round(server: Server, conn: Conn, n: int, spread: float, lead: floa
     ids = submit_batches(conn, NOOP, [{"execute_at": iso(d)} for d in dues])
     submitted = time.time()
     if submitted > first - 0.1:
-        raise RuntimeError(f"submitting {n} tasks took {submitted - first + lead:.2f} s, "
-                           f"more than the lead of {lead} s: raise the lead")
+        raise RuntimeError(
+            f"submitting {n} tasks took {submitted - first + lead:.2f} s, "
+            f"more than the lead of {lead} s: raise the lead"
+        )
     due_of = dict(zip(ids, dues))
     for task_id in (ids[0], ids[len(ids) // 2], ids[-1]):  # the batch answer is in order
         stored = parse_iso(conn.get(f"/tasky/v1/tasks/{task_id}")["execute_at"])
         if abs(stored - due_of[task_id]) > 2e-6:
-            raise AssertionError(f"task {task_id}: stored execute_at {stored} is not the "
-                                 f"submitted {due_of[task_id]}")
+            raise AssertionError(
+                f"task {task_id}: stored execute_at {stored} is not the submitted {due_of[task_id]}"
+            )
     wanted = set(ids)
     data = str(server.data)
     deadline = dues[-1] + cap
@@ -116,14 +128,23 @@ def lateness_round(server: Server, conn: Conn, n: int, spread: float, lead: floa
     result = summary_ms(late_ms)
     result["not_started"] = sum(1 for i in ids if i not in starts)
     if not result["not_started"]:
-        wait_until(lambda: stats(conn)["completed"] >= completed_before + n, 60, 0.05,
-                   "lateness tasks completed")
+        wait_until(
+            lambda: stats(conn)["completed"] >= completed_before + n,
+            60,
+            0.05,
+            "lateness tasks completed",
+        )
     return result
 
 
 def summary_ms(late_ms: list[float]) -> dict:
-    return {"p50_ms": percentile(late_ms, 50), "p99_ms": percentile(late_ms, 99),
-            "max_ms": max(late_ms), "min_ms": min(late_ms), "n": len(late_ms)}
+    return {
+        "p50_ms": percentile(late_ms, 50),
+        "p99_ms": percentile(late_ms, 99),
+        "max_ms": max(late_ms),
+        "min_ms": min(late_ms),
+        "n": len(late_ms),
+    }
 
 
 def median_rounds(rounds: list[dict]) -> dict:
@@ -148,8 +169,9 @@ def timer_floor(n: int, spread: float, lead: float = 0.2) -> dict:
     return summary_ms(late_ms)
 
 
-def fig_lateness(root: Path, work: Path, *, n: int, spread: float, rounds: int,
-                 lead: float, cap: float) -> dict:
+def fig_lateness(
+    root: Path, work: Path, *, n: int, spread: float, rounds: int, lead: float, cap: float
+) -> dict:
     with Server.tasky(root, work / "lateness") as server:
         conn = server.conn()
         lateness_round(server, conn, min(n, 50), 0.05, 0.3, cap)  # warm-up, not counted
@@ -165,6 +187,7 @@ def fig_lateness(root: Path, work: Path, *, n: int, spread: float, rounds: int,
 
 
 # -- 2. end-to-end throughput -----------------------------------------------------------------
+
 
 def e2e_round(conn: Conn, data: list[str], n: int, done_before: int, cap: float) -> dict:
     """Submit ``n`` due-now tasks in batches; wait until every one is completed and stored.
@@ -189,23 +212,41 @@ def e2e_round(conn: Conn, data: list[str], n: int, done_before: int, cap: float)
         raise AssertionError(f"e2e: tasks failed: {final}")
     if done < n:
         elapsed = time.time() - t0
-        return {"tasks_per_s": done / elapsed, "seconds": elapsed, "submit_s": t_submitted - t0,
-                "all_started_s": None, "capped": True, "completed": done}
+        return {
+            "tasks_per_s": done / elapsed,
+            "seconds": elapsed,
+            "submit_s": t_submitted - t0,
+            "all_started_s": None,
+            "capped": True,
+            "completed": done,
+        }
     last = parse_iso(final["last_finished_at"])
-    return {"tasks_per_s": n / (last - t0), "seconds": last - t0,
-            "submit_s": t_submitted - t0, "all_started_s": t_started - t0, "capped": False,
-            "completed": done}
+    return {
+        "tasks_per_s": n / (last - t0),
+        "seconds": last - t0,
+        "submit_s": t_submitted - t0,
+        "all_started_s": t_started - t0,
+        "capped": False,
+        "completed": done,
+    }
 
 
-def fig_e2e(root: Path, work: Path, *, n: int, rounds: int, cap: float,
-            servers: int = 1, database_url: str | None = None) -> dict:
+def fig_e2e(
+    root: Path,
+    work: Path,
+    *,
+    n: int,
+    rounds: int,
+    cap: float,
+    servers: int = 1,
+    database_url: str | None = None,
+) -> dict:
     """End-to-end throughput on ``servers`` gunicorn servers (one process each) sharing one
     database: batch submit (to the first) → every task completed and stored."""
     running = []
     try:
         for i in range(servers):
-            running.append(Server.tasky(root, work / f"e2e-{i}",
-                                        database_url=database_url).start())
+            running.append(Server.tasky(root, work / f"e2e-{i}", database_url=database_url).start())
         conn = running[0].conn()
         data = [str(s.data) for s in running]
         e2e_round(conn, data, min(n, 200), 0, cap)  # warm-up, not counted
@@ -216,8 +257,12 @@ def fig_e2e(root: Path, work: Path, *, n: int, rounds: int, cap: float,
             done += n
             if results[-1]["capped"]:
                 break  # still busy with this round: a next one would measure that
-        return {"tasks_per_s": statistics.median(r["tasks_per_s"] for r in results),
-                "capped": any(r["capped"] for r in results), "rounds": results, "n": n}
+        return {
+            "tasks_per_s": statistics.median(r["tasks_per_s"] for r in results),
+            "capped": any(r["capped"] for r in results),
+            "rounds": results,
+            "n": n,
+        }
     finally:
         for server in running:
             server.stop()
@@ -228,8 +273,9 @@ def fig_e2e(root: Path, work: Path, *, n: int, rounds: int, cap: float,
 SUBMIT_BODY = dumps({"config": {"message": "bench"}})
 
 
-def fig_submit(root: Path, work: Path, *, seconds: float, rounds: int, warmup: float,
-               concurrency: int) -> dict:
+def fig_submit(
+    root: Path, work: Path, *, seconds: float, rounds: int, warmup: float, concurrency: int
+) -> dict:
     tasky = Server.tasky(root, work / "submit")
     ref = Server.reference(root, work / "ref")
     tasky_raw = build_request("POST", "/tasky/v1/workers/echo", SUBMIT_BODY)
@@ -240,8 +286,9 @@ def fig_submit(root: Path, work: Path, *, seconds: float, rounds: int, warmup: f
         conn = tasky.conn()
 
         def run(port: int, raw: bytes, window: float, lead: float):
-            return closed_loop(port, raw, expect=201, concurrency=concurrency,
-                               seconds=window, warmup=lead)
+            return closed_loop(
+                port, raw, expect=201, concurrency=concurrency, seconds=window, warmup=lead
+            )
 
         # Warm both up (imports, first requests, SQLite pages), outside the measure.
         run(ref.port, ref_raw, warmup, 0.1)
@@ -259,10 +306,15 @@ def fig_submit(root: Path, work: Path, *, seconds: float, rounds: int, warmup: f
                 raise HttpError(f"submit load got non-201 answers: {result.statuses}")
         submit_rps = statistics.median(r.rps for r in tasky_runs)
         flask_rps = statistics.median(r.rps for r in ref_runs)
-        return {"submit_rps": submit_rps, "flask_post_rps": flask_rps,
-                "ratio": submit_rps / flask_rps,
-                "tasky_runs": [r.rps for r in tasky_runs], "ref_runs": [r.rps for r in ref_runs],
-                "concurrency": concurrency, "seconds": seconds}
+        return {
+            "submit_rps": submit_rps,
+            "flask_post_rps": flask_rps,
+            "ratio": submit_rps / flask_rps,
+            "tasky_runs": [r.rps for r in tasky_runs],
+            "ref_runs": [r.rps for r in ref_runs],
+            "concurrency": concurrency,
+            "seconds": seconds,
+        }
     finally:
         tasky.stop()
         ref.stop()
@@ -270,8 +322,10 @@ def fig_submit(root: Path, work: Path, *, seconds: float, rounds: int, warmup: f
 
 # -- 4. scale: many tasks due tomorrow -------------------------------------------------------------
 
-LIST_PATHS = {"list": "/tasky/v1/tasks/?limit=100",
-              "list_status": "/tasky/v1/tasks/?limit=100&status=scheduled"}
+LIST_PATHS = {
+    "list": "/tasky/v1/tasks/?limit=100",
+    "list_status": "/tasky/v1/tasks/?limit=100&status=scheduled",
+}
 
 
 def _bodies(n: int, batch: int, first: float, step: float, out: queue.Queue) -> None:
@@ -279,8 +333,9 @@ def _bodies(n: int, batch: int, first: float, step: float, out: queue.Queue) -> 
     path = f"/tasky/v1/workers/{NOOP}/batch"
     for start in range(0, n, batch):
         count = min(batch, n - start)
-        items = ",".join('{"execute_at":"%s"}' % iso(first + (start + i) * step)
-                         for i in range(count))
+        items = ",".join(
+            '{"execute_at":"%s"}' % iso(first + (start + i) * step) for i in range(count)
+        )
         out.put((count, build_request("POST", path, b'{"tasks":[' + items.encode() + b"]}")))
     out.put(None)
 
@@ -297,21 +352,36 @@ def list_latency(conn: Conn, path: str, count: int) -> dict:
         if status != 200:
             raise HttpError(f"GET {path}: {status} {body[:300]!r}")
     items = len(json.loads(body)["tasks"])
-    return {"median_ms": statistics.median(times), "p95_ms": percentile(times, 95),
-            "items": items, "count": count}
+    return {
+        "median_ms": statistics.median(times),
+        "p95_ms": percentile(times, 95),
+        "items": items,
+        "count": count,
+    }
 
 
-def fig_scale(root: Path, work: Path, *, n: int, batch: int, list_gets: int,
-              lateness_n: int, spread: float, lead: float, cap: float,
-              lateness_rounds: int) -> dict:
+def fig_scale(
+    root: Path,
+    work: Path,
+    *,
+    n: int,
+    batch: int,
+    list_gets: int,
+    lateness_n: int,
+    spread: float,
+    lead: float,
+    cap: float,
+    lateness_rounds: int,
+) -> dict:
     with Server.tasky(root, work / "scale") as server:
         conn = server.conn()
         rss = {"idle": server.rss_mb()}
         tomorrow = time.time() + 86400
         step = 3600.0 / max(n, 1)  # spread over one hour, a day from now
         bodies: queue.Queue = queue.Queue(maxsize=2)
-        builder = threading.Thread(target=_bodies, args=(n, batch, tomorrow, step, bodies),
-                                   daemon=True)
+        builder = threading.Thread(
+            target=_bodies, args=(n, batch, tomorrow, step, bodies), daemon=True
+        )
         builder.start()
         inserted, request_s = 0, 0.0
         t0 = time.perf_counter()
@@ -337,15 +407,23 @@ def fig_scale(root: Path, work: Path, *, n: int, batch: int, list_gets: int,
                 break
         late = median_rounds(rounds)
         rss["after_lateness"] = server.rss_mb()
-        return {"tasks": n, "insert_per_s": n / elapsed, "insert_seconds": elapsed,
-                "insert_server_per_s": n / request_s, "batch": batch, "rss": rss,
-                "rss_mb": max(rss.values()), "lists": lists,
-                "list_ms": max(v["median_ms"] for v in lists.values()), "lateness": late,
-                "db_mb": sum(f.stat().st_size for f in server.data.glob("tasks.db*"))
-                / (1024 * 1024)}
+        return {
+            "tasks": n,
+            "insert_per_s": n / elapsed,
+            "insert_seconds": elapsed,
+            "insert_server_per_s": n / request_s,
+            "batch": batch,
+            "rss": rss,
+            "rss_mb": max(rss.values()),
+            "lists": lists,
+            "list_ms": max(v["median_ms"] for v in lists.values()),
+            "lateness": late,
+            "db_mb": sum(f.stat().st_size for f in server.data.glob("tasks.db*")) / (1024 * 1024),
+        }
 
 
 # -- 6. schedule ticks -------------------------------------------------------------------------
+
 
 def schedule_runs(conn: Conn, schedule_id: str) -> list[dict]:
     """Every run (task) of a schedule, following ``next_cursor``."""
@@ -372,8 +450,9 @@ def interval_ticks(start_at: float, end_at: float, interval: float) -> list[floa
     return ticks
 
 
-def ticks_round(server: Server, conn: Conn, n: int, interval: float, lead: float,
-                cap: float) -> dict:
+def ticks_round(
+    server: Server, conn: Conn, n: int, interval: float, lead: float, cap: float
+) -> dict:
     """An ``interval`` schedule of the no-op worker (``overlap: allow``) whose ``start_at`` is
     ``lead`` seconds from now and whose ``end_at`` leaves it ``n`` ticks (half an interval
     after the last, so rounding cannot add or drop one). The client stays quiet until
@@ -385,19 +464,29 @@ def ticks_round(server: Server, conn: Conn, n: int, interval: float, lead: float
     and ``fire_lag`` (the run's ``created_at`` minus its tick: the scheduler's share)."""
     start_at = round(time.time() + lead, 3)
     end_at = start_at + (n - 0.5) * interval
-    answer = conn.post(f"/tasky/v1/workers/{NOOP}", {
-        "interval": interval, "overlap": "allow", "start_at": iso(start_at),
-        "end_at": iso(end_at)})
+    answer = conn.post(
+        f"/tasky/v1/workers/{NOOP}",
+        {
+            "interval": interval,
+            "overlap": "allow",
+            "start_at": iso(start_at),
+            "end_at": iso(end_at),
+        },
+    )
     created = time.time()
     if created > start_at - 0.1:
-        raise RuntimeError(f"creating the schedule took until {created - start_at:+.2f} s of "
-                           f"its start_at: raise the lead")
+        raise RuntimeError(
+            f"creating the schedule took until {created - start_at:+.2f} s of "
+            f"its start_at: raise the lead"
+        )
     schedule_id = answer["schedule_id"]
     schedule = conn.get(f"/tasky/v1/schedules/{schedule_id}")
     stored_start, stored_end = parse_iso(schedule["start_at"]), parse_iso(schedule["end_at"])
     if abs(stored_start - start_at) > 2e-6 or parse_iso(answer["next_run_at"]) != stored_start:
-        raise AssertionError(f"schedule {schedule_id}: stored start_at {schedule['start_at']}, "
-                             f"next_run_at {answer['next_run_at']}; submitted {iso(start_at)}")
+        raise AssertionError(
+            f"schedule {schedule_id}: stored start_at {schedule['start_at']}, "
+            f"next_run_at {answer['next_run_at']}; submitted {iso(start_at)}"
+        )
     expected = interval_ticks(stored_start, stored_end, schedule["interval"])
     if len(expected) != n:
         raise AssertionError(f"{len(expected)} ticks between start_at and end_at, meant {n}")
@@ -409,8 +498,11 @@ def ticks_round(server: Server, conn: Conn, n: int, interval: float, lead: float
         schedule = conn.get(f"/tasky/v1/schedules/{schedule_id}")
         runs = schedule_runs(conn, schedule_id)
         starts = read_starts(data)
-        done = (schedule["next_run_at"] is None and len(runs) >= n
-                and all(r["status"] == "completed" and r["task_id"] in starts for r in runs))
+        done = (
+            schedule["next_run_at"] is None
+            and len(runs) >= n
+            and all(r["status"] == "completed" and r["task_id"] in starts for r in runs)
+        )
         if done or time.time() > deadline:
             break
         time.sleep(0.05)
@@ -421,26 +513,32 @@ def ticks_round(server: Server, conn: Conn, n: int, interval: float, lead: float
     dues = {r["task_id"]: parse_iso(r["execute_at"]) for r in runs}
     late_ms = [(starts.get(i, now) - due) * 1000 for i, due in dues.items()]
     fire_ms = [(parse_iso(r["created_at"]) - dues[r["task_id"]]) * 1000 for r in runs]
-    result = summary_ms(late_ms) if late_ms else {
-        "p50_ms": None, "p99_ms": None, "max_ms": None, "min_ms": None, "n": 0}
+    result = (
+        summary_ms(late_ms)
+        if late_ms
+        else {"p50_ms": None, "p99_ms": None, "max_ms": None, "min_ms": None, "n": 0}
+    )
+
     def off_grid(due: float) -> bool:  # within 0.1 ms of a tick: that tick (ISO keeps µs)
         k = round((due - stored_start) / schedule["interval"])
         return not 0 <= k < len(expected) or abs(due - expected[k]) > 1e-4
 
     result.update(
-        runs=len(runs), expected=len(expected),
+        runs=len(runs),
+        expected=len(expected),
         duplicates=len(runs) - len({r["execute_at"] for r in runs}),
         off_grid=sum(1 for d in dues.values() if off_grid(d)),
         not_started=sum(1 for i in dues if i not in starts),
         unfinished=schedule["next_run_at"] is not None,
         fire_lag_p50_ms=percentile(fire_ms, 50) if fire_ms else None,
         fire_lag_p99_ms=percentile(fire_ms, 99) if fire_ms else None,
-        interval=schedule["interval"], schedule_runs=schedule["runs"])
+        interval=schedule["interval"],
+        schedule_runs=schedule["runs"],
+    )
     return result
 
 
-def fig_ticks(root: Path, work: Path, *, n: int, interval: float, lead: float,
-              cap: float) -> dict:
+def fig_ticks(root: Path, work: Path, *, n: int, interval: float, lead: float, cap: float) -> dict:
     """Figure 6: how late an ``interval`` schedule's ticks start their task, and whether each
     tick between ``start_at`` and ``end_at`` fired exactly once. (A ``cron`` schedule ticks
     once a minute at best: too slow to measure here; both fire through the same path.)"""

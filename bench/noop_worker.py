@@ -76,7 +76,6 @@ class BenchNoop(Worker):
 
     def perform(self, config, ctx):
         RECORDER.record(ctx.task_id, time.time())
-        return None
 
 
 def read_starts(directory: str) -> dict[str, float]:

@@ -65,8 +65,9 @@ class LocalPostgres:
     directory), with the server's default settings: fsync on, as a user would run it."""
 
     def __init__(self, bin_dir: str | None = None):
-        self.bin_dir = Path(bin_dir or os.environ.get("TASKY_BENCH_PG_BIN")
-                            or "/usr/lib/postgresql/15/bin")
+        self.bin_dir = Path(
+            bin_dir or os.environ.get("TASKY_BENCH_PG_BIN") or "/usr/lib/postgresql/15/bin"
+        )
         self.root: Path | None = None
         self.as_user: list[str] = []
         with socket.socket() as sock:
@@ -81,25 +82,45 @@ class LocalPostgres:
         done = subprocess.run([*self.as_user, *argv], capture_output=True, text=True)
         if done.returncode:
             log = self.root / "server.log"
-            raise RuntimeError(f"{' '.join(argv)} failed: {done.stderr.strip()} "
-                               f"{log.read_text()[-1000:] if log.exists() else ''}")
+            raise RuntimeError(
+                f"{' '.join(argv)} failed: {done.stderr.strip()} "
+                f"{log.read_text()[-1000:] if log.exists() else ''}"
+            )
 
     def __enter__(self) -> str:
         if not (self.bin_dir / "initdb").is_file():
-            raise RuntimeError(f"no PostgreSQL binaries in {self.bin_dir} "
-                               f"(set TASKY_BENCH_PG_BIN)")
+            raise RuntimeError(f"no PostgreSQL binaries in {self.bin_dir} (set TASKY_BENCH_PG_BIN)")
         self.root = Path(tempfile.mkdtemp(prefix="tasky-bench-pg-"))
         if os.geteuid() == 0:  # PostgreSQL refuses to run as root
             os.chown(self.root, pwd.getpwnam("postgres").pw_uid, -1)
             self.as_user = ["runuser", "-u", "postgres", "--"]
         try:
             data = self.root / "data"
-            self._run(str(self.bin_dir / "initdb"), "-D", str(data), "-U", "postgres",
-                      "--auth=trust", "-E", "UTF8", "--locale=C")
-            self._run(str(self.bin_dir / "pg_ctl"), "start", "-w", "-t", "60", "-D", str(data),
-                      "-l", str(self.root / "server.log"), "-o",
-                      f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1"
-                      f" -c max_connections=200")
+            self._run(
+                str(self.bin_dir / "initdb"),
+                "-D",
+                str(data),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--locale=C",
+            )
+            self._run(
+                str(self.bin_dir / "pg_ctl"),
+                "start",
+                "-w",
+                "-t",
+                "60",
+                "-D",
+                str(data),
+                "-l",
+                str(self.root / "server.log"),
+                "-o",
+                f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1"
+                f" -c max_connections=200",
+            )
         except BaseException:
             self.__exit__()
             raise
@@ -109,8 +130,19 @@ class LocalPostgres:
         if self.root is None:
             return
         if (self.root / "data" / "postmaster.pid").exists():
-            subprocess.run([*self.as_user, str(self.bin_dir / "pg_ctl"), "stop", "-m", "fast",
-                            "-w", "-D", str(self.root / "data")], capture_output=True)
+            subprocess.run(
+                [
+                    *self.as_user,
+                    str(self.bin_dir / "pg_ctl"),
+                    "stop",
+                    "-m",
+                    "fast",
+                    "-w",
+                    "-D",
+                    str(self.root / "data"),
+                ],
+                capture_output=True,
+            )
         shutil.rmtree(self.root, ignore_errors=True)
         self.root = None
 
@@ -119,8 +151,9 @@ def _psycopg():
     try:
         import psycopg
     except ImportError as exc:
-        raise RuntimeError("the PostgreSQL figures need psycopg (pip install "
-                           "'psycopg[binary]')") from exc
+        raise RuntimeError(
+            "the PostgreSQL figures need psycopg (pip install 'psycopg[binary]')"
+        ) from exc
     return psycopg
 
 
@@ -185,8 +218,9 @@ def _naive_process(url: str, threads: int, start: float, out) -> None:
     out.put((sum(d for d, _ in results), max((t for _, t in results), default=0.0), errors))
 
 
-def naive_claims(url: str, n: int, processes: int = NAIVE_PROCESSES,
-                 threads: int = NAIVE_THREADS) -> dict:
+def naive_claims(
+    url: str, n: int, processes: int = NAIVE_PROCESSES, threads: int = NAIVE_THREADS
+) -> dict:
     psycopg = _psycopg()
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(NAIVE_SCHEMA)
@@ -199,8 +233,10 @@ def naive_claims(url: str, n: int, processes: int = NAIVE_PROCESSES,
     ctx = multiprocessing.get_context("spawn")
     out = ctx.Queue()
     start = time.time() + 2.0  # every connection open before the clock starts
-    procs = [ctx.Process(target=_naive_process, args=(url, threads, start, out))
-             for _ in range(processes)]
+    procs = [
+        ctx.Process(target=_naive_process, args=(url, threads, start, out))
+        for _ in range(processes)
+    ]
     for p in procs:
         p.start()
     parts = [out.get(timeout=600) for _ in procs]
@@ -213,8 +249,13 @@ def naive_claims(url: str, n: int, processes: int = NAIVE_PROCESSES,
     if done != n:
         raise AssertionError(f"naive claim loop finished {done} of {n} rows")
     last = max(t for _, t, _ in parts)
-    return {"claims_per_s": n / (last - start), "seconds": last - start, "n": n,
-            "processes": processes, "threads": threads}
+    return {
+        "claims_per_s": n / (last - start),
+        "seconds": last - start,
+        "n": n,
+        "processes": processes,
+        "threads": threads,
+    }
 
 
 def _reason(exc: Exception) -> str:
@@ -227,19 +268,28 @@ def _reason(exc: Exception) -> str:
     return f"{type(exc).__name__}: {lines[-1] if lines else exc!r}"
 
 
-def fig_pg(root: Path, work: Path, url: str, *, e2e_n: int, naive_n: int, rounds: int,
-           cap: float) -> dict:
+def fig_pg(
+    root: Path, work: Path, url: str, *, e2e_n: int, naive_n: int, rounds: int, cap: float
+) -> dict:
     with ScratchDatabase(url) as naive_url:
         naive = [naive_claims(naive_url, naive_n) for _ in range(rounds)]
     naive_rate = statistics.median(r["claims_per_s"] for r in naive)
     result = {"naive_claims_per_s": naive_rate, "naive": naive, "e2e_tasks_per_s": None}
     try:
         with ScratchDatabase(url) as tasky_url:
-            e2e = figures.fig_e2e(root, work / "pg", n=e2e_n, rounds=rounds, cap=cap,
-                                  servers=2, database_url=tasky_url)
+            e2e = figures.fig_e2e(
+                root,
+                work / "pg",
+                n=e2e_n,
+                rounds=rounds,
+                cap=cap,
+                servers=2,
+                database_url=tasky_url,
+            )
     except Exception as exc:  # the reference stands on its own; say why Tasky has no figure
         result["e2e_error"] = _reason(exc)
         return result
-    result.update(e2e_tasks_per_s=e2e["tasks_per_s"], e2e=e2e,
-                  ratio=e2e["tasks_per_s"] / naive_rate)
+    result.update(
+        e2e_tasks_per_s=e2e["tasks_per_s"], e2e=e2e, ratio=e2e["tasks_per_s"] / naive_rate
+    )
     return result

@@ -16,7 +16,8 @@ from flask import Flask, jsonify, request
 
 app = Flask(__name__)
 app.extensions["tasky"] = SimpleNamespace(
-    runner=SimpleNamespace(start=lambda in_child: None, stop=lambda: None))
+    runner=SimpleNamespace(start=lambda in_child: None, stop=lambda: None)
+)
 
 _count = 0
 
@@ -27,9 +28,19 @@ def submit():
     body = request.get_json(force=True, silent=False)
     _count += 1
     task_id = f"{_count:032x}"
-    return jsonify({"task_id": task_id, "worker": "echo", "status": "queued",
-                    "config": body.get("config"), "created_at": time.time()}), 201, \
-        {"Location": f"/ref/tasks/{task_id}"}
+    return (
+        jsonify(
+            {
+                "task_id": task_id,
+                "worker": "echo",
+                "status": "queued",
+                "config": body.get("config"),
+                "created_at": time.time(),
+            }
+        ),
+        201,
+        {"Location": f"/ref/tasks/{task_id}"},
+    )
 
 
 @app.get("/ref/health")

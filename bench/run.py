@@ -29,29 +29,44 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: python bench/run.py
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench import figures, noop_worker  # noqa: E402
+from bench import figures, noop_worker
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = ROOT / "bench" / "results" / "latest.json"
 PG_ENV = "TASKY_BENCH_PG_URL"
 
-KEYS = ("lateness_p50_ms", "lateness_p99_ms", "e2e_tasks_per_s", "submit_rps",
-        "flask_post_rps", "submit_ratio", "scale_tasks", "scale_insert_per_s", "scale_rss_mb",
-        "scale_lateness_p99_ms", "list_ms", "pg_e2e_tasks_per_s", "pg_naive_claims_per_s",
-        "tick_lateness_p50_ms", "tick_lateness_p99_ms", "tick_runs", "tick_expected")
+KEYS = (
+    "lateness_p50_ms",
+    "lateness_p99_ms",
+    "e2e_tasks_per_s",
+    "submit_rps",
+    "flask_post_rps",
+    "submit_ratio",
+    "scale_tasks",
+    "scale_insert_per_s",
+    "scale_rss_mb",
+    "scale_lateness_p99_ms",
+    "list_ms",
+    "pg_e2e_tasks_per_s",
+    "pg_naive_claims_per_s",
+    "tick_lateness_p50_ms",
+    "tick_lateness_p99_ms",
+    "tick_runs",
+    "tick_expected",
+)
 
 
 @dataclass(frozen=True)
 class Sizes:
     mode: str
-    lateness_n: int = 1000          # target 1: 1000 tasks ...
-    lateness_spread: float = 1.0    # ... due at times spread over 1 s
-    lateness_lead: float = 1.5      # seconds between submit and the first due time
+    lateness_n: int = 1000  # target 1: 1000 tasks ...
+    lateness_spread: float = 1.0  # ... due at times spread over 1 s
+    lateness_lead: float = 1.5  # seconds between submit and the first due time
     lateness_rounds: int = 3
-    lateness_cap: float = 60.0      # seconds after the last due time; later = lower bound
+    lateness_cap: float = 60.0  # seconds after the last due time; later = lower bound
     e2e_n: int = 10_000
     e2e_rounds: int = 3
-    e2e_cap: float = 120.0          # seconds per round; slower = an estimate
+    e2e_cap: float = 120.0  # seconds per round; slower = an estimate
     submit_seconds: float = 5.0
     submit_warmup: float = 2.0
     submit_rounds: int = 3
@@ -62,50 +77,100 @@ class Sizes:
     pg_e2e_n: int = 10_000
     pg_naive_n: int = 10_000
     pg_rounds: int = 3
-    ticks_n: int = 200              # ticks of one interval schedule ...
-    ticks_interval: float = 0.05    # ... this many seconds apart
-    ticks_lead: float = 1.0         # seconds between creating it and its start_at
-    ticks_cap: float = 30.0         # seconds after end_at; later = lower bound
+    ticks_n: int = 200  # ticks of one interval schedule ...
+    ticks_interval: float = 0.05  # ... this many seconds apart
+    ticks_lead: float = 1.0  # seconds between creating it and its start_at
+    ticks_cap: float = 30.0  # seconds after end_at; later = lower bound
 
 
 FULL = Sizes("full")
-QUICK = Sizes("quick", lateness_rounds=1, lateness_cap=8.0, e2e_n=1000, e2e_rounds=3,
-              e2e_cap=10.0, submit_seconds=1.5, submit_warmup=0.5, scale_n=20_000,
-              list_gets=50, pg_e2e_n=1000, pg_naive_n=2000, pg_rounds=1, ticks_n=100,
-              ticks_cap=10.0)
-SMOKE = Sizes("smoke", lateness_n=50, lateness_spread=0.1, lateness_lead=0.5,
-              lateness_rounds=1, lateness_cap=5.0, e2e_n=100, e2e_rounds=1, e2e_cap=10.0,
-              submit_seconds=0.3, submit_warmup=0.1, submit_rounds=3, submit_concurrency=4,
-              scale_n=1000, scale_batch=500, list_gets=5, pg_e2e_n=100, pg_naive_n=100,
-              pg_rounds=1, ticks_n=10, ticks_lead=0.5, ticks_cap=5.0)
+QUICK = Sizes(
+    "quick",
+    lateness_rounds=1,
+    lateness_cap=8.0,
+    e2e_n=1000,
+    e2e_rounds=3,
+    e2e_cap=10.0,
+    submit_seconds=1.5,
+    submit_warmup=0.5,
+    scale_n=20_000,
+    list_gets=50,
+    pg_e2e_n=1000,
+    pg_naive_n=2000,
+    pg_rounds=1,
+    ticks_n=100,
+    ticks_cap=10.0,
+)
+SMOKE = Sizes(
+    "smoke",
+    lateness_n=50,
+    lateness_spread=0.1,
+    lateness_lead=0.5,
+    lateness_rounds=1,
+    lateness_cap=5.0,
+    e2e_n=100,
+    e2e_rounds=1,
+    e2e_cap=10.0,
+    submit_seconds=0.3,
+    submit_warmup=0.1,
+    submit_rounds=3,
+    submit_concurrency=4,
+    scale_n=1000,
+    scale_batch=500,
+    list_gets=5,
+    pg_e2e_n=100,
+    pg_naive_n=100,
+    pg_rounds=1,
+    ticks_n=10,
+    ticks_lead=0.5,
+    ticks_cap=5.0,
+)
 
 FIGURES = ("lateness", "ticks", "e2e", "submit", "scale", "pg")
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.run",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--quick", action="store_true", help="small sizes, under a minute")
     mode.add_argument("--smoke", action="store_true", help="tiny sizes, for the test suite")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
-                        help=f"where to write the JSON (default {DEFAULT_OUT})")
-    parser.add_argument("--root", type=Path, default=ROOT,
-                        help="the Tasky tree to start (default: this repository)")
-    parser.add_argument("--only", action="append", choices=FIGURES,
-                        help="run only this figure (repeatable)")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=DEFAULT_OUT,
+        help=f"where to write the JSON (default {DEFAULT_OUT})",
+    )
+    parser.add_argument(
+        "--root", type=Path, default=ROOT, help="the Tasky tree to start (default: this repository)"
+    )
+    parser.add_argument(
+        "--only", action="append", choices=FIGURES, help="run only this figure (repeatable)"
+    )
     parser.add_argument("--scale-n", type=int, help="tasks of the scale figure")
     parser.add_argument("--e2e-n", type=int, help="tasks per end-to-end round")
-    parser.add_argument("--pg-url", default=os.environ.get(PG_ENV),
-                        help=f"PostgreSQL server for the pg figures (default ${PG_ENV})")
-    parser.add_argument("--pg-local", action="store_true",
-                        help="run the pg figures on a throwaway local PostgreSQL server "
-                             f"(also: {PG_ENV}=local)")
-    parser.add_argument("--live", action="store_true",
-                        help="start the servers from --root itself rather than from a copy "
-                             "taken at start (edits made during the run then leak into it)")
-    parser.add_argument("--keep", action="store_true",
-                        help="keep the scratch directory (server logs, SQLite files)")
+    parser.add_argument(
+        "--pg-url",
+        default=os.environ.get(PG_ENV),
+        help=f"PostgreSQL server for the pg figures (default ${PG_ENV})",
+    )
+    parser.add_argument(
+        "--pg-local",
+        action="store_true",
+        help=f"run the pg figures on a throwaway local PostgreSQL server (also: {PG_ENV}=local)",
+    )
+    parser.add_argument(
+        "--live",
+        action="store_true",
+        help="start the servers from --root itself rather than from a copy "
+        "taken at start (edits made during the run then leak into it)",
+    )
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the scratch directory (server logs, SQLite files)"
+    )
     args = parser.parse_args(argv)
     if args.pg_url == "local":
         args.pg_url, args.pg_local = None, True
@@ -124,28 +189,66 @@ def main(argv: list[str] | None = None) -> int:
     measured: dict[str, dict] = {}
     failures: dict[str, str] = {}
     revision = _revision(root)
-    print(f"Tasky benchmark ({sizes.mode}) of {root} [{revision}]; scratch {work}",
-          flush=True)
+    print(f"Tasky benchmark ({sizes.mode}) of {root} [{revision}]; scratch {work}", flush=True)
     tree = root if args.live else snapshot(root, work / "tree")
     root = tree
     shape = server_shape(root)
     steps = [
-        ("lateness", lambda: figures.fig_lateness(
-            root, work, n=sizes.lateness_n, spread=sizes.lateness_spread,
-            rounds=sizes.lateness_rounds, lead=sizes.lateness_lead, cap=sizes.lateness_cap)),
-        ("ticks", lambda: figures.fig_ticks(
-            root, work, n=sizes.ticks_n, interval=sizes.ticks_interval, lead=sizes.ticks_lead,
-            cap=sizes.ticks_cap)),
-        ("e2e", lambda: figures.fig_e2e(root, work, n=sizes.e2e_n, rounds=sizes.e2e_rounds,
-                                        cap=sizes.e2e_cap)),
-        ("submit", lambda: figures.fig_submit(
-            root, work, seconds=sizes.submit_seconds, rounds=sizes.submit_rounds,
-            warmup=sizes.submit_warmup, concurrency=sizes.submit_concurrency)),
-        ("scale", lambda: figures.fig_scale(
-            root, work, n=sizes.scale_n, batch=sizes.scale_batch, list_gets=sizes.list_gets,
-            lateness_n=sizes.lateness_n, spread=sizes.lateness_spread,
-            lead=sizes.lateness_lead, cap=sizes.lateness_cap,
-            lateness_rounds=sizes.lateness_rounds)),
+        (
+            "lateness",
+            lambda: figures.fig_lateness(
+                root,
+                work,
+                n=sizes.lateness_n,
+                spread=sizes.lateness_spread,
+                rounds=sizes.lateness_rounds,
+                lead=sizes.lateness_lead,
+                cap=sizes.lateness_cap,
+            ),
+        ),
+        (
+            "ticks",
+            lambda: figures.fig_ticks(
+                root,
+                work,
+                n=sizes.ticks_n,
+                interval=sizes.ticks_interval,
+                lead=sizes.ticks_lead,
+                cap=sizes.ticks_cap,
+            ),
+        ),
+        (
+            "e2e",
+            lambda: figures.fig_e2e(
+                root, work, n=sizes.e2e_n, rounds=sizes.e2e_rounds, cap=sizes.e2e_cap
+            ),
+        ),
+        (
+            "submit",
+            lambda: figures.fig_submit(
+                root,
+                work,
+                seconds=sizes.submit_seconds,
+                rounds=sizes.submit_rounds,
+                warmup=sizes.submit_warmup,
+                concurrency=sizes.submit_concurrency,
+            ),
+        ),
+        (
+            "scale",
+            lambda: figures.fig_scale(
+                root,
+                work,
+                n=sizes.scale_n,
+                batch=sizes.scale_batch,
+                list_gets=sizes.list_gets,
+                lateness_n=sizes.lateness_n,
+                spread=sizes.lateness_spread,
+                lead=sizes.lateness_lead,
+                cap=sizes.lateness_cap,
+                lateness_rounds=sizes.lateness_rounds,
+            ),
+        ),
         ("pg", lambda: _pg(root, work, sizes, args.pg_url, args.pg_local)),
     ]
     for name, step in steps:
@@ -183,8 +286,15 @@ def _pg(root: Path, work: Path, sizes: Sizes, url: str | None, local: bool) -> d
     from bench import pg
 
     def run(server_url: str) -> dict:
-        return pg.fig_pg(root, work, server_url, e2e_n=sizes.pg_e2e_n,
-                         naive_n=sizes.pg_naive_n, rounds=sizes.pg_rounds, cap=sizes.e2e_cap)
+        return pg.fig_pg(
+            root,
+            work,
+            server_url,
+            e2e_n=sizes.pg_e2e_n,
+            naive_n=sizes.pg_naive_n,
+            rounds=sizes.pg_rounds,
+            cap=sizes.e2e_cap,
+        )
 
     if url:
         return run(url)
@@ -250,8 +360,12 @@ SNAPSHOT_SKIP_ANY = {"__pycache__", ".pytest_cache"}
 
 def _skipped(relative: Path) -> bool:
     parts = relative.parts
-    return (not parts or parts[0] in SNAPSHOT_SKIP_TOP or bool(SNAPSHOT_SKIP_ANY & set(parts))
-            or parts[:2] == ("bench", "results"))
+    return (
+        not parts
+        or parts[0] in SNAPSHOT_SKIP_TOP
+        or bool(SNAPSHOT_SKIP_ANY & set(parts))
+        or parts[:2] == ("bench", "results")
+    )
 
 
 def snapshot(root: Path, dest: Path) -> Path:
@@ -261,8 +375,20 @@ def snapshot(root: Path, dest: Path) -> Path:
 
     try:
         listed = subprocess.run(
-            ["git", "-C", str(root), "ls-files", "-z", "--cached", "--others",
-             "--exclude-standard"], capture_output=True, check=True, timeout=30).stdout
+            [
+                "git",
+                "-C",
+                str(root),
+                "ls-files",
+                "-z",
+                "--cached",
+                "--others",
+                "--exclude-standard",
+            ],
+            capture_output=True,
+            check=True,
+            timeout=30,
+        ).stdout
         files = [f for f in listed.decode().split("\0") if f]
     except (OSError, subprocess.SubprocessError):
         files = [str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()]
@@ -279,24 +405,34 @@ def server_shape(root: Path) -> str:
     """What the tree's gunicorn.conf.py makes of the server, e.g. ``gthread, 1 process x 8
     threads`` (the benchmark clears WEB_CONCURRENCY, so one process unless the file says)."""
     conf = runpy.run_path(str(root / "gunicorn.conf.py"))
-    return (f"{conf.get('worker_class', 'sync')}, {conf.get('workers', 1)} process x "
-            f"{conf.get('threads', 1)} threads")
+    return (
+        f"{conf.get('worker_class', 'sync')}, {conf.get('workers', 1)} process x "
+        f"{conf.get('threads', 1)} threads"
+    )
 
 
 def _revision(root: Path) -> str:
     try:
-        rev = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"],
-                             capture_output=True, text=True, timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain",
-                                "--untracked-files=no"], capture_output=True, text=True,
-                               timeout=10).stdout.strip()
+        rev = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
         return (rev + ("+dirty" if dirty else "")) if rev else "not a git tree"
     except (OSError, subprocess.SubprocessError):
         return "unknown"
 
 
-def _machine(revision: str, shape: str, sizes: Sizes, started: float, measured: dict,
-             failures: dict, args) -> dict:
+def _machine(
+    revision: str, shape: str, sizes: Sizes, started: float, measured: dict, failures: dict, args
+) -> dict:
     try:
         import gunicorn
 
@@ -313,7 +449,7 @@ def _machine(revision: str, shape: str, sizes: Sizes, started: float, measured: 
         "config": {
             "mode": sizes.mode,
             "server": f"python -m gunicorn -b 127.0.0.1:<port> app:app (gunicorn.conf.py: "
-                      f"{shape}); TASKY_* defaults, fresh SQLite file per figure",
+            f"{shape}); TASKY_* defaults, fresh SQLite file per figure",
             "server_shape": shape,
             "gunicorn": gunicorn_version,
             "noop_worker": f"{noop_worker.NAME}, max_num_tasks={noop_worker.SLOTS}",
@@ -323,13 +459,19 @@ def _machine(revision: str, shape: str, sizes: Sizes, started: float, measured: 
             "failures": failures,
             "caveats": _caveats(measured),
             "load_average": measured["load"],
-            "pg": ("local throwaway server, default settings" if args.pg_local and not args.pg_url
-                   else "TASKY_BENCH_PG_URL" if args.pg_url else "skipped (no PostgreSQL)"),
+            "pg": (
+                "local throwaway server, default settings"
+                if args.pg_local and not args.pg_url
+                else "TASKY_BENCH_PG_URL"
+                if args.pg_url
+                else "skipped (no PostgreSQL)"
+            ),
         },
     }
 
 
 # -- the table ---------------------------------------------------------------------------------
+
 
 def _fmt(value, digits: int = 2) -> str:
     if value is None:
@@ -355,15 +497,18 @@ def _caveats(m: dict) -> dict[str, str]:
         why = f"{late['not_started']} tasks not started by the cap: a lower bound"
         out["lateness_p50_ms"] = out["lateness_p99_ms"] = why
     if m.get("e2e", {}).get("capped"):
-        out["e2e_tasks_per_s"] = "a round hit its time cap: an estimate (tasks completed by " \
-                                 "then / elapsed)"
+        out["e2e_tasks_per_s"] = (
+            "a round hit its time cap: an estimate (tasks completed by then / elapsed)"
+        )
     sc_late = m.get("scale", {}).get("lateness", {})
     if sc_late.get("not_started"):
-        out["scale_lateness_p99_ms"] = (f"{sc_late['not_started']} tasks not started by the "
-                                        f"cap: a lower bound")
+        out["scale_lateness_p99_ms"] = (
+            f"{sc_late['not_started']} tasks not started by the cap: a lower bound"
+        )
     if m.get("pg", {}).get("e2e", {}).get("capped"):
-        out["pg_e2e_tasks_per_s"] = "a round hit its time cap: an estimate (tasks completed " \
-                                    "by then / elapsed)"
+        out["pg_e2e_tasks_per_s"] = (
+            "a round hit its time cap: an estimate (tasks completed by then / elapsed)"
+        )
     ticks = m.get("ticks", {})
     if ticks.get("not_started"):
         why = f"{ticks['not_started']} runs not started by the cap: a lower bound"
@@ -389,83 +534,188 @@ def render_table(r: dict, m: dict, sizes: Sizes, failures: dict) -> str:
     rows: list[tuple[str, str, str, str, str]] = []
     late, floor = m.get("lateness", {}), m.get("lateness", {}).get("floor", {})
     rounds = f"median of {sizes.lateness_rounds}" if sizes.lateness_rounds > 1 else "1 run"
-    rows.append((f"1. lateness p50, {sizes.lateness_n} tasks over {sizes.lateness_spread:g} s"
-                 f" ({rounds})", val("lateness_p50_ms", " ms", 3), "<= 0.5 ms",
-                 f"bare Event.wait: {_fmt(floor.get('p50_ms'), 3)} ms",
-                 met("lateness_p50_ms", 0.5, True)))
-    rows.append(("   lateness p99", val("lateness_p99_ms", " ms", 3), "<= 1 ms",
-                 f"bare Event.wait: {_fmt(floor.get('p99_ms'), 3)} ms",
-                 met("lateness_p99_ms", 1.0, True)))
+    rows.append(
+        (
+            f"1. lateness p50, {sizes.lateness_n} tasks over {sizes.lateness_spread:g} s"
+            f" ({rounds})",
+            val("lateness_p50_ms", " ms", 3),
+            "<= 0.5 ms",
+            f"bare Event.wait: {_fmt(floor.get('p50_ms'), 3)} ms",
+            met("lateness_p50_ms", 0.5, True),
+        )
+    )
+    rows.append(
+        (
+            "   lateness p99",
+            val("lateness_p99_ms", " ms", 3),
+            "<= 1 ms",
+            f"bare Event.wait: {_fmt(floor.get('p99_ms'), 3)} ms",
+            met("lateness_p99_ms", 1.0, True),
+        )
+    )
     if late:
-        rows.append(("   lateness max", _fmt(late.get("max_ms"), 3) + " ms", "",
-                     f"bare Event.wait: {_fmt(floor.get('max_ms'), 3)} ms", ""))
+        rows.append(
+            (
+                "   lateness max",
+                _fmt(late.get("max_ms"), 3) + " ms",
+                "",
+                f"bare Event.wait: {_fmt(floor.get('max_ms'), 3)} ms",
+                "",
+            )
+        )
     e2e = m.get("e2e", {})
-    rows.append((f"2. end-to-end, SQLite ({e2e.get('n', sizes.e2e_n):,} tasks/round, median of "
-                 f"{len(e2e.get('rounds', [])) or sizes.e2e_rounds})",
-                 val("e2e_tasks_per_s", " tasks/s"), ">= 5,000 tasks/s", "",
-                 met("e2e_tasks_per_s", 5000, False)))
-    rows.append((f"3. POST /workers/echo, {sizes.submit_concurrency} conns (median of "
-                 f"{sizes.submit_rounds} x {sizes.submit_seconds:g} s)",
-                 val("submit_rps", " req/s"), "",
-                 f"bare Flask POST: {_fmt(r['flask_post_rps'])} req/s", ""))
-    rows.append(("   submit / bare Flask", val("submit_ratio", "", 3), ">= 0.60", "",
-                 met("submit_ratio", 0.6, False)))
+    rows.append(
+        (
+            f"2. end-to-end, SQLite ({e2e.get('n', sizes.e2e_n):,} tasks/round, median of "
+            f"{len(e2e.get('rounds', [])) or sizes.e2e_rounds})",
+            val("e2e_tasks_per_s", " tasks/s"),
+            ">= 5,000 tasks/s",
+            "",
+            met("e2e_tasks_per_s", 5000, False),
+        )
+    )
+    rows.append(
+        (
+            f"3. POST /workers/echo, {sizes.submit_concurrency} conns (median of "
+            f"{sizes.submit_rounds} x {sizes.submit_seconds:g} s)",
+            val("submit_rps", " req/s"),
+            "",
+            f"bare Flask POST: {_fmt(r['flask_post_rps'])} req/s",
+            "",
+        )
+    )
+    rows.append(
+        (
+            "   submit / bare Flask",
+            val("submit_ratio", "", 3),
+            ">= 0.60",
+            "",
+            met("submit_ratio", 0.6, False),
+        )
+    )
     sc = m.get("scale", {})
-    rows.append((f"4. scale: batch insert of {_fmt(r['scale_tasks'])} tasks due tomorrow",
-                 val("scale_insert_per_s", " tasks/s"), ">= 50,000 tasks/s", "",
-                 met("scale_insert_per_s", 50000, False)))
+    rows.append(
+        (
+            f"4. scale: batch insert of {_fmt(r['scale_tasks'])} tasks due tomorrow",
+            val("scale_insert_per_s", " tasks/s"),
+            ">= 50,000 tasks/s",
+            "",
+            met("scale_insert_per_s", 50000, False),
+        )
+    )
     rss = sc.get("rss", {})
-    rows.append(("   RSS, all server processes, with them stored", val("scale_rss_mb", " MB", 1),
-                 "<= 150 MB", f"idle server: {_fmt(rss.get('idle'), 1)} MB",
-                 met("scale_rss_mb", 150, True)))
+    rows.append(
+        (
+            "   RSS, all server processes, with them stored",
+            val("scale_rss_mb", " MB", 1),
+            "<= 150 MB",
+            f"idle server: {_fmt(rss.get('idle'), 1)} MB",
+            met("scale_rss_mb", 150, True),
+        )
+    )
     sc_late = sc.get("lateness", {})
-    rows.append((f"   lateness p99 while they wait ({sizes.lateness_n} tasks, {rounds})",
-                 val("scale_lateness_p99_ms", " ms", 3), "<= 1 ms",
-                 f"p50 {_fmt(sc_late.get('p50_ms'), 3)} ms",
-                 met("scale_lateness_p99_ms", 1.0, True)))
+    rows.append(
+        (
+            f"   lateness p99 while they wait ({sizes.lateness_n} tasks, {rounds})",
+            val("scale_lateness_p99_ms", " ms", 3),
+            "<= 1 ms",
+            f"p50 {_fmt(sc_late.get('p50_ms'), 3)} ms",
+            met("scale_lateness_p99_ms", 1.0, True),
+        )
+    )
     lists = sc.get("lists", {})
-    for name, label in (("list", "GET /tasks/?limit=100"),
-                        ("list_status", "GET /tasks/?limit=100&status=scheduled")):
+    for name, label in (
+        ("list", "GET /tasks/?limit=100"),
+        ("list_status", "GET /tasks/?limit=100&status=scheduled"),
+    ):
         got = lists.get(name, {})
-        rows.append((f"   {label} (median of {got.get('count', sizes.list_gets)})",
-                     _fmt(got.get("median_ms"), 2) + " ms", "<= 20 ms",
-                     f"p95 {_fmt(got.get('p95_ms'), 2)} ms", _met(got.get("median_ms"), 20, True)))
+        rows.append(
+            (
+                f"   {label} (median of {got.get('count', sizes.list_gets)})",
+                _fmt(got.get("median_ms"), 2) + " ms",
+                "<= 20 ms",
+                f"p95 {_fmt(got.get('p95_ms'), 2)} ms",
+                _met(got.get("median_ms"), 20, True),
+            )
+        )
     pg = m.get("pg", {})
     naive = r["pg_naive_claims_per_s"]
     reference = f"naive SKIP LOCKED loop: {_fmt(naive)} claims/s" if naive else ""
     target = f">= {_fmt(2 * naive)} tasks/s (2x naive)" if naive else ">= 2x naive"
     if "pg" in failures or not pg or "skipped" in pg:
         why = pg.get("skipped") or failures.get("pg", "not run")
-        rows.append(("5. PostgreSQL, 2 servers, one database", f"skipped ({why})"
-                     if "pg" not in failures else "FAILED (see below)", target, reference, "-"))
+        rows.append(
+            (
+                "5. PostgreSQL, 2 servers, one database",
+                f"skipped ({why})" if "pg" not in failures else "FAILED (see below)",
+                target,
+                reference,
+                "-",
+            )
+        )
     elif pg.get("e2e_error"):
-        rows.append(("5. PostgreSQL end-to-end, 2 servers, one database",
-                     "no figure (see below)", target, reference, "-"))
+        rows.append(
+            (
+                "5. PostgreSQL end-to-end, 2 servers, one database",
+                "no figure (see below)",
+                target,
+                reference,
+                "-",
+            )
+        )
     else:
-        rows.append(("5. PostgreSQL end-to-end, 2 servers, one database",
-                     val("pg_e2e_tasks_per_s", " tasks/s"), target, reference,
-                     met("pg_e2e_tasks_per_s", 2 * naive, False)))
+        rows.append(
+            (
+                "5. PostgreSQL end-to-end, 2 servers, one database",
+                val("pg_e2e_tasks_per_s", " tasks/s"),
+                target,
+                reference,
+                met("pg_e2e_tasks_per_s", 2 * naive, False),
+            )
+        )
 
     ticks = m.get("ticks", {})
     n_ticks = ticks.get("expected", sizes.ticks_n)
     interval = ticks.get("interval", sizes.ticks_interval)
-    rows.append((f"6. schedule tick lateness p50, interval {interval:g} s, {n_ticks} ticks (1 run)",
-                 val("tick_lateness_p50_ms", " ms", 3), "a few ms",
-                 f"fire lag p50 {_fmt(ticks.get('fire_lag_p50_ms'), 3)} ms", ""))
-    rows.append(("   tick lateness p99", val("tick_lateness_p99_ms", " ms", 3),
-                 "a few ms (<= 5 ms)",
-                 f"fire lag p99 {_fmt(ticks.get('fire_lag_p99_ms'), 3)} ms",
-                 met("tick_lateness_p99_ms", 5.0, True)))
+    rows.append(
+        (
+            f"6. schedule tick lateness p50, interval {interval:g} s, {n_ticks} ticks (1 run)",
+            val("tick_lateness_p50_ms", " ms", 3),
+            "a few ms",
+            f"fire lag p50 {_fmt(ticks.get('fire_lag_p50_ms'), 3)} ms",
+            "",
+        )
+    )
+    rows.append(
+        (
+            "   tick lateness p99",
+            val("tick_lateness_p99_ms", " ms", 3),
+            "a few ms (<= 5 ms)",
+            f"fire lag p99 {_fmt(ticks.get('fire_lag_p99_ms'), 3)} ms",
+            met("tick_lateness_p99_ms", 5.0, True),
+        )
+    )
     if ticks:
         rows.append(("   tick lateness max", _fmt(ticks.get("max_ms"), 3) + " ms", "", "", ""))
-    fired = (f"{_fmt(r['tick_runs'])} / {_fmt(r['tick_expected'])}"
-             + (f", {ticks['duplicates']} duplicates, {ticks['off_grid']} off-grid"
-                if ticks else ""))
-    exact = (None if r["tick_runs"] is None else r["tick_runs"] == r["tick_expected"]
-             and not ticks.get("duplicates") and not ticks.get("off_grid"))
-    rows.append(("   ticks fired / expected (start_at..end_at)",
-                 (">= " if "tick_runs" in caveats else "") + fired,
-                 "equal, 0 duplicates", "", "-" if exact is None else "yes" if exact else "NO"))
+    fired = f"{_fmt(r['tick_runs'])} / {_fmt(r['tick_expected'])}" + (
+        f", {ticks['duplicates']} duplicates, {ticks['off_grid']} off-grid" if ticks else ""
+    )
+    exact = (
+        None
+        if r["tick_runs"] is None
+        else r["tick_runs"] == r["tick_expected"]
+        and not ticks.get("duplicates")
+        and not ticks.get("off_grid")
+    )
+    rows.append(
+        (
+            "   ticks fired / expected (start_at..end_at)",
+            (">= " if "tick_runs" in caveats else "") + fired,
+            "equal, 0 duplicates",
+            "",
+            "-" if exact is None else "yes" if exact else "NO",
+        )
+    )
 
     headers = ("figure", "measured", "target", "reference (same run)", "met?")
     widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(headers)]
@@ -483,31 +733,51 @@ def render_table(r: dict, m: dict, sizes: Sizes, failures: dict) -> str:
     ]
     load = m.get("load", {})
     if load:
-        notes.append(f"load average before the run {load['before']:.2f}, after "
-                     f"{load['after']:.2f}" + ("  (WARNING: the machine was busy; figures are "
-                                               "noisy)" if load["before"] > 0.7 else ""))
+        notes.append(
+            f"load average before the run {load['before']:.2f}, after "
+            f"{load['after']:.2f}"
+            + (
+                "  (WARNING: the machine was busy; figures are noisy)"
+                if load["before"] > 0.7
+                else ""
+            )
+        )
     if late.get("rounds"):
-        notes.append("lateness rounds (p50/p99/max ms): " + "; ".join(
-            f"{x['p50_ms']:.3f}/{x['p99_ms']:.3f}/{x['max_ms']:.3f}" for x in late["rounds"]))
+        notes.append(
+            "lateness rounds (p50/p99/max ms): "
+            + "; ".join(
+                f"{x['p50_ms']:.3f}/{x['p99_ms']:.3f}/{x['max_ms']:.3f}" for x in late["rounds"]
+            )
+        )
     if ticks:
-        notes.append(f"ticks: fire lag = a run's created_at minus its tick (the scheduler's "
-                     f"share of the lateness); schedule runs counter {ticks['schedule_runs']}; "
-                     f"cron not measured (one tick a minute)")
+        notes.append(
+            f"ticks: fire lag = a run's created_at minus its tick (the scheduler's "
+            f"share of the lateness); schedule runs counter {ticks['schedule_runs']}; "
+            f"cron not measured (one tick a minute)"
+        )
     if e2e.get("rounds"):
-        notes.append("end-to-end rounds: " + "; ".join(
-            f"{x['tasks_per_s']:.0f} tasks/s ({x['completed']:,} in {x['seconds']:.2f} s, "
-            f"submit {x['submit_s']:.2f} s{', CAPPED' if x['capped'] else ''})"
-            for x in e2e["rounds"]))
+        notes.append(
+            "end-to-end rounds: "
+            + "; ".join(
+                f"{x['tasks_per_s']:.0f} tasks/s ({x['completed']:,} in {x['seconds']:.2f} s, "
+                f"submit {x['submit_s']:.2f} s{', CAPPED' if x['capped'] else ''})"
+                for x in e2e["rounds"]
+            )
+        )
     sub = m.get("submit", {})
     if sub:
-        notes.append("submit runs (req/s): tasky " + ", ".join(f"{x:.0f}" for x in
-                                                               sub["tasky_runs"])
-                     + "; bare Flask " + ", ".join(f"{x:.0f}" for x in sub["ref_runs"]))
+        notes.append(
+            "submit runs (req/s): tasky "
+            + ", ".join(f"{x:.0f}" for x in sub["tasky_runs"])
+            + "; bare Flask "
+            + ", ".join(f"{x:.0f}" for x in sub["ref_runs"])
+        )
     if sc:
-        notes.append(f"scale: {sc['insert_seconds']:.1f} s wall for the insert (server side "
-                     f"{sc['insert_server_per_s']:,.0f} tasks/s), SQLite file "
-                     f"{sc['db_mb']:.0f} MB; RSS " + ", ".join(f"{k} {v:.1f} MB"
-                                                              for k, v in rss.items()))
+        notes.append(
+            f"scale: {sc['insert_seconds']:.1f} s wall for the insert (server side "
+            f"{sc['insert_server_per_s']:,.0f} tasks/s), SQLite file "
+            f"{sc['db_mb']:.0f} MB; RSS " + ", ".join(f"{k} {v:.1f} MB" for k, v in rss.items())
+        )
     if pg.get("e2e_error"):
         notes.append(f"PostgreSQL: Tasky on PostgreSQL did not run: {pg['e2e_error']}")
     for key, why in caveats.items():

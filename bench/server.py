@@ -35,8 +35,11 @@ def free_port() -> int:
 
 
 def clean_env(extra: dict[str, str] | None = None, root: Path | None = None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(SCRUBBED_PREFIXES) and k not in SCRUBBED}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(SCRUBBED_PREFIXES) and k not in SCRUBBED
+    }
     paths = [str(root)] if root is not None else []
     if str(BENCH_PARENT) not in paths:
         paths.append(str(BENCH_PARENT))
@@ -48,9 +51,16 @@ def clean_env(extra: dict[str, str] | None = None, root: Path | None = None) -> 
 class Server:
     """One gunicorn master and its workers, in a process group of their own."""
 
-    def __init__(self, root: Path, data: Path, *, app: str = "app:app",
-                 ready_path: str = "/tasky/v1/health", env: dict[str, str] | None = None,
-                 args: list[str] | None = None):
+    def __init__(
+        self,
+        root: Path,
+        data: Path,
+        *,
+        app: str = "app:app",
+        ready_path: str = "/tasky/v1/health",
+        env: dict[str, str] | None = None,
+        args: list[str] | None = None,
+    ):
         self.root = root
         self.data = data
         self.app = app
@@ -62,19 +72,30 @@ class Server:
         self.proc: subprocess.Popen | None = None
 
     @classmethod
-    def tasky(cls, root: Path, data: Path, env: dict[str, str] | None = None,
-              database_url: str | None = None, args: list[str] | None = None) -> Server:
+    def tasky(
+        cls,
+        root: Path,
+        data: Path,
+        env: dict[str, str] | None = None,
+        database_url: str | None = None,
+        args: list[str] | None = None,
+    ) -> Server:
         """Tasky on a fresh SQLite file in ``data`` (or on ``database_url``), with the
         benchmark's no-op worker."""
         data.mkdir(parents=True, exist_ok=True)
         (data / "files").mkdir(exist_ok=True)
-        return cls(root, data, env={
-            "TASKY_DATABASE_URL": database_url or f"sqlite:///{data}/tasks.db",
-            "TASKY_FILES_ROOT": str(data / "files"),
-            "TASKY_PLUGINS": "bench.noop_worker",
-            "TASKY_BENCH_DIR": str(data),
-            **(env or {}),
-        }, args=args)
+        return cls(
+            root,
+            data,
+            env={
+                "TASKY_DATABASE_URL": database_url or f"sqlite:///{data}/tasks.db",
+                "TASKY_FILES_ROOT": str(data / "files"),
+                "TASKY_PLUGINS": "bench.noop_worker",
+                "TASKY_BENCH_DIR": str(data),
+                **(env or {}),
+            },
+            args=args,
+        )
 
     @classmethod
     def reference(cls, root: Path, data: Path) -> Server:
@@ -85,19 +106,29 @@ class Server:
     def start(self, timeout: float = 60.0) -> Server:
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "gunicorn", "-b", f"127.0.0.1:{self.port}",
-                 *self.args, self.app],
-                cwd=self.root, env=self.env, stdout=log, stderr=log, stdin=subprocess.DEVNULL,
-                start_new_session=True)
+                [
+                    sys.executable,
+                    "-m",
+                    "gunicorn",
+                    "-b",
+                    f"127.0.0.1:{self.port}",
+                    *self.args,
+                    self.app,
+                ],
+                cwd=self.root,
+                env=self.env,
+                stdout=log,
+                stderr=log,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
         deadline = time.monotonic() + timeout
         while True:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited with {self.proc.returncode}:\n"
-                                   f"{self.log_tail()}")
+                raise RuntimeError(f"server exited with {self.proc.returncode}:\n{self.log_tail()}")
             try:
                 conn = Conn(self.port, timeout=2)
-                status, _ = conn.send(f"GET {self.ready_path} HTTP/1.1\r\nHost: x\r\n\r\n"
-                                      .encode())
+                status, _ = conn.send(f"GET {self.ready_path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
                 conn.close()
                 if status == 200:
                     return self

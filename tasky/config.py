@@ -7,6 +7,7 @@ from dataclasses import dataclass, fields, replace
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 MIB = 1024 * 1024
+RUNNER_MODES = ("on", "off")
 
 
 class ConfigError(ValueError):
@@ -28,6 +29,11 @@ class Settings:
     poll_interval: float = 0.25
     """How often a runner looks at the store for work it was not woken for (other processes'
     submits, expired leases, cancels of its own running tasks)."""
+    runner: str = "on"
+    """``on``: each process that serves the API has a runner beside it; ``off``: the process
+    answers HTTP and runs nothing (an API node; ``tasky runner`` processes run the tasks)."""
+    min_interval: float = 1.0
+    """The shortest ``interval`` a schedule may have, in seconds."""
 
     @property
     def tz(self) -> ZoneInfo:
@@ -51,7 +57,16 @@ class Settings:
             ZoneInfo(self.timezone)
         except (ZoneInfoNotFoundError, ValueError):
             raise ConfigError(f"TASKY_TIMEZONE: unknown time zone {self.timezone!r}") from None
-        for name in ("max_body", "output_limit", "retention", "lease", "poll_interval"):
+        if self.runner not in RUNNER_MODES:
+            raise ConfigError(f"TASKY_RUNNER must be one of {', '.join(RUNNER_MODES)}")
+        for name in (
+            "max_body",
+            "output_limit",
+            "retention",
+            "lease",
+            "poll_interval",
+            "min_interval",
+        ):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"TASKY_{name.upper()} must be greater than 0")
 

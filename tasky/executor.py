@@ -15,9 +15,10 @@ import queue
 import random
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import marshmallow as ma
 
@@ -48,8 +49,15 @@ class _Running:
 
 
 class Executor:
-    def __init__(self, settings: Settings, store: Store, registry: Registry, owner: str,
-                 on_slot_free: Callable[[str], None], clock: Callable[[], float] = time.time):
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        registry: Registry,
+        owner: str,
+        on_slot_free: Callable[[str], None],
+        clock: Callable[[], float] = time.time,
+    ):
         self.settings = settings
         self.store = store
         self.registry = registry
@@ -59,12 +67,14 @@ class Executor:
         self._lock = threading.Lock()
         self._free = {w.name: w.max_num_tasks for w in registry.all()}
         self._running: dict[str, _Running] = {}
-        self._pool = ThreadPoolExecutor(max_workers=max(1, sum(self._free.values())),
-                                        thread_name_prefix="tasky-task")
+        self._pool = ThreadPoolExecutor(
+            max_workers=max(1, sum(self._free.values())), thread_name_prefix="tasky-task"
+        )
         self._outcomes: queue.SimpleQueue = queue.SimpleQueue()
         self._finished: queue.SimpleQueue = queue.SimpleQueue()
-        self._recorder = threading.Thread(target=self._record_outcomes, name="tasky-recorder",
-                                          daemon=True)
+        self._recorder = threading.Thread(
+            target=self._record_outcomes, name="tasky-recorder", daemon=True
+        )
         self._hooks = threading.Thread(target=self._call_hooks, name="tasky-hooks", daemon=True)
         self._recorder.start()
         self._hooks.start()
@@ -97,8 +107,11 @@ class Executor:
             runs = list(self._running.values())
         for run in runs:
             timeout = run.task.timeout
-            if timeout is not None and run.started_at is not None \
-                    and now - run.started_at >= timeout:
+            if (
+                timeout is not None
+                and run.started_at is not None
+                and now - run.started_at >= timeout
+            ):
                 self.abort(run.task.id, "timeout")
 
     def shutdown(self, wait: float) -> None:
@@ -165,8 +178,9 @@ class Executor:
     def _attempt(self, run: _Running) -> Outcome:
         task = run.task
         worker = self.registry.get(task.worker)
-        log = logging.LoggerAdapter(logging.getLogger(f"tasky.task.{task.worker}"),
-                                    {"task_id": task.id})
+        log = logging.LoggerAdapter(
+            logging.getLogger(f"tasky.task.{task.worker}"), {"task_id": task.id}
+        )
         ctx = RunContext(task.id, task.attempts, run.abort_event, log)
         output: Any = None
         error: str | None = None
@@ -185,8 +199,10 @@ class Executor:
                 failed, error = True, f"invalid config: {exc.messages}"
             except Exception as exc:
                 log.warning("task %s failed", task.id, exc_info=True)
-                failed, error = True, f"{type(exc).__name__}: {exc}" if str(exc) \
-                    else type(exc).__name__
+                failed, error = (
+                    True,
+                    f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__,
+                )
         finished_at = self.clock()
         if run.reason == "canceled":
             return self._outcome(task, TaskState.CANCELED, finished_at, output, error)
@@ -195,15 +211,37 @@ class Executor:
         if not failed:
             return self._outcome(task, TaskState.COMPLETED, finished_at, output, None)
         if task.attempts <= task.max_retries:
-            return self._outcome(task, TaskState.SCHEDULED, finished_at, output, error,
-                                 retry_at=finished_at + backoff(task.retry_backoff, task.attempts))
+            return self._outcome(
+                task,
+                TaskState.SCHEDULED,
+                finished_at,
+                output,
+                error,
+                retry_at=finished_at + backoff(task.retry_backoff, task.attempts),
+            )
         return self._outcome(task, TaskState.FAILED, finished_at, output, error)
 
-    def _outcome(self, task: Task, status: TaskState, finished_at: float, output: Any,
-                 error: str | None, retry_at: float | None = None) -> Outcome:
+    def _outcome(
+        self,
+        task: Task,
+        status: TaskState,
+        finished_at: float,
+        output: Any,
+        error: str | None,
+        retry_at: float | None = None,
+    ) -> Outcome:
         output_json, truncated = self._bounded(output)
-        return Outcome(task.id, self.owner, task.attempts, status, finished_at, output_json,
-                       truncated, error, retry_at)
+        return Outcome(
+            task.id,
+            self.owner,
+            task.attempts,
+            status,
+            finished_at,
+            output_json,
+            truncated,
+            error,
+            retry_at,
+        )
 
     def _bounded(self, output: Any) -> tuple[str | None, bool]:
         """The output's JSON text as stored (values JSON cannot hold become strings). Past
@@ -215,7 +253,7 @@ class Executor:
         encoded = text.encode()
         if len(encoded) <= self.settings.output_limit:
             return text, False
-        return json.dumps(encoded[:self.settings.output_limit].decode(errors="ignore")), True
+        return json.dumps(encoded[: self.settings.output_limit].decode(errors="ignore")), True
 
 
 def backoff(base: float, attempt: int) -> float:

@@ -15,4 +15,4 @@ def new_ids(now: float, count: int) -> list[str]:
     (a batch's ids: one system call instead of one per task)."""
     prefix = f"{int(now * 1000):012x}"
     random = os.urandom(10 * count).hex()
-    return [prefix + random[start:start + 20] for start in range(0, 20 * count, 20)]
+    return [prefix + random[start : start + 20] for start in range(0, 20 * count, 20)]

@@ -3,9 +3,10 @@ store; the HTTP layer turns them into ISO-8601 with ``Z``."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Sequence
+from typing import Any
 
 
 class TaskState(StrEnum):
@@ -54,9 +55,16 @@ class NewTask:
     def as_task(self) -> Task:
         """The task as the store holds it right after inserting it."""
         return Task(
-            id=self.id, worker=self.worker, status=self.status, config=self.config,
-            execute_at=self.execute_at, created_at=self.created_at, max_retries=self.max_retries,
-            retry_backoff=self.retry_backoff, timeout=self.timeout, schedule_id=self.schedule_id,
+            id=self.id,
+            worker=self.worker,
+            status=self.status,
+            config=self.config,
+            execute_at=self.execute_at,
+            created_at=self.created_at,
+            max_retries=self.max_retries,
+            retry_backoff=self.retry_backoff,
+            timeout=self.timeout,
+            schedule_id=self.schedule_id,
             idempotency_key=self.idempotency_key,
         )
 
@@ -187,3 +195,46 @@ class Firing:
 
     won: bool
     task: Task | None = None
+
+
+@dataclass(frozen=True)
+class LeaseReport:
+    """What :meth:`Store.renew_leases` found among the tasks a runner believes it holds."""
+
+    lost: frozenset[str] = frozenset()
+    """Held no more: another runner recovered them after the lease expired."""
+    canceling: frozenset[str] = frozenset()
+    """Still held, and flagged ``canceling`` by a cancel."""
+
+
+HEARTBEAT_EVERY = 2.0
+"""Seconds between two heartbeats of a live runner."""
+RUNNER_GONE_AFTER = 10.0
+"""A runner whose last heartbeat is older than this is shown as gone."""
+RUNNER_FORGET_AFTER = 600.0
+"""A gone runner is dropped from the store after this many seconds without a heartbeat."""
+
+
+@dataclass(frozen=True)
+class RunnerInfo:
+    """A runner process as its last heartbeat in the store shows it."""
+
+    id: str
+    """Its lease owner id (``host:pid:random``)."""
+    host: str
+    pid: int
+    started_at: float
+    heartbeat_at: float
+    workers: list[str]
+    """The workers it runs (those enabled on it)."""
+    running: dict[str, int]
+    """Tasks running now, per worker."""
+
+
+@dataclass(frozen=True)
+class RunnerStatus:
+    """This server's own runner, as ``/health`` reports it: ``running``, ``down`` (with the
+    reason) or ``off`` (``TASKY_RUNNER=off``)."""
+
+    state: str
+    reason: str | None = None

@@ -54,7 +54,8 @@ class Registry:
 
 def _worker_classes_in(module) -> list[type[Worker]]:
     return [
-        obj for _, obj in inspect.getmembers(module, inspect.isclass)
+        obj
+        for _, obj in inspect.getmembers(module, inspect.isclass)
         if issubclass(obj, Worker) and obj is not Worker and obj.__module__ == module.__name__
     ]
 

@@ -25,7 +25,7 @@ import select
 import signal
 import socket
 import threading
-from typing import Callable
+from collections.abc import Callable
 
 from tasky import submit_channel
 from tasky.models import NewTask, Task
@@ -99,8 +99,7 @@ class RunnerProcess:
             try:
                 return self._submits.create_tasks(tasks)
             except RunnerGone as gone:
-                logger.warning("runner process %s did not answer; storing the task here",
-                               self.pid)
+                logger.warning("runner process %s did not answer; storing the task here", self.pid)
                 stored = gone.sent and self.runtime.store.get_task(tasks[0].id)
                 if stored:  # it committed the task before it went
                     return [(stored, True)]
@@ -134,8 +133,9 @@ class RunnerProcess:
         if status == 0:  # told to stop by a signal of its own, as on Ctrl-C
             logger.info("runner process %d stopped; this process stops too", self.pid)
         else:
-            logger.error("runner process %d died (wait status %d); this process stops too",
-                         self.pid, status)
+            logger.error(
+                "runner process %d died (wait status %d); this process stops too", self.pid, status
+            )
         self.on_death()
 
     # -- the runner's side ------------------------------------------------------------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from tasky.config import Settings
 from tasky.executor import Executor
@@ -22,8 +22,13 @@ SHUTDOWN_WAIT = 5.0
 class Runtime:
     """Built by the app factory, started per process (after gunicorn's fork)."""
 
-    def __init__(self, settings: Settings, store: Store, registry: Registry,
-                 clock: Callable[[], float] = time.time):
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        registry: Registry,
+        clock: Callable[[], float] = time.time,
+    ):
         self.settings = settings
         self.store = store
         self.registry = registry
@@ -40,10 +45,12 @@ class Runtime:
         if self.started:
             return
         self.owner = owner_id()
-        self.executor = Executor(self.settings, self.store, self.registry, self.owner,
-                                 self.wake, self.clock)
-        self.scheduler = Scheduler(self.settings, self.store, self.registry, self.executor,
-                                   self.owner, self.clock)
+        self.executor = Executor(
+            self.settings, self.store, self.registry, self.owner, self.wake, self.clock
+        )
+        self.scheduler = Scheduler(
+            self.settings, self.store, self.registry, self.executor, self.owner, self.clock
+        )
         self.scheduler.start()
         logger.info("runner %s started", self.owner)
 
@@ -72,8 +79,9 @@ class Runtime:
             self.executor.abort(task_id, "canceled")
 
 
-def store_and_wake(store: Store, tasks: list[NewTask],
-                   wake: Callable[[str, float], None]) -> list[tuple[Task, bool]]:
+def store_and_wake(
+    store: Store, tasks: list[NewTask], wake: Callable[[str, float], None]
+) -> list[tuple[Task, bool]]:
     """``Store.create_tasks`` for tasks of one worker, then ``wake`` for the first due time
     of those created."""
     stored = store.create_tasks(tasks)

@@ -16,7 +16,7 @@ import os
 import socket
 import threading
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import psutil
 
@@ -41,8 +41,15 @@ PRUNE_EVERY = 60.0
 
 
 class Scheduler:
-    def __init__(self, settings: Settings, store: Store, registry: Registry, executor: Executor,
-                 owner: str, clock: Callable[[], float] = time.time):
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        registry: Registry,
+        executor: Executor,
+        owner: str,
+        clock: Callable[[], float] = time.time,
+    ):
         self.settings = settings
         self.store = store
         self.registry = registry
@@ -85,8 +92,11 @@ class Scheduler:
         with self._woken_lock:
             if worker is None:
                 self._full_pass_at = 0.0
-            elif due_at is not None and not self._ticking \
-                    and due_at - CLAIM_AHEAD >= self._next_look.get(worker, float("inf")):
+            elif (
+                due_at is not None
+                and not self._ticking
+                and due_at - CLAIM_AHEAD >= self._next_look.get(worker, float("inf"))
+            ):
                 return
             else:
                 self._woken_for.add(worker)
@@ -120,8 +130,9 @@ class Scheduler:
             self._schedules_due_at = self._fire_schedules(now)
         for worker in self.registry.all():
             name = worker.name
-            if worker.enabled and (full_pass or name in woken_for
-                                   or now >= self._next_look.get(name, 0.0)):
+            if worker.enabled and (
+                full_pass or name in woken_for or now >= self._next_look.get(name, 0.0)
+            ):
                 self._next_look[name] = self._dispatch(name, now)
         if full_pass:
             self._chores(now)
@@ -149,9 +160,14 @@ class Scheduler:
             except TriggerError:
                 logger.exception("schedule %s has a trigger that no longer reads", schedule.id)
                 plan = FiringPlan(None, None)
-            firing = self.store.fire_schedule(schedule.id, schedule.next_run_at,
-                                              plan.next_run_at, plan.task, now,
-                                              skip_if_running=schedule.overlap == "skip")
+            firing = self.store.fire_schedule(
+                schedule.id,
+                schedule.next_run_at,
+                plan.next_run_at,
+                plan.task,
+                now,
+                skip_if_running=schedule.overlap == "skip",
+            )
             if firing.task is not None:
                 self._next_look[schedule.worker] = now  # its run is due: claim it this pass
         return now
@@ -166,8 +182,9 @@ class Scheduler:
                 return due_at - CLAIM_AHEAD
         free = self.executor.free_slots(worker)
         if free:
-            claimed = self.store.claim(worker, self.owner, free, now + CLAIM_AHEAD, now,
-                                       now + self.settings.lease)
+            claimed = self.store.claim(
+                worker, self.owner, free, now + CLAIM_AHEAD, now, now + self.settings.lease
+            )
             for task in claimed:
                 self.executor.start(task)
             if len(claimed) < free:

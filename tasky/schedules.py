@@ -20,16 +20,28 @@ MISFIRE_POLICIES = ("run_once", "skip")
 
 
 def trigger_of(schedule: Schedule):
-    return make_trigger(schedule.cron, schedule.interval, schedule.timezone, schedule.start_at,
-                        schedule.end_at, schedule.created_at)
+    return make_trigger(
+        schedule.cron,
+        schedule.interval,
+        schedule.timezone,
+        schedule.start_at,
+        schedule.end_at,
+        schedule.created_at,
+    )
 
 
 def run_of(schedule: Schedule, execute_at: float, now: float) -> NewTask:
     """The task one firing of the schedule creates."""
     return NewTask(
-        id=new_id(now), worker=schedule.worker, config=schedule.config, execute_at=execute_at,
-        created_at=now, timeout=schedule.timeout, max_retries=schedule.max_retries,
-        retry_backoff=schedule.retry_backoff, schedule_id=schedule.id,
+        id=new_id(now),
+        worker=schedule.worker,
+        config=schedule.config,
+        execute_at=execute_at,
+        created_at=now,
+        timeout=schedule.timeout,
+        max_retries=schedule.max_retries,
+        retry_backoff=schedule.retry_backoff,
+        schedule_id=schedule.id,
     )
 
 

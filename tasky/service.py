@@ -9,14 +9,14 @@ from __future__ import annotations
 import functools
 import statistics
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 import marshmallow as ma
 
 from tasky import __version__
 from tasky.config import Settings
-from tasky.hooks import call_hook
 from tasky.errors import (
     InvalidInput,
     ScheduleNotFound,
@@ -26,6 +26,7 @@ from tasky.errors import (
     UnknownWorker,
     WorkerDisabled,
 )
+from tasky.hooks import call_hook
 from tasky.ids import new_id, new_ids
 from tasky.models import (
     WAITING_STATES,
@@ -160,8 +161,9 @@ class TaskService:
         if request.get("cron") is not None or request.get("interval") is not None:
             return Submitted(None, True, self._create_schedule(worker, request))
         now = self.clock()
-        new = self._new_task(worker, request, now, new_id(now),
-                             functools.partial(self._valid_config, worker))
+        new = self._new_task(
+            worker, request, now, new_id(now), functools.partial(self._valid_config, worker)
+        )
         task, created = self.engine.create_tasks([new])[0]
         return Submitted(task, created)
 
@@ -188,12 +190,21 @@ class TaskService:
         return worker
 
     @staticmethod
-    def _new_task(worker: Worker, request: dict[str, Any], now: float, task_id: str,
-                  valid_config: Callable[[dict[str, Any] | None], dict[str, Any]]) -> NewTask:
+    def _new_task(
+        worker: Worker,
+        request: dict[str, Any],
+        now: float,
+        task_id: str,
+        valid_config: Callable[[dict[str, Any] | None], dict[str, Any]],
+    ) -> NewTask:
         misplaced = [name for name in SCHEDULE_FIELDS if request.get(name) is not None]
         if misplaced:
-            raise InvalidInput("schedule options need a cron or interval", errors={
-                name: ["Only for a schedule (with cron or interval)."] for name in misplaced})
+            raise InvalidInput(
+                "schedule options need a cron or interval",
+                errors={
+                    name: ["Only for a schedule (with cron or interval)."] for name in misplaced
+                },
+            )
         return NewTask(
             id=task_id,
             worker=worker.name,
@@ -225,20 +236,29 @@ class TaskService:
             raise InvalidInput("not a schedule option", errors={n: [hint] for n in misplaced})
         now = self.clock()
         draft = Schedule(
-            id=new_id(now), worker=worker.name,
+            id=new_id(now),
+            worker=worker.name,
             config=self._valid_config(worker, request.get("config")),
-            cron=request.get("cron"), interval=request.get("interval"),
+            cron=request.get("cron"),
+            interval=request.get("interval"),
             timezone=request.get("timezone") or self.settings.timezone,
-            status=ScheduleState.ACTIVE, next_run_at=None, created_at=now,
-            overlap=request.get("overlap") or "skip", misfire=request.get("misfire") or "run_once",
-            start_at=request.get("start_at"), end_at=request.get("end_at"),
-            timeout=request.get("timeout"), max_retries=request.get("max_retries") or 0,
+            status=ScheduleState.ACTIVE,
+            next_run_at=None,
+            created_at=now,
+            overlap=request.get("overlap") or "skip",
+            misfire=request.get("misfire") or "run_once",
+            start_at=request.get("start_at"),
+            end_at=request.get("end_at"),
+            timeout=request.get("timeout"),
+            max_retries=request.get("max_retries") or 0,
             retry_backoff=request.get("retry_backoff") or 1.0,
         )
         first_run = _first_run(draft, now)
         if first_run is None:
-            raise InvalidInput("the schedule would never fire",
-                               errors={"end_at": ["No tick falls between start_at and end_at."]})
+            raise InvalidInput(
+                "the schedule would never fire",
+                errors={"end_at": ["No tick falls between start_at and end_at."]},
+            )
         schedule = self.store.create_schedule(replace(draft, next_run_at=first_run))
         self.engine.wake()
         return schedule
@@ -266,8 +286,10 @@ class TaskService:
             fields.setdefault("cron", None)
         draft = replace(current, **fields)
         if draft.cron is None and draft.interval is None:
-            raise InvalidInput("a schedule needs a cron or an interval",
-                               errors={"cron": ["One of cron or interval is required."]})
+            raise InvalidInput(
+                "a schedule needs a cron or an interval",
+                errors={"cron": ["One of cron or interval is required."]},
+            )
         if any(name in fields for name in TRIGGER_FIELDS):
             next_run_at = _first_run(draft, self.clock())
             if draft.status is ScheduleState.ACTIVE:
@@ -282,13 +304,15 @@ class TaskService:
         now = self.clock()
         if action == "pause":
             schedule = self.store.update_schedule(
-                schedule_id, {"status": ScheduleState.PAUSED}, expect_status=ScheduleState.ACTIVE)
+                schedule_id, {"status": ScheduleState.PAUSED}, expect_status=ScheduleState.ACTIVE
+            )
         elif action == "resume":
             current = self.get_schedule(schedule_id)
             schedule = self.store.update_schedule(
                 schedule_id,
                 {"status": ScheduleState.ACTIVE, "next_run_at": _first_run(current, now)},
-                expect_status=ScheduleState.PAUSED)
+                expect_status=ScheduleState.PAUSED,
+            )
         elif action == "run":
             schedule = self.get_schedule(schedule_id)
             self._enabled_worker(schedule.worker)
@@ -296,8 +320,10 @@ class TaskService:
             self.engine.wake()
             return Submitted(task, True)
         else:
-            raise InvalidInput(f"unknown action {action!r}",
-                               errors={"action": ["Must be one of: pause, resume, run."]})
+            raise InvalidInput(
+                f"unknown action {action!r}",
+                errors={"action": ["Must be one of: pause, resume, run."]},
+            )
         self.engine.wake()
         return Submitted(None, False, schedule)
 
@@ -314,8 +340,9 @@ class TaskService:
             raise TaskNotFound(f"no task {task_id!r}")
         return task
 
-    def list_tasks(self, filters: TaskFilter, limit: int = 100, cursor: str | None = None) \
-            -> TaskPage:
+    def list_tasks(
+        self, filters: TaskFilter, limit: int = 100, cursor: str | None = None
+    ) -> TaskPage:
         if filters.worker is not None:
             try:
                 filters = replace(filters, worker=self.registry.get(filters.worker).name)
@@ -386,16 +413,23 @@ class TaskService:
                 return self._rerun(task, now)
             task = self.store.run_now(task_id, now)
         else:
-            raise InvalidInput(f"unknown action {action!r}",
-                               errors={"action": [f"Must be one of: {', '.join(ACTIONS)}."]})
+            raise InvalidInput(
+                f"unknown action {action!r}",
+                errors={"action": [f"Must be one of: {', '.join(ACTIONS)}."]},
+            )
         self.engine.wake()
         return Submitted(task, False)
 
     def _rerun(self, task: Task, now: float) -> Submitted:
         worker = self._enabled_worker(task.worker)
         new = NewTask(
-            id=new_id(now), worker=worker.name, config=task.config, execute_at=now,
-            created_at=now, timeout=task.timeout, max_retries=task.max_retries,
+            id=new_id(now),
+            worker=worker.name,
+            config=task.config,
+            execute_at=now,
+            created_at=now,
+            timeout=task.timeout,
+            max_retries=task.max_retries,
             retry_backoff=task.retry_backoff,
         )
         copy, _ = self.engine.create_tasks([new])[0]
@@ -427,8 +461,9 @@ def _first_run(schedule: Schedule, now: float) -> float | None:
         raise InvalidInput(str(exc), errors={exc.field: [str(exc)]}) from None
 
 
-def _once_per_config(valid_config: Callable[[dict[str, Any] | None], dict[str, Any]]
-                     ) -> Callable[[dict[str, Any] | None], dict[str, Any]]:
+def _once_per_config(
+    valid_config: Callable[[dict[str, Any] | None], dict[str, Any]],
+) -> Callable[[dict[str, Any] | None], dict[str, Any]]:
     """``valid_config`` remembering its answers: a batch's tasks often share one config, and
     validating it is most of the cost of creating a task. The key is the config's ``repr``,
     exact for JSON values (equal text, equal values of equal types) and cheaper than JSON."""
@@ -439,6 +474,7 @@ def _once_per_config(valid_config: Callable[[dict[str, Any] | None], dict[str, A
         if key not in answers:
             answers[key] = valid_config(config)
         return answers[key]
+
     return valid
 
 

@@ -22,7 +22,8 @@ import pickle
 import socket
 import struct
 import threading
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from tasky.models import NewTask, Task
 
@@ -54,11 +55,14 @@ def listen() -> socket.socket:
     return listener
 
 
-def serve(listener: socket.socket,
-          create_tasks: Callable[[list[NewTask]], list[tuple[Task, bool]]],
-          sender_pid: int) -> None:
+def serve(
+    listener: socket.socket,
+    create_tasks: Callable[[list[NewTask]], list[tuple[Task, bool]]],
+    sender_pid: int,
+) -> None:
     """The runner's side: a thread per connection of process ``sender_pid``, until this
     process exits. Other processes are refused."""
+
     def accept() -> None:
         while True:
             try:
@@ -70,15 +74,17 @@ def serve(listener: socket.socket,
                 logger.warning("refused a submit connection from process %s", pid)
                 conn.close()
                 continue
-            threading.Thread(target=_answer, args=(conn, create_tasks),
-                             name="tasky-submits", daemon=True).start()
+            threading.Thread(
+                target=_answer, args=(conn, create_tasks), name="tasky-submits", daemon=True
+            ).start()
 
     threading.Thread(target=accept, name="tasky-submits-accept", daemon=True).start()
 
 
 def _peer_pid(conn: socket.socket) -> int:
     pid, _uid, _gid = PEER_CREDENTIALS.unpack(
-        conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, PEER_CREDENTIALS.size))
+        conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, PEER_CREDENTIALS.size)
+    )
     return pid
 
 
@@ -130,8 +136,10 @@ class SubmitClient:
         kind, value = answer
         if kind == "error":
             raise value
-        return [(new.as_task(), True) if existing is None else (existing, False)
-                for new, existing in zip(tasks, value)]
+        return [
+            (new.as_task(), True) if existing is None else (existing, False)
+            for new, existing in zip(tasks, value)
+        ]
 
     def close(self) -> None:
         """Close every thread's connection."""

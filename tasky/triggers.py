@@ -55,13 +55,16 @@ def cron_fields(expression: str) -> str:
     text = " ".join(str(expression).split())
     if text.startswith("@"):
         if text.lower() not in ALIASES:
-            raise TriggerError(f"cron: unknown alias {text!r} (known: {', '.join(ALIASES)})",
-                               "cron")
+            raise TriggerError(
+                f"cron: unknown alias {text!r} (known: {', '.join(ALIASES)})", "cron"
+            )
         return ALIASES[text.lower()]
     parts = text.split()
     if len(parts) != len(CRON_FIELDS):
-        raise TriggerError(f"cron: expected 5 fields ({' '.join(CRON_FIELDS)}), "
-                           f"got {len(parts)} in {text!r}", "cron")
+        raise TriggerError(
+            f"cron: expected 5 fields ({' '.join(CRON_FIELDS)}), got {len(parts)} in {text!r}",
+            "cron",
+        )
     try:
         CronSim(text, datetime(2000, 1, 1))
     except CronSimError as exc:
@@ -113,8 +116,9 @@ class CronTrigger:
 
     def first_run(self, now: float) -> float | None:
         """The first tick at or after ``now`` and ``start_at``: a new schedule's ``next_run_at``."""
-        return self._search(now if self.start_at is None else max(now, self.start_at),
-                            inclusive=True)
+        return self._search(
+            now if self.start_at is None else max(now, self.start_at), inclusive=True
+        )
 
     def _search(self, lo: float, inclusive: bool) -> float | None:
         # The wall-time search starts one second before lo: a tick that a DST gap moves to the
@@ -181,8 +185,14 @@ class IntervalTrigger:
 Trigger = CronTrigger | IntervalTrigger
 
 
-def make_trigger(cron: str | None, interval: float | None, timezone: str,
-                 start_at: float | None, end_at: float | None, created_at: float) -> Trigger:
+def make_trigger(
+    cron: str | None,
+    interval: float | None,
+    timezone: str,
+    start_at: float | None,
+    end_at: float | None,
+    created_at: float,
+) -> Trigger:
     """The trigger of a schedule's fields, or a TriggerError naming what is wrong. An interval
     schedule first fires at ``start_at``, or one interval after ``created_at``."""
     if (cron is None) == (interval is None):

@@ -218,5 +218,3 @@ def _type_name(fld: ma.fields.Field) -> str:
         if isinstance(fld, cls):
             return name
     return "string"
-
-

@@ -49,14 +49,18 @@ class PostgresServer:
     def start(self) -> PostgresServer:
         for tool in ("initdb", "pg_ctl", "postgres"):
             if not (self.bin_dir / tool).is_file():
-                raise Unavailable(f"no PostgreSQL server binaries: {self.bin_dir / tool} is "
-                                  f"missing (install postgresql-15, or set TASKY_TEST_PG_BIN)")
+                raise Unavailable(
+                    f"no PostgreSQL server binaries: {self.bin_dir / tool} is "
+                    f"missing (install postgresql-15, or set TASKY_TEST_PG_BIN)"
+                )
         if os.geteuid() == 0:
             try:
                 self._uid = pwd.getpwnam(SUPERUSER).pw_uid
             except KeyError:
-                raise Unavailable("running as root and there is no 'postgres' user to run "
-                                  "the PostgreSQL server as") from None
+                raise Unavailable(
+                    "running as root and there is no 'postgres' user to run "
+                    "the PostgreSQL server as"
+                ) from None
             self._as_user = ["runuser", "-u", SUPERUSER, "--"]
         self.root = Path(tempfile.mkdtemp(prefix="tasky-pg-"))
         try:
@@ -70,23 +74,55 @@ class PostgresServer:
         if self._uid is not None:
             os.chown(self.root, self._uid, -1)
         data, sockets = self.root / "data", self.root / "sockets"
-        self._run("initdb", "-D", str(data), "-U", SUPERUSER, "--auth=trust", "-E", "UTF8",
-                  "--locale=C", "--no-sync")
+        self._run(
+            "initdb",
+            "-D",
+            str(data),
+            "-U",
+            SUPERUSER,
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--locale=C",
+            "--no-sync",
+        )
         self._run("mkdir", str(sockets), binary=False)
         options = f"-p {self.port} -k {sockets} -c listen_addresses=127.0.0.1"
         options += " -c max_connections=300"
         if not self.durable:
             options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-        self._run("pg_ctl", "start", "-w", "-t", "60", "-D", str(data),
-                  "-l", str(self.root / "server.log"), "-o", options)
+        self._run(
+            "pg_ctl",
+            "start",
+            "-w",
+            "-t",
+            "60",
+            "-D",
+            str(data),
+            "-l",
+            str(self.root / "server.log"),
+            "-o",
+            options,
+        )
 
     def stop(self) -> None:
         if self.root is None:
             return
         if (self.root / "data" / "postmaster.pid").exists():
-            subprocess.run([*self._as_user, str(self.bin_dir / "pg_ctl"), "stop", "-m",
-                            "immediate", "-w", "-D", str(self.root / "data")],
-                           capture_output=True, check=False)
+            subprocess.run(
+                [
+                    *self._as_user,
+                    str(self.bin_dir / "pg_ctl"),
+                    "stop",
+                    "-m",
+                    "immediate",
+                    "-w",
+                    "-D",
+                    str(self.root / "data"),
+                ],
+                capture_output=True,
+                check=False,
+            )
         shutil.rmtree(self.root, ignore_errors=True)
         self.root = None
 
@@ -96,8 +132,10 @@ class PostgresServer:
         if done.returncode:
             log = self.root / "server.log"
             detail = log.read_text()[-2000:] if log.exists() else ""
-            raise Unavailable(f"{' '.join(command)} failed ({done.returncode}):\n"
-                              f"{done.stdout}{done.stderr}{detail}")
+            raise Unavailable(
+                f"{' '.join(command)} failed ({done.returncode}):\n"
+                f"{done.stdout}{done.stderr}{detail}"
+            )
 
     # -- databases -----------------------------------------------------------------------------
 

@@ -20,7 +20,7 @@ class Bash(Worker):
     )
     usage = (
         "curl -X POST http://127.0.0.1:8888/tasky/v1/workers/bash "
-        "-d '{\"config\": {\"command\": \"echo hello\"}}'"
+        '-d \'{"config": {"command": "echo hello"}}\''
     )
     max_num_tasks = 4
 
@@ -28,8 +28,10 @@ class Bash(Worker):
         command = ma.fields.String(
             required=True,
             validate=ma.validate.Length(min=1),
-            metadata={"description": "Command line, run as bash -c COMMAND.",
-                      "example": "echo hello"},
+            metadata={
+                "description": "Command line, run as bash -c COMMAND.",
+                "example": "echo hello",
+            },
         )
         env = ma.fields.Dict(
             keys=ma.fields.String(),

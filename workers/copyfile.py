@@ -30,7 +30,7 @@ class CopyFile(Worker):
     description = "Copies a file inside the files root (TASKY_FILES_ROOT), atomically."
     usage = (
         "curl -X POST http://127.0.0.1:8888/tasky/v1/workers/copyfile "
-        "-d '{\"config\": {\"source\": \"in.txt\", \"destination\": \"backup/in.txt\"}}'"
+        '-d \'{"config": {"source": "in.txt", "destination": "backup/in.txt"}}\''
     )
     max_num_tasks = 4
 
@@ -38,15 +38,19 @@ class CopyFile(Worker):
         source = ma.fields.String(
             required=True,
             validate=ma.validate.Length(min=1),
-            metadata={"description": "File to copy, relative to the files root.",
-                      "example": "in.txt"},
+            metadata={
+                "description": "File to copy, relative to the files root.",
+                "example": "in.txt",
+            },
         )
         destination = ma.fields.String(
             required=True,
             validate=ma.validate.Length(min=1),
-            metadata={"description": "Where to copy it, relative to the files root; "
-                      "missing parent directories are created.",
-                      "example": "backup/in.txt"},
+            metadata={
+                "description": "Where to copy it, relative to the files root; "
+                "missing parent directories are created.",
+                "example": "backup/in.txt",
+            },
         )
         overwrite = ma.fields.Boolean(
             load_default=False,

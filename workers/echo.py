@@ -16,7 +16,7 @@ class Echo(Worker):
     description = "Returns its message as output; its hooks log success, failed and aborted."
     usage = (
         "curl -X POST http://127.0.0.1:8888/tasky/v1/workers/echo "
-        "-d '{\"config\": {\"message\": \"hello\"}}'"
+        '-d \'{"config": {"message": "hello"}}\''
     )
     max_num_tasks = 8
 

@@ -68,8 +68,9 @@ def _is_http_url(url: str) -> bool:
     try:
         parts = urllib.parse.urlsplit(url)
         # .port raises ValueError unless the port is a number from 0 to 65535
-        return parts.scheme.lower() in ("http", "https") and bool(parts.hostname) \
-            and parts.port != 0
+        return (
+            parts.scheme.lower() in ("http", "https") and bool(parts.hostname) and parts.port != 0
+        )
     except ValueError:
         return False
 
@@ -86,7 +87,7 @@ class Http(Worker):
     )
     usage = (
         "curl -X POST http://127.0.0.1:8888/tasky/v1/workers/http "
-        "-d '{\"config\": {\"url\": \"https://example.com/api/ping\"}, \"cron\": \"*/5 * * * *\"}'"
+        '-d \'{"config": {"url": "https://example.com/api/ping"}, "cron": "*/5 * * * *"}\''
     )
     max_num_tasks = 8
 
@@ -94,8 +95,10 @@ class Http(Worker):
         url = ma.fields.String(
             required=True,
             validate=_http_url,
-            metadata={"description": "The http or https URL to call.",
-                      "example": "https://example.com/api/ping"},
+            metadata={
+                "description": "The http or https URL to call.",
+                "example": "https://example.com/api/ping",
+            },
         )
         method = _Method(
             load_default="GET",
@@ -110,13 +113,16 @@ class Http(Worker):
         )
         body = _Body(
             load_default=None,
-            metadata={"description": "Request body: a string is sent as is, an object or "
-                      "array as JSON (with Content-Type: application/json)."},
+            metadata={
+                "description": "Request body: a string is sent as is, an object or "
+                "array as JSON (with Content-Type: application/json)."
+            },
         )
         expect_status = _StatusCodes(
             load_default=None,
-            metadata={"description": "Status code or list of codes that mean success "
-                      "(default: any 2xx)."},
+            metadata={
+                "description": "Status code or list of codes that mean success (default: any 2xx)."
+            },
         )
 
     def perform(self, config, ctx):

@@ -14,7 +14,7 @@ class Sleeper(Worker):
     description = "Sleeps for a number of seconds; cancellable at any moment."
     usage = (
         "curl -X POST http://127.0.0.1:8888/tasky/v1/workers/sleeper "
-        "-d '{\"config\": {\"seconds\": 5}}'"
+        '-d \'{"config": {"seconds": 5}}\''
     )
     max_num_tasks = 16
 

@@ -16,20 +16,20 @@ log = logging.getLogger(__name__)
 
 
 class Greeter(Worker):
-    name = "greeter"                       # route segment, unique
+    name = "greeter"  # route segment, unique
     description = "Greets someone."
-    usage = "POST /tasky/v1/workers/greeter {\"config\": {\"who\": \"Ada\"}}"
+    usage = 'POST /tasky/v1/workers/greeter {"config": {"who": "Ada"}}'
     max_num_tasks = 4
 
-    class Config(ma.Schema):               # validated at submit time
+    class Config(ma.Schema):  # validated at submit time
         who = ma.fields.String(
             required=True,
             metadata={"description": "Whom to greet.", "example": "Ada"},
         )
 
-    def perform(self, config, ctx):        # ctx.task_id, ctx.should_abort(), ctx.sleep(s), ctx.logger
+    def perform(self, config, ctx):  # ctx.task_id, ctx.should_abort(), ctx.sleep(s), ctx.logger
         ctx.logger.info("task %s: greeting %s", ctx.task_id, config["who"])
-        return {"greeting": f"hello {config['who']}"}   # JSON-serialisable output
+        return {"greeting": f"hello {config['who']}"}  # JSON-serialisable output
 
     # The hooks run after the task's new state is stored; one that raises is only logged.
     def on_success(self, task, output):

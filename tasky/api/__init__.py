@@ -17,7 +17,7 @@ from tasky.api.fields import Timestamp
 from tasky.errors import TaskyError
 from tasky.service import TaskService
 
-__all__ = ["init_app", "get_service"]
+__all__ = ["get_service", "init_app"]
 
 SWAGGER_UI_URL = "/tasky/v1/docs/assets/"
 """Swagger UI's scripts and styles, served from the installed ``swagger-ui-bundle``: the docs
@@ -49,8 +49,11 @@ def init_app(app: Flask, service: TaskService) -> TaskyApi:
     api.init_app(app)
     app.register_error_handler(TaskyError, handle_tasky_error)
     app.before_request(require_token)
-    app.add_url_rule(f"{SWAGGER_UI_URL}<path:filename>", "swagger_ui_assets",
-                     lambda filename: send_from_directory(swagger_ui_path, filename))
+    app.add_url_rule(
+        f"{SWAGGER_UI_URL}<path:filename>",
+        "swagger_ui_assets",
+        lambda filename: send_from_directory(swagger_ui_path, filename),
+    )
     for module in (workers, tasks, schedules, health):
         api.register_blueprint(module.blp)
     return api

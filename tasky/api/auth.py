@@ -12,8 +12,9 @@ from flask_smorest import abort
 from tasky.api.context import get_service
 
 API_PREFIX = "/tasky/v1"
-OPEN_PATHS = frozenset({"/", f"{API_PREFIX}/health", f"{API_PREFIX}/openapi.json",
-                        f"{API_PREFIX}/docs"})
+OPEN_PATHS = frozenset(
+    {"/", f"{API_PREFIX}/health", f"{API_PREFIX}/openapi.json", f"{API_PREFIX}/docs"}
+)
 OPEN_PREFIXES = ("/static/", f"{API_PREFIX}/docs/")
 
 

@@ -39,8 +39,11 @@ def check_body() -> None:
     if request.method not in BODY_METHODS and not request.content_length:
         return
     if not is_json_type(request.mimetype):
-        abort(415, message=f"Content-Type {request.mimetype!r} is not supported; "
-                           "send JSON (application/json).")
+        abort(
+            415,
+            message=f"Content-Type {request.mimetype!r} is not supported; "
+            "send JSON (application/json).",
+        )
     limit = current_app.config["MAX_CONTENT_LENGTH"]
     if request.content_length is None and limit is not None:
         # A streamed (chunked) body has no length to check up front, and Werkzeug stops
@@ -71,8 +74,14 @@ def parse_body(raw: bytes) -> Any:
 
 
 def _json_kind(value: Any) -> str:
-    return {list: "an array", str: "a string", bool: "a boolean", int: "a number",
-            float: "a number", type(None): "null"}.get(type(value), "that")
+    return {
+        list: "an array",
+        str: "a string",
+        bool: "a boolean",
+        int: "a number",
+        float: "a number",
+        type(None): "null",
+    }.get(type(value), "that")
 
 
 class TaskyParser(FlaskParser):

@@ -20,8 +20,18 @@ from tasky.errors import InvalidInput, TaskyError
 logger = logging.getLogger(__name__)
 
 WEBARGS_LOCATIONS = frozenset(
-    {"json", "query", "querystring", "form", "headers", "cookies", "files", "view_args",
-     "path", "json_or_form"}
+    {
+        "json",
+        "query",
+        "querystring",
+        "form",
+        "headers",
+        "cookies",
+        "files",
+        "view_args",
+        "path",
+        "json_or_form",
+    }
 )
 
 
@@ -57,7 +67,8 @@ def _flatten_locations(messages: Any) -> Any:
             flat.update(per_location)
         else:
             flat.setdefault("_schema", []).extend(
-                per_location if isinstance(per_location, list) else [per_location])
+                per_location if isinstance(per_location, list) else [per_location]
+            )
     return flat
 
 
@@ -68,8 +79,10 @@ def _default_message(error: HTTPException) -> str:
     if code == 405:
         return f"{request.method} is not allowed on {request.path}."
     if code == 413:
-        return (f"The body is larger than {current_app.config['MAX_CONTENT_LENGTH']} bytes "
-                "(TASKY_MAX_BODY).")
+        return (
+            f"The body is larger than {current_app.config['MAX_CONTENT_LENGTH']} bytes "
+            "(TASKY_MAX_BODY)."
+        )
     if code == 422:
         return InvalidInput.__doc__ or "Invalid input."
     if code >= 500:
@@ -95,6 +108,12 @@ class TaskyApi(Api):
 def handle_tasky_error(error: TaskyError):
     code = error.status_code
     if code >= 500:
-        logger.error("%s on %s %s: %s", type(error).__name__, request.method, request.path,
-                     error.message, exc_info=error if code == 500 else None)
+        logger.error(
+            "%s on %s %s: %s",
+            type(error).__name__,
+            request.method,
+            request.path,
+            error.message,
+            exc_info=error if code == 500 else None,
+        )
     return error_body(code, error.message, error.errors), code

@@ -79,8 +79,10 @@ class Duration(ma.fields.Float):
         kwargs.setdefault("dump_only", True)
         kwargs.setdefault(
             "metadata",
-            {"description": "Seconds run so far (running) or in total (finished); "
-                            "null before the first start."},
+            {
+                "description": "Seconds run so far (running) or in total (finished); "
+                "null before the first start."
+            },
         )
         super().__init__(**kwargs)
 

@@ -6,11 +6,15 @@ from flask.views import MethodView
 from flask_smorest.error_handler import ErrorSchema
 
 from tasky.api.body import Blueprint
-from tasky.api.schemas import HealthSchema
 from tasky.api.context import get_service
+from tasky.api.schemas import HealthSchema
 
-blp = Blueprint("health", __name__, url_prefix="/tasky/v1",
-                description="Liveness and store reachability; never needs a token.")
+blp = Blueprint(
+    "health",
+    __name__,
+    url_prefix="/tasky/v1",
+    description="Liveness and store reachability; never needs a token.",
+)
 
 
 @blp.route("/health")

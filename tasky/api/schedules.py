@@ -20,13 +20,16 @@ from tasky.api.schemas import (
     TaskSchema,
 )
 
-blp = Blueprint("schedules", __name__, url_prefix=SCHEDULES_URL,
-                description="Schedules: a cron or interval trigger that submits tasks to its "
-                            "worker. Create one with POST /tasky/v1/workers/<name> and a cron "
-                            "or interval.")
+blp = Blueprint(
+    "schedules",
+    __name__,
+    url_prefix=SCHEDULES_URL,
+    description="Schedules: a cron or interval trigger that submits tasks to its "
+    "worker. Create one with POST /tasky/v1/workers/<name> and a cron "
+    "or interval.",
+)
 
-TASK_LOCATION = {"Location": {"description": "URL of the new task",
-                              "schema": {"type": "string"}}}
+TASK_LOCATION = {"Location": {"description": "URL of the new task", "schema": {"type": "string"}}}
 
 
 TASK = TaskSchema()
@@ -72,8 +75,13 @@ class ScheduleResource(MethodView):
 class ScheduleActions(MethodView):
     @blp.arguments(ScheduleActionSchema())
     @blp.response(200, ScheduleSchema, description="pause or resume: the schedule.")
-    @blp.alt_response(201, schema=TaskSchema, headers=TASK_LOCATION, success=True,
-                      description="run: the task it fired now, outside its trigger.")
+    @blp.alt_response(
+        201,
+        schema=TaskSchema,
+        headers=TASK_LOCATION,
+        success=True,
+        description="run: the task it fired now, outside its trigger.",
+    )
     def post(self, body, schedule_id):
         """Pause, resume, or run a schedule once now"""
         submitted = get_service().schedule_action(schedule_id, body["action"])

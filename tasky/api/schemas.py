@@ -58,8 +58,9 @@ class RunSchema(OptionalFieldsSchema):
         keys=fields.String(),
         metadata={"description": "The worker's own parameters (see its `parameters`)."},
     )
-    timeout = _seconds(positive=True, allow_none=True,
-                       description="Seconds an attempt may run; null for no limit.")
+    timeout = _seconds(
+        positive=True, allow_none=True, description="Seconds an attempt may run; null for no limit."
+    )
     max_retries = fields.Integer(
         strict=True,
         validate=validate.Range(min=0, max=MAX_RETRIES),
@@ -71,8 +72,10 @@ class TaskChangeSchema(RunSchema):
     """The fields of a task a client sets: at submit time, or later while it waits."""
 
     execute_at = Timestamp(
-        metadata={"description": "Run at this time (ISO-8601; a naive time is read in "
-                                 "TASKY_TIMEZONE); a time in the past means now."},
+        metadata={
+            "description": "Run at this time (ISO-8601; a naive time is read in "
+            "TASKY_TIMEZONE); a time in the past means now."
+        },
     )
     delay = _seconds(positive=False, description="Run after this many seconds.")
 
@@ -100,36 +103,44 @@ class TriggerSchema(OptionalFieldsSchema):
     the trigger's to say (``tasky.triggers``, through the service): both are 422 all the same."""
 
     cron = fields.String(
-        metadata={"description": "5-field cron expression (or @hourly, @daily…): a recurring "
-                                 "schedule instead of one task. Not together with interval."},
+        metadata={
+            "description": "5-field cron expression (or @hourly, @daily…): a recurring "
+            "schedule instead of one task. Not together with interval."
+        },
     )
     interval = fields.Float(
         validate=[
             validate.Range(min=0, min_inclusive=False, error="interval must be greater than 0"),
             validate.Range(max=MAX_SECONDS),
         ],
-        metadata={"description": "Seconds: a recurring schedule firing every N seconds. "
-                                 "Not together with cron."},
+        metadata={
+            "description": "Seconds: a recurring schedule firing every N seconds. "
+            "Not together with cron."
+        },
     )
     timezone = fields.String(
         validate=validate.Length(min=1, error="Give an IANA time zone name, e.g. Europe/Paris."),
-        metadata={"description": "IANA time zone of the cron expression (default "
-                                 "TASKY_TIMEZONE)."},
+        metadata={"description": "IANA time zone of the cron expression (default TASKY_TIMEZONE)."},
     )
     start_at = Timestamp(
-        metadata={"description": "No run before this time; an interval schedule first fires "
-                                 "at start_at (else one interval after its creation)."},
+        metadata={
+            "description": "No run before this time; an interval schedule first fires "
+            "at start_at (else one interval after its creation)."
+        },
     )
     end_at = Timestamp(metadata={"description": "No run after this time."})
     overlap = fields.String(
         validate=validate.OneOf(OVERLAP_POLICIES),
-        metadata={"description": "`skip` (default): no new run while the last one still runs; "
-                                 "`allow`: runs may overlap."},
+        metadata={
+            "description": "`skip` (default): no new run while the last one still runs; "
+            "`allow`: runs may overlap."
+        },
     )
     misfire = fields.String(
         validate=validate.OneOf(MISFIRE_POLICIES),
-        metadata={"description": "After downtime: `run_once` (default), one catch-up run; "
-                                 "`skip`, none."},
+        metadata={
+            "description": "After downtime: `run_once` (default), one catch-up run; `skip`, none."
+        },
     )
 
     @ma.validates_schema
@@ -160,8 +171,9 @@ class BatchItemSchema(TaskSubmitSchema):
     def _no_schedule(self, items, many, **kwargs):
         errors = {}
         for index, item in enumerate(items if many and isinstance(items, list) else ()):
-            found = [name for name in SCHEDULE_FIELDS if name in item] \
-                if isinstance(item, dict) else []
+            found = (
+                [name for name in SCHEDULE_FIELDS if name in item] if isinstance(item, dict) else []
+            )
             if found:
                 message = "A batch creates tasks only; submit a schedule on its own."
                 errors[index] = {name: [message] for name in found}
@@ -191,10 +203,12 @@ class SchedulePatchSchema(TriggerSchema, RunSchema):
 
     retry_backoff = _retry_backoff()
 
-    start_at = Timestamp(allow_none=True, metadata={"description": "No run before this time; "
-                                                                   "null: no lower bound."})
-    end_at = Timestamp(allow_none=True, metadata={"description": "No run after this time; "
-                                                               "null: no end."})
+    start_at = Timestamp(
+        allow_none=True, metadata={"description": "No run before this time; null: no lower bound."}
+    )
+    end_at = Timestamp(
+        allow_none=True, metadata={"description": "No run after this time; null: no end."}
+    )
 
 
 class ScheduleActionSchema(RequestSchema):
@@ -306,9 +320,11 @@ class TaskStatusSchema(ma.Schema):
 class TaskResultSchema(ma.Schema):
     task_id = fields.String(attribute="id")
     status = fields.String()
-    output = fields.Method("_output", allow_none=True,
-                           metadata={"description": "The worker's output; null until the "
-                                                    "task has finished."})
+    output = fields.Method(
+        "_output",
+        allow_none=True,
+        metadata={"description": "The worker's output; null until the task has finished."},
+    )
     error = fields.String(allow_none=True)
     output_truncated = fields.Boolean()
 
@@ -327,8 +343,12 @@ class TaskStatisticsSchema(ma.Schema):
 class ScheduleSubmittedSchema(ma.Schema):
     schedule_id = fields.String(attribute="id")
     worker = fields.String()
-    next_run_at = Timestamp(allow_none=True, metadata={
-        "description": "The first run; null when the trigger has no tick left (past end_at)."})
+    next_run_at = Timestamp(
+        allow_none=True,
+        metadata={
+            "description": "The first run; null when the trigger has no tick left (past end_at)."
+        },
+    )
     created_at = Timestamp()
 
 
@@ -340,8 +360,12 @@ class ScheduleSchema(ma.Schema):
     interval = fields.Float(allow_none=True)
     timezone = fields.String()
     status = fields.String(metadata={"enum": [s.value for s in ScheduleState]})
-    next_run_at = Timestamp(allow_none=True, metadata={
-        "description": "The next tick; null when the trigger has no tick left (past end_at)."})
+    next_run_at = Timestamp(
+        allow_none=True,
+        metadata={
+            "description": "The next tick; null when the trigger has no tick left (past end_at)."
+        },
+    )
     last_run_at = Timestamp(allow_none=True)
     last_task_id = fields.String(allow_none=True)
     runs = fields.Integer(metadata={"description": "Tasks this schedule has created."})

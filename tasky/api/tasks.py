@@ -18,8 +18,12 @@ from tasky.api.schemas import (
 )
 from tasky.models import TaskFilter, TaskState
 
-blp = Blueprint("tasks", __name__, url_prefix=TASKS_URL,
-                description="Tasks: one stored request to run a worker.")
+blp = Blueprint(
+    "tasks",
+    __name__,
+    url_prefix=TASKS_URL,
+    description="Tasks: one stored request to run a worker.",
+)
 
 LOCATION = {"Location": {"description": "URL of the new task", "schema": {"type": "string"}}}
 
@@ -83,8 +87,12 @@ class TaskResult(MethodView):
 @blp.route("/<task_id>/cancel")
 class TaskCancel(MethodView):
     @blp.response(200, TaskSchema)
-    @blp.alt_response(202, schema=TaskSchema, success=True,
-                      description="The task is running: canceling until its worker stops.")
+    @blp.alt_response(
+        202,
+        schema=TaskSchema,
+        success=True,
+        description="The task is running: canceling until its worker stops.",
+    )
     def post(self, task_id):
         """Cancel a task"""
         return _cancel_answer(get_service().cancel(task_id))
@@ -94,10 +102,19 @@ class TaskCancel(MethodView):
 class TaskActions(MethodView):
     @blp.arguments(ActionSchema())
     @blp.response(200, TaskSchema)
-    @blp.alt_response(201, schema=TaskSchema, headers=LOCATION, success=True,
-                      description="run of a finished task: the new task.")
-    @blp.alt_response(202, schema=TaskSchema, success=True,
-                      description="cancel of a running task: canceling until it stops.")
+    @blp.alt_response(
+        201,
+        schema=TaskSchema,
+        headers=LOCATION,
+        success=True,
+        description="run of a finished task: the new task.",
+    )
+    @blp.alt_response(
+        202,
+        schema=TaskSchema,
+        success=True,
+        description="cancel of a running task: canceling until it stops.",
+    )
     def post(self, body, task_id):
         """Cancel, pause, resume or run a task"""
         submitted = get_service().act(task_id, body["action"])

@@ -17,12 +17,17 @@ from tasky.api.schemas import (
     WorkerStatisticsSchema,
 )
 
-blp = Blueprint("workers", __name__, url_prefix="/tasky/v1/workers",
-                description="Worker plugins; POST to a worker submits a task or a schedule.")
+blp = Blueprint(
+    "workers",
+    __name__,
+    url_prefix="/tasky/v1/workers",
+    description="Worker plugins; POST to a worker submits a task or a schedule.",
+)
 
 LOCATION = {"Location": {"description": "URL of the task", "schema": {"type": "string"}}}
-CREATED_LOCATION = {"Location": {"description": "URL of the new task or schedule",
-                                 "schema": {"type": "string"}}}
+CREATED_LOCATION = {
+    "Location": {"description": "URL of the new task or schedule", "schema": {"type": "string"}}
+}
 SUBMIT_ANSWER = {"oneOf": [SubmittedSchema, ScheduleSubmittedSchema]}
 
 
@@ -57,19 +62,34 @@ class WorkerStatistics(MethodView):
 @blp.route("/<name>")
 class WorkerSubmit(MethodView):
     @blp.arguments(SubmitSchema(), required=False)
-    @blp.response(201, SUBMIT_ANSWER, headers=CREATED_LOCATION,
-                  description="The new task (Submitted), or with cron or interval the new "
-                              "schedule (ScheduleSubmitted).")
-    @blp.alt_response(200, schema=SubmittedSchema, headers=LOCATION, success=True,
-                      description="The idempotency key matched a stored task: that task.")
+    @blp.response(
+        201,
+        SUBMIT_ANSWER,
+        headers=CREATED_LOCATION,
+        description="The new task (Submitted), or with cron or interval the new "
+        "schedule (ScheduleSubmitted).",
+    )
+    @blp.alt_response(
+        200,
+        schema=SubmittedSchema,
+        headers=LOCATION,
+        success=True,
+        description="The idempotency key matched a stored task: that task.",
+    )
     def post(self, request, name):
         """Submit a task (now, at execute_at, after delay) or a schedule (cron, interval)"""
         submitted = get_service().submit(name, request)
         if submitted.schedule is not None:
-            return (dumped(SCHEDULE_SUBMITTED, submitted.schedule), 201,
-                    schedule_location(submitted.schedule.id))
-        return (dumped(SUBMITTED, submitted.task), 201 if submitted.created else 200,
-                task_location(submitted.task.id))
+            return (
+                dumped(SCHEDULE_SUBMITTED, submitted.schedule),
+                201,
+                schedule_location(submitted.schedule.id),
+            )
+        return (
+            dumped(SUBMITTED, submitted.task),
+            201 if submitted.created else 200,
+            task_location(submitted.task.id),
+        )
 
 
 @blp.route("/<name>/batch")

@@ -13,12 +13,15 @@ Rules every implementation follows:
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any, Callable
+from collections.abc import Callable, Collection
+from typing import Any
 
 from tasky.models import (
     Firing,
+    LeaseReport,
     NewTask,
     Outcome,
+    RunnerInfo,
     Schedule,
     SchedulePage,
     ScheduleState,
@@ -84,8 +87,10 @@ class Store(ABC):
         the tasks that fell due since the caller's last call."""
 
     @abstractmethod
-    def renew_leases(self, owner: str, lease_until: float) -> None:
-        """Extend the lease of every task ``owner`` holds."""
+    def renew_leases(self, owner: str, lease_until: float, held: Collection[str]) -> LeaseReport:
+        """Extend the lease of every task ``owner`` holds. Of ``held`` (the ids the runner
+        believes it holds), report those it holds no more (``lost``: recovered by another
+        runner after the lease expired) and those a cancel flagged (``canceling``)."""
 
     @abstractmethod
     def canceling_ids(self, owner: str) -> list[str]:
@@ -156,8 +161,9 @@ class Store(ABC):
         """Newest first, keyset-paginated like :meth:`list_tasks`."""
 
     @abstractmethod
-    def update_schedule(self, schedule_id: str, changes: dict[str, Any],
-                        expect_status: ScheduleState | None = None) -> Schedule:
+    def update_schedule(
+        self, schedule_id: str, changes: dict[str, Any], expect_status: ScheduleState | None = None
+    ) -> Schedule:
         """Set the given fields (those of :class:`Schedule` but ``id``, ``created_at`` and the
         run counters) in one statement. Raises ``ScheduleNotFound``, or ``StateConflict`` when
         ``expect_status`` is given and the schedule is in another state."""
@@ -177,8 +183,15 @@ class Store(ABC):
         """Active schedules whose ``next_run_at`` is before ``due_before``, earliest first."""
 
     @abstractmethod
-    def fire_schedule(self, schedule_id: str, due_at: float, next_run_at: float | None,
-                      task: NewTask | None, now: float, skip_if_running: bool) -> Firing:
+    def fire_schedule(
+        self,
+        schedule_id: str,
+        due_at: float,
+        next_run_at: float | None,
+        task: NewTask | None,
+        now: float,
+        skip_if_running: bool,
+    ) -> Firing:
         """Claim one tick, atomically: only if the schedule is active and its ``next_run_at``
         still equals ``due_at`` (compare-and-set, so each tick fires exactly once across every
         process), move ``next_run_at`` on and, in the same transaction, insert ``task``
@@ -190,6 +203,24 @@ class Store(ABC):
     def run_schedule_now(self, schedule_id: str, task: NewTask, now: float) -> Task:
         """Insert ``task`` as a run of the schedule outside its trigger (``next_run_at`` is
         kept). Raises ``ScheduleNotFound``."""
+
+    # -- runners ---------------------------------------------------------------------------
+
+    @abstractmethod
+    def record_heartbeat(self, runner: RunnerInfo) -> None:
+        """Insert or replace the runner's row (keyed by ``runner.id``)."""
+
+    @abstractmethod
+    def remove_runner(self, runner_id: str) -> None:
+        """Delete a runner's row (a clean stop); no error when there is none."""
+
+    @abstractmethod
+    def list_runners(self) -> list[RunnerInfo]:
+        """Every runner row, ordered by host, then pid."""
+
+    @abstractmethod
+    def forget_runners(self, heartbeat_before: float) -> int:
+        """Delete the rows of runners whose last heartbeat is before that instant; how many."""
 
     # -- housekeeping -----------------------------------------------------------------------
 

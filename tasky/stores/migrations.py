@@ -8,6 +8,9 @@ from importlib.resources import files
 def migrations(dialect: str) -> list[tuple[int, str]]:
     """``(number, sql)`` of each ``NNNN_name.sql`` file of the dialect, in order."""
     folder = files("tasky.stores.schema").joinpath(dialect)
-    found = [(int(entry.name.split("_", 1)[0]), entry.read_text())
-             for entry in folder.iterdir() if entry.name.endswith(".sql")]
+    found = [
+        (int(entry.name.split("_", 1)[0]), entry.read_text())
+        for entry in folder.iterdir()
+        if entry.name.endswith(".sql")
+    ]
     return sorted(found)

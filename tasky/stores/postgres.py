@@ -18,12 +18,13 @@ import os
 import select
 import threading
 from array import array
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import psycopg
-from psycopg.conninfo import conninfo_to_dict
 import psycopg_pool
+from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool
 
 from tasky.errors import ScheduleNotFound, StateConflict, TaskNotFound
@@ -53,8 +54,8 @@ from tasky.stores.rows import (
     TERMINAL,
     WAITING,
     KeysetPage,
-    insert_rows,
     in_due_order,
+    insert_rows,
     insert_task_sql,
     schedule_from_row,
     schedule_params,
@@ -78,8 +79,10 @@ LISTEN_POLL = 0.2
 TASK_FIELDS = 22
 
 
-INSERT_TASK = (f"{insert_task_sql('%s')}"
-               f" ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING")
+INSERT_TASK = (
+    f"{insert_task_sql('%s')}"
+    f" ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING"
+)
 """The conflict target names tasks_idempotency, a unique index of the tasks that have a key."""
 
 
@@ -157,17 +160,34 @@ def _row(row: tuple) -> Task:
 
 def _outcome_columns(outcomes: list[Outcome]) -> list[list]:
     """The parameters of FINISH: one list per column, one element per outcome."""
-    return [list(column) for column in zip(*[
-        (o.task_id, o.owner, o.attempt, o.status.value, o.finished_at, o.retry_at,
-         o.output_json, o.output_truncated, o.error) for o in outcomes])]
+    return [
+        list(column)
+        for column in zip(
+            *[
+                (
+                    o.task_id,
+                    o.owner,
+                    o.attempt,
+                    o.status.value,
+                    o.finished_at,
+                    o.retry_at,
+                    o.output_json,
+                    o.output_truncated,
+                    o.error,
+                )
+                for o in outcomes
+            ]
+        )
+    ]
 
 
 def _in_order_of(outcomes: list[Outcome], finished: list[Task]) -> list[Task]:
     """The finished tasks in the order of their outcomes (RETURNING follows no order), each
     matched by its attempt too, so that a stale outcome of a finished task is left out."""
     by_attempt = {(task.id, task.attempts): task for task in finished}
-    return [by_attempt[key] for key in ((o.task_id, o.attempt) for o in outcomes)
-            if key in by_attempt]
+    return [
+        by_attempt[key] for key in ((o.task_id, o.attempt) for o in outcomes) if key in by_attempt
+    ]
 
 
 class PostgresStore(Store):
@@ -194,9 +214,16 @@ class PostgresStore(Store):
         pid = os.getpid()
         pool = self._pools.get(pid)
         if pool is None:
-            pool = ConnectionPool(self.url, kwargs=self._kwargs, min_size=1,
-                                  max_size=self.pool_size, timeout=10.0, check=_check,
-                                  open=True, name=f"tasky-{pid}")
+            pool = ConnectionPool(
+                self.url,
+                kwargs=self._kwargs,
+                min_size=1,
+                max_size=self.pool_size,
+                timeout=10.0,
+                check=_check,
+                open=True,
+                name=f"tasky-{pid}",
+            )
             kept = self._pools.setdefault(pid, pool)
             if kept is not pool:  # another thread of this process won the race
                 pool.close()
@@ -230,23 +257,23 @@ class PostgresStore(Store):
                 return
             with conn.transaction():
                 conn.execute(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
-                conn.execute("CREATE TABLE IF NOT EXISTS schema_version ("
-                             " version integer PRIMARY KEY,"
-                             " applied_at timestamptz NOT NULL DEFAULT now())")
+                conn.execute(
+                    "CREATE TABLE IF NOT EXISTS schema_version ("
+                    " version integer PRIMARY KEY,"
+                    " applied_at timestamptz NOT NULL DEFAULT now())"
+                )
                 version = self._schema_version(conn)
                 for number, sql in wanted:
                     if number > version:
                         conn.execute(sql)
-                        conn.execute("INSERT INTO schema_version (version) VALUES (%s)",
-                                     (number,))
+                        conn.execute("INSERT INTO schema_version (version) VALUES (%s)", (number,))
                         logger.info("database schema migrated to version %d", number)
 
     @staticmethod
     def _schema_version(conn: psycopg.Connection) -> int:
         if conn.execute("SELECT to_regclass('schema_version')").fetchone()[0] is None:
             return 0
-        return conn.execute("SELECT coalesce(max(version), 0) FROM schema_version") \
-            .fetchone()[0]
+        return conn.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()[0]
 
     def close(self) -> None:
         pid = os.getpid()
@@ -285,53 +312,86 @@ class PostgresStore(Store):
                 db.execute(f"SELECT {NOTIFY}")
                 return [(new.as_task(), True) for new in tasks]
             cur = db.cursor()
-            cur.executemany(f"{INSERT_TASK} RETURNING {TASK_COLUMNS}",
-                            insert_rows(tasks), returning=True)
+            cur.executemany(
+                f"{INSERT_TASK} RETURNING {TASK_COLUMNS}", insert_rows(tasks), returning=True
+            )
             rows = [cur.fetchone()]
             while cur.nextset():
                 rows.append(cur.fetchone())
-            results = [(task_from_row(row), True) if row is not None
-                       else (self._by_idempotency_key(db, new.idempotency_key), False)
-                       for new, row in zip(tasks, rows, strict=True)]
+            results = [
+                (task_from_row(row), True)
+                if row is not None
+                else (self._by_idempotency_key(db, new.idempotency_key), False)
+                for new, row in zip(tasks, rows, strict=True)
+            ]
             if any(created for _, created in results):
                 db.execute(f"SELECT {NOTIFY}")
         return results
 
     @staticmethod
     def _insert_task(db: psycopg.Connection, new: NewTask) -> Task:
-        row = db.execute(f"{INSERT_TASK} RETURNING {TASK_COLUMNS}", insert_rows([new])[0]) \
-            .fetchone()
-        return PostgresStore._by_idempotency_key(db, new.idempotency_key) if row is None \
+        row = db.execute(
+            f"{INSERT_TASK} RETURNING {TASK_COLUMNS}", insert_rows([new])[0]
+        ).fetchone()
+        return (
+            PostgresStore._by_idempotency_key(db, new.idempotency_key)
+            if row is None
             else task_from_row(row)
+        )
 
     @staticmethod
     def _by_idempotency_key(db: psycopg.Connection, key: str) -> Task:
-        return task_from_row(db.execute(f"SELECT {TASK_COLUMNS} FROM tasks WHERE idempotency_key = %s",
-                                (key,)).fetchone())
+        return task_from_row(
+            db.execute(
+                f"SELECT {TASK_COLUMNS} FROM tasks WHERE idempotency_key = %s", (key,)
+            ).fetchone()
+        )
 
     def get_task(self, task_id: str) -> Task | None:
         with self._db() as db:
-            row = db.execute(f"SELECT {TASK_COLUMNS} FROM tasks WHERE id = %s",
-                             (task_id,)).fetchone()
+            row = db.execute(
+                f"SELECT {TASK_COLUMNS} FROM tasks WHERE id = %s", (task_id,)
+            ).fetchone()
         return None if row is None else task_from_row(row)
 
     def list_tasks(self, filters: TaskFilter, limit: int, cursor: str | None) -> TaskPage:
-        page = KeysetPage.of(LIST_COLUMNS, "tasks", {
-            "status": filters.status, "worker": filters.worker,
-            "schedule_id": filters.schedule_id}, cursor, limit, "%s")
+        page = KeysetPage.of(
+            LIST_COLUMNS,
+            "tasks",
+            {
+                "status": filters.status,
+                "worker": filters.worker,
+                "schedule_id": filters.schedule_id,
+            },
+            cursor,
+            limit,
+            "%s",
+        )
         return TaskPage(*page.read(self._fetch(page.sql, page.params), task_from_row))
 
     def worker_counts(self, worker: str) -> WorkerCounts:
         with self._db() as db:
-            by_status = dict(db.execute(
-                "SELECT status, count(*) FROM tasks WHERE worker = %s GROUP BY status",
-                (worker,)).fetchall())
-            durations = array("d", (r[0] for r in db.execute(
-                "SELECT ran_for FROM tasks WHERE worker = %s AND status IN ('completed', 'failed')"
-                " ORDER BY ran_for", (worker,))))
+            by_status = dict(
+                db.execute(
+                    "SELECT status, count(*) FROM tasks WHERE worker = %s GROUP BY status",
+                    (worker,),
+                ).fetchall()
+            )
+            durations = array(
+                "d",
+                (
+                    r[0]
+                    for r in db.execute(
+                        "SELECT ran_for FROM tasks WHERE worker = %s AND status IN ('completed', 'failed')"
+                        " ORDER BY ran_for",
+                        (worker,),
+                    )
+                ),
+            )
             last = db.execute(
                 f"SELECT max(finished_at) FROM tasks WHERE worker = %s AND status IN {TERMINAL}",
-                (worker,)).fetchone()[0]
+                (worker,),
+            ).fetchone()[0]
         return WorkerCounts(by_status, durations, last)
 
     # -- the runner's side ------------------------------------------------------------------
@@ -343,9 +403,17 @@ class PostgresStore(Store):
 
     def claim(self, worker, owner, limit, due_before, now, lease_until) -> list[Task]:
         with self._db() as db:
-            rows = db.execute(CLAIM, {"owner": owner, "lease_until": lease_until, "now": now,
-                                      "worker": worker, "due_before": due_before,
-                                      "limit": limit}).fetchall()
+            rows = db.execute(
+                CLAIM,
+                {
+                    "owner": owner,
+                    "lease_until": lease_until,
+                    "now": now,
+                    "worker": worker,
+                    "due_before": due_before,
+                    "limit": limit,
+                },
+            ).fetchall()
         return in_due_order(task_from_row(row) for row in rows)
 
     def mark_queued(self, worker: str, due_after: float, now: float) -> None:
@@ -354,14 +422,20 @@ class PostgresStore(Store):
 
     def renew_leases(self, owner: str, lease_until: float) -> None:
         with self._db() as db:
-            db.execute(f"UPDATE tasks SET lease_until = %s WHERE owner = %s"
-                       f" AND status IN {ACTIVE}", (lease_until, owner))
+            db.execute(
+                f"UPDATE tasks SET lease_until = %s WHERE owner = %s AND status IN {ACTIVE}",
+                (lease_until, owner),
+            )
 
     def canceling_ids(self, owner: str) -> list[str]:
         with self._db() as db:
-            return [r[0] for r in db.execute(
-                "SELECT id FROM tasks WHERE owner = %s AND status = 'canceling' ORDER BY id",
-                (owner,))]
+            return [
+                r[0]
+                for r in db.execute(
+                    "SELECT id FROM tasks WHERE owner = %s AND status = 'canceling' ORDER BY id",
+                    (owner,),
+                )
+            ]
 
     def finish(self, outcomes: list[Outcome]) -> list[Task]:
         if not outcomes:
@@ -374,9 +448,12 @@ class PostgresStore(Store):
         # Every runner reaps expired leases every second: rows that another one is reaping
         # (or their late owner finishing) are skipped rather than waited for. An owner handing
         # its own tasks back waits, so that none is left behind.
-        held_by = (f"owner = %(owner)s AND status IN {ACTIVE}" if owner is not None else
-                   f"id IN (SELECT id FROM tasks WHERE status IN {ACTIVE}"
-                   f" AND lease_until < %(now)s FOR UPDATE SKIP LOCKED)")
+        held_by = (
+            f"owner = %(owner)s AND status IN {ACTIVE}"
+            if owner is not None
+            else f"id IN (SELECT id FROM tasks WHERE status IN {ACTIVE}"
+            f" AND lease_until < %(now)s FOR UPDATE SKIP LOCKED)"
+        )
         with self._db() as db:
             rows = db.execute(
                 f"UPDATE tasks SET"
@@ -397,40 +474,55 @@ class PostgresStore(Store):
 
     def owners(self) -> set[str]:
         with self._db() as db:
-            return {r[0] for r in db.execute(
-                f"SELECT DISTINCT owner FROM tasks WHERE status IN {ACTIVE}")}
+            return {
+                r[0]
+                for r in db.execute(f"SELECT DISTINCT owner FROM tasks WHERE status IN {ACTIVE}")
+            }
 
     def prune(self, finished_before: float) -> int:
         with self._db() as db:
-            return db.execute(f"DELETE FROM tasks WHERE id IN (SELECT id FROM tasks WHERE"
-                              f" finished_at < %s AND status IN {TERMINAL}"
-                              f" FOR UPDATE SKIP LOCKED)", (finished_before,)).rowcount
+            return db.execute(
+                f"DELETE FROM tasks WHERE id IN (SELECT id FROM tasks WHERE"
+                f" finished_at < %s AND status IN {TERMINAL}"
+                f" FOR UPDATE SKIP LOCKED)",
+                (finished_before,),
+            ).rowcount
 
     # -- transitions asked for by clients -------------------------------------------------
 
-    def _transition(self, task_id: str, allowed: str, assignments: str,
-                    params: dict[str, Any], notify: bool = False) -> Task:
+    def _transition(
+        self,
+        task_id: str,
+        allowed: str,
+        assignments: str,
+        params: dict[str, Any],
+        notify: bool = False,
+    ) -> Task:
         """One conditional UPDATE; when it matches nothing, tell a missing task from a task in
         the wrong state."""
         returning = NOTIFYING if notify else TASK_COLUMNS
         with self._db() as db:
             row = db.execute(
                 f"UPDATE tasks SET {assignments} WHERE id = %(id)s AND status IN {allowed}"
-                f" RETURNING {returning}", {**params, "id": task_id}).fetchone()
+                f" RETURNING {returning}",
+                {**params, "id": task_id},
+            ).fetchone()
             if row is not None:
                 return _row(row)
-            current = db.execute("SELECT status FROM tasks WHERE id = %s", (task_id,)) \
-                .fetchone()
+            current = db.execute("SELECT status FROM tasks WHERE id = %s", (task_id,)).fetchone()
         if current is None:
             raise TaskNotFound(f"no task {task_id!r}")
         raise StateConflict(f"task is {current[0]}")
 
     def cancel(self, task_id: str, now: float) -> Task:
         return self._transition(
-            task_id, sql_in(set(TaskState) - TERMINAL_STATES),
+            task_id,
+            sql_in(set(TaskState) - TERMINAL_STATES),
             f"status = CASE WHEN status IN {ACTIVE} THEN 'canceling' ELSE 'canceled' END,"
             f" finished_at = CASE WHEN status IN {ACTIVE} THEN NULL ELSE %(now)s END",
-            {"now": now}, notify=True)
+            {"now": now},
+            notify=True,
+        )
 
     def update_waiting(self, task_id: str, changes: dict[str, Any], now: float) -> Task:
         columns = {"config", "execute_at", "timeout", "max_retries", "retry_backoff"}
@@ -440,32 +532,39 @@ class PostgresStore(Store):
         params = {k: json.dumps(v) if k == "config" else v for k, v in changes.items()}
         assignments = [f"{column} = %({column})s" for column in changes]
         due = "%(execute_at)s" if "execute_at" in changes else "execute_at"
-        assignments.append(f"status = CASE WHEN status = 'paused' THEN 'paused'"
-                           f" WHEN {due} <= %(now)s THEN 'queued' ELSE 'scheduled' END")
-        return self._transition(task_id, EDITABLE, ", ".join(assignments),
-                                {**params, "now": now}, notify=True)
+        assignments.append(
+            f"status = CASE WHEN status = 'paused' THEN 'paused'"
+            f" WHEN {due} <= %(now)s THEN 'queued' ELSE 'scheduled' END"
+        )
+        return self._transition(
+            task_id, EDITABLE, ", ".join(assignments), {**params, "now": now}, notify=True
+        )
 
     def pause(self, task_id: str) -> Task:
         return self._transition(task_id, WAITING, "status = 'paused'", {})
 
     def resume(self, task_id: str, now: float) -> Task:
         return self._transition(
-            task_id, "('paused')",
+            task_id,
+            "('paused')",
             "status = CASE WHEN execute_at <= %(now)s THEN 'queued' ELSE 'scheduled' END",
-            {"now": now}, notify=True)
+            {"now": now},
+            notify=True,
+        )
 
     def run_now(self, task_id: str, now: float) -> Task:
-        return self._transition(task_id, EDITABLE, "status = 'queued', execute_at = %(now)s",
-                                {"now": now}, notify=True)
+        return self._transition(
+            task_id, EDITABLE, "status = 'queued', execute_at = %(now)s", {"now": now}, notify=True
+        )
 
     def delete_task(self, task_id: str) -> None:
         with self._db() as db:
-            deleted = db.execute(f"DELETE FROM tasks WHERE id = %s AND status IN {TERMINAL}",
-                                 (task_id,)).rowcount
+            deleted = db.execute(
+                f"DELETE FROM tasks WHERE id = %s AND status IN {TERMINAL}", (task_id,)
+            ).rowcount
             if deleted:
                 return
-            current = db.execute("SELECT status FROM tasks WHERE id = %s", (task_id,)) \
-                .fetchone()
+            current = db.execute("SELECT status FROM tasks WHERE id = %s", (task_id,)).fetchone()
         if current is None:
             raise TaskNotFound(f"no task {task_id!r}")
         raise StateConflict(f"task is {current[0]}; only a finished task can be deleted")
@@ -478,23 +577,27 @@ class PostgresStore(Store):
         columns = ", ".join(params)
         values = ", ".join(f"%({c})s" for c in params)
         with self._write() as db:
-            row = db.execute(f"INSERT INTO schedules ({columns}) VALUES ({values})"
-                             f" RETURNING {SCHEDULE_COLUMNS}", params).fetchone()
+            row = db.execute(
+                f"INSERT INTO schedules ({columns}) VALUES ({values}) RETURNING {SCHEDULE_COLUMNS}",
+                params,
+            ).fetchone()
             db.execute(f"SELECT {NOTIFY}")
         return schedule_from_row(row)
 
     def get_schedule(self, schedule_id: str) -> Schedule | None:
         with self._db() as db:
-            row = db.execute(f"SELECT {SCHEDULE_COLUMNS} FROM schedules WHERE id = %s",
-                             (schedule_id,)).fetchone()
+            row = db.execute(
+                f"SELECT {SCHEDULE_COLUMNS} FROM schedules WHERE id = %s", (schedule_id,)
+            ).fetchone()
         return None if row is None else schedule_from_row(row)
 
     def list_schedules(self, limit: int, cursor: str | None) -> SchedulePage:
         page = KeysetPage.of(SCHEDULE_COLUMNS, "schedules", {}, cursor, limit, "%s")
         return SchedulePage(*page.read(self._fetch(page.sql, page.params), schedule_from_row))
 
-    def update_schedule(self, schedule_id: str, changes: dict[str, Any],
-                        expect_status: ScheduleState | None = None) -> Schedule:
+    def update_schedule(
+        self, schedule_id: str, changes: dict[str, Any], expect_status: ScheduleState | None = None
+    ) -> Schedule:
         unknown = set(changes) - SCHEDULE_FIELDS
         if unknown:
             raise ValueError(f"not editable: {sorted(unknown)}")
@@ -505,7 +608,8 @@ class PostgresStore(Store):
             row = db.execute(
                 f"UPDATE schedules SET {assignments} WHERE id = %(id)s{condition}"
                 f" RETURNING {SCHEDULE_COLUMNS}",
-                {**params, "id": schedule_id, "expect_status": str(expect_status)}).fetchone()
+                {**params, "id": schedule_id, "expect_status": str(expect_status)},
+            ).fetchone()
             if row is not None:
                 db.execute(f"SELECT {NOTIFY}")
                 return schedule_from_row(row)
@@ -520,35 +624,47 @@ class PostgresStore(Store):
                 raise ScheduleNotFound(f"no schedule {schedule_id!r}")
             rows = db.execute(
                 f"UPDATE tasks SET status = 'canceled', finished_at = %s WHERE schedule_id = %s"
-                f" AND status IN {EDITABLE} RETURNING {TASK_COLUMNS}", (now, schedule_id)
+                f" AND status IN {EDITABLE} RETURNING {TASK_COLUMNS}",
+                (now, schedule_id),
             ).fetchall()
         return [task_from_row(row) for row in rows]
 
     def next_schedule_due_at(self) -> float | None:
         with self._db() as db:
-            return db.execute("SELECT min(next_run_at) FROM schedules WHERE status = 'active'") \
-                .fetchone()[0]
+            return db.execute(
+                "SELECT min(next_run_at) FROM schedules WHERE status = 'active'"
+            ).fetchone()[0]
 
     def due_schedules(self, due_before: float, limit: int) -> list[Schedule]:
         with self._db() as db:
             rows = db.execute(
                 f"SELECT {SCHEDULE_COLUMNS} FROM schedules WHERE status = 'active'"
                 f" AND next_run_at <= %s ORDER BY next_run_at LIMIT %s",
-                (due_before, limit)).fetchall()
+                (due_before, limit),
+            ).fetchall()
         return [schedule_from_row(row) for row in rows]
 
-    def fire_schedule(self, schedule_id: str, due_at: float, next_run_at: float | None,
-                      task: NewTask | None, now: float, skip_if_running: bool) -> Firing:
+    def fire_schedule(
+        self,
+        schedule_id: str,
+        due_at: float,
+        next_run_at: float | None,
+        task: NewTask | None,
+        now: float,
+        skip_if_running: bool,
+    ) -> Firing:
         with self._write() as db:
             # Concurrent callers queue on the row lock; once the winner commits, the others'
             # condition no longer holds (next_run_at moved on) and they update nothing.
             won = db.execute(
                 "UPDATE schedules SET next_run_at = %s WHERE id = %s AND status = 'active'"
-                " AND next_run_at = %s", (next_run_at, schedule_id, due_at)).rowcount
+                " AND next_run_at = %s",
+                (next_run_at, schedule_id, due_at),
+            ).rowcount
             if not won:
                 return Firing(False)
             db.execute(f"SELECT {NOTIFY}")
-            if task is None or skip_if_running and self._last_run_unfinished(db, schedule_id):
+            if task is None or (skip_if_running and self._last_run_unfinished(db, schedule_id)):
                 return Firing(True)
             created = self._record_run(db, schedule_id, task, now)
         return Firing(True, created)
@@ -556,26 +672,34 @@ class PostgresStore(Store):
     def run_schedule_now(self, schedule_id: str, task: NewTask, now: float) -> Task:
         with self._write() as db:
             # The row lock keeps a concurrent delete from leaving a run of a gone schedule.
-            if db.execute("SELECT 1 FROM schedules WHERE id = %s FOR UPDATE",
-                          (schedule_id,)).fetchone() is None:
+            if (
+                db.execute(
+                    "SELECT 1 FROM schedules WHERE id = %s FOR UPDATE", (schedule_id,)
+                ).fetchone()
+                is None
+            ):
                 raise ScheduleNotFound(f"no schedule {schedule_id!r}")
             created = self._record_run(db, schedule_id, task, now)
             db.execute(f"SELECT {NOTIFY}")
             return created
 
     @staticmethod
-    def _record_run(db: psycopg.Connection, schedule_id: str, task: NewTask,
-                    now: float) -> Task:
+    def _record_run(db: psycopg.Connection, schedule_id: str, task: NewTask, now: float) -> Task:
         created = PostgresStore._insert_task(db, task)
-        db.execute("UPDATE schedules SET runs = runs + 1, last_run_at = %s, last_task_id = %s"
-                   " WHERE id = %s", (now, created.id, schedule_id))
+        db.execute(
+            "UPDATE schedules SET runs = runs + 1, last_run_at = %s, last_task_id = %s"
+            " WHERE id = %s",
+            (now, created.id, schedule_id),
+        )
         return created
 
     @staticmethod
     def _last_run_unfinished(db: psycopg.Connection, schedule_id: str) -> bool:
         row = db.execute(
             f"SELECT 1 FROM schedules s JOIN tasks t ON t.id = s.last_task_id"
-            f" WHERE s.id = %s AND t.status NOT IN {TERMINAL}", (schedule_id,)).fetchone()
+            f" WHERE s.id = %s AND t.status NOT IN {TERMINAL}",
+            (schedule_id,),
+        ).fetchone()
         return row is not None
 
 
@@ -607,9 +731,8 @@ class _Listener(threading.Thread):
                     while not self._stopping.is_set():
                         for _ in conn.notifies(timeout=LISTEN_POLL):
                             self._call()
-            except Exception as exc:  # noqa: BLE001 - the thread must outlive any failure
-                logger.warning("LISTEN %s lost (%s); reconnecting in %.1f s",
-                               CHANNEL, exc, backoff)
+            except Exception as exc:
+                logger.warning("LISTEN %s lost (%s); reconnecting in %.1f s", CHANNEL, exc, backoff)
                 self._stopping.wait(backoff)
                 backoff = min(backoff * 2, 5.0)
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from tasky.errors import InvalidInput
 from tasky.models import (
@@ -68,9 +69,21 @@ def insert_rows(tasks: list[NewTask]) -> list[tuple]:
         config = encoded.get(id(new.config))
         if config is None:
             config = encoded[id(new.config)] = json.dumps(new.config)
-        rows.append((new.id, new.worker, new.status.value, config, new.execute_at,
-                     new.created_at, new.max_retries, new.retry_backoff, new.timeout,
-                     new.schedule_id, new.idempotency_key))
+        rows.append(
+            (
+                new.id,
+                new.worker,
+                new.status.value,
+                config,
+                new.execute_at,
+                new.created_at,
+                new.max_retries,
+                new.retry_backoff,
+                new.timeout,
+                new.schedule_id,
+                new.idempotency_key,
+            )
+        )
     return rows
 
 
@@ -80,18 +93,53 @@ def in_due_order(tasks: Iterable[Task]) -> list[Task]:
 
 
 def task_from_row(row: tuple) -> Task:
-    (id_, worker, status, config, execute_at, created_at, started_at, finished_at, attempts,
-     max_retries, retry_backoff, timeout, schedule_id, idempotency_key, error, output,
-     output_truncated, owner, lease_until, lateness, queued_for, ran_for) = row
+    (
+        id_,
+        worker,
+        status,
+        config,
+        execute_at,
+        created_at,
+        started_at,
+        finished_at,
+        attempts,
+        max_retries,
+        retry_backoff,
+        timeout,
+        schedule_id,
+        idempotency_key,
+        error,
+        output,
+        output_truncated,
+        owner,
+        lease_until,
+        lateness,
+        queued_for,
+        ran_for,
+    ) = row
     return Task(
-        id=id_, worker=worker, status=TaskState(status), config=json.loads(config),
-        execute_at=execute_at, created_at=created_at, started_at=started_at,
-        finished_at=finished_at, attempts=attempts, max_retries=max_retries,
-        retry_backoff=retry_backoff, timeout=timeout, schedule_id=schedule_id,
-        idempotency_key=idempotency_key, error=error,
+        id=id_,
+        worker=worker,
+        status=TaskState(status),
+        config=json.loads(config),
+        execute_at=execute_at,
+        created_at=created_at,
+        started_at=started_at,
+        finished_at=finished_at,
+        attempts=attempts,
+        max_retries=max_retries,
+        retry_backoff=retry_backoff,
+        timeout=timeout,
+        schedule_id=schedule_id,
+        idempotency_key=idempotency_key,
+        error=error,
         output=None if output is None else json.loads(output),
-        output_truncated=bool(output_truncated), owner=owner, lease_until=lease_until,
-        lateness=lateness, queued_for=queued_for, ran_for=ran_for,
+        output_truncated=bool(output_truncated),
+        owner=owner,
+        lease_until=lease_until,
+        lateness=lateness,
+        queued_for=queued_for,
+        ran_for=ran_for,
     )
 
 
@@ -101,21 +149,65 @@ SCHEDULE_COLUMNS = (
     " max_retries, retry_backoff"
 )
 SCHEDULE_FIELDS = {
-    "worker", "config", "cron", "interval", "timezone", "status", "next_run_at", "overlap",
-    "misfire", "start_at", "end_at", "timeout", "max_retries", "retry_backoff",
+    "worker",
+    "config",
+    "cron",
+    "interval",
+    "timezone",
+    "status",
+    "next_run_at",
+    "overlap",
+    "misfire",
+    "start_at",
+    "end_at",
+    "timeout",
+    "max_retries",
+    "retry_backoff",
 }
 
 
 def schedule_from_row(row: tuple) -> Schedule:
-    (id_, worker, config, cron, interval, timezone, status, next_run_at, created_at, overlap,
-     misfire, start_at, end_at, last_run_at, last_task_id, runs, timeout, max_retries,
-     retry_backoff) = row
+    (
+        id_,
+        worker,
+        config,
+        cron,
+        interval,
+        timezone,
+        status,
+        next_run_at,
+        created_at,
+        overlap,
+        misfire,
+        start_at,
+        end_at,
+        last_run_at,
+        last_task_id,
+        runs,
+        timeout,
+        max_retries,
+        retry_backoff,
+    ) = row
     return Schedule(
-        id=id_, worker=worker, config=json.loads(config), cron=cron, interval=interval,
-        timezone=timezone, status=ScheduleState(status), next_run_at=next_run_at,
-        created_at=created_at, overlap=overlap, misfire=misfire, start_at=start_at,
-        end_at=end_at, last_run_at=last_run_at, last_task_id=last_task_id, runs=runs,
-        timeout=timeout, max_retries=max_retries, retry_backoff=retry_backoff,
+        id=id_,
+        worker=worker,
+        config=json.loads(config),
+        cron=cron,
+        interval=interval,
+        timezone=timezone,
+        status=ScheduleState(status),
+        next_run_at=next_run_at,
+        created_at=created_at,
+        overlap=overlap,
+        misfire=misfire,
+        start_at=start_at,
+        end_at=end_at,
+        last_run_at=last_run_at,
+        last_task_id=last_task_id,
+        runs=runs,
+        timeout=timeout,
+        max_retries=max_retries,
+        retry_backoff=retry_backoff,
     )
 
 
@@ -155,8 +247,15 @@ class KeysetPage:
     limit: int
 
     @classmethod
-    def of(cls, columns: str, table: str, equal: dict[str, Any], cursor: str | None,
-           limit: int, mark: str) -> KeysetPage:
+    def of(
+        cls,
+        columns: str,
+        table: str,
+        equal: dict[str, Any],
+        cursor: str | None,
+        limit: int,
+        mark: str,
+    ) -> KeysetPage:
         where = {column: str(value) for column, value in equal.items() if value is not None}
         clauses = [f"{column} = {mark}" for column in where]
         params = list(where.values())
@@ -170,5 +269,5 @@ class KeysetPage:
 
     def read(self, rows: list[tuple], from_row: Callable[[tuple], Any]) -> tuple[list, str | None]:
         """The page's items and the cursor of the next page (None on the last one)."""
-        items = [from_row(row) for row in rows[:self.limit]]
+        items = [from_row(row) for row in rows[: self.limit]]
         return items, encode_cursor(items[-1].id) if len(rows) > self.limit else None

@@ -20,8 +20,9 @@ import os
 import sqlite3
 import threading
 from array import array
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Iterator, NamedTuple
+from typing import Any, NamedTuple
 
 from tasky.errors import ScheduleNotFound, StateConflict, TaskNotFound
 from tasky.models import (
@@ -39,6 +40,7 @@ from tasky.models import (
     WorkerCounts,
 )
 from tasky.stores.base import Store
+from tasky.stores.migrations import migrations
 from tasky.stores.rows import (
     ACTIVE,
     EDITABLE,
@@ -49,22 +51,28 @@ from tasky.stores.rows import (
     TERMINAL,
     WAITING,
     KeysetPage,
-    insert_rows,
     in_due_order,
+    insert_rows,
     insert_task_sql,
     schedule_from_row,
     schedule_params,
     sql_in,
     task_from_row,
 )
-from tasky.stores.migrations import migrations
 
 INSERT_TASK = insert_task_sql("?")
 BUSY_TIMEOUT = 30.0
 """Seconds a write waits for another program's write before it fails (then a 503); Tasky's
 own processes take turns on ``_WriteLock`` instead."""
-OUTAGE_CODES = ("SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_CANTOPEN", "SQLITE_IOERR",
-                "SQLITE_FULL", "SQLITE_READONLY", "SQLITE_PROTOCOL")
+OUTAGE_CODES = (
+    "SQLITE_BUSY",
+    "SQLITE_LOCKED",
+    "SQLITE_CANTOPEN",
+    "SQLITE_IOERR",
+    "SQLITE_FULL",
+    "SQLITE_READONLY",
+    "SQLITE_PROTOCOL",
+)
 """Result codes (with their extended forms) of a database that cannot answer now, as
 opposed to a fault of the statement."""
 
@@ -141,7 +149,7 @@ class Changed(NamedTuple):
 class _QueuedInsert:
     """One caller's tasks, waiting for whichever thread commits next."""
 
-    __slots__ = ("tasks", "done", "result", "error")
+    __slots__ = ("done", "error", "result", "tasks")
 
     def __init__(self, tasks: list[NewTask]):
         self.tasks = tasks
@@ -189,8 +197,9 @@ class SQLiteStore(Store):
         return self._writer_conn
 
     def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
-                               timeout=BUSY_TIMEOUT)
+        conn = sqlite3.connect(
+            self.path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT
+        )
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA foreign_keys=ON")
@@ -287,8 +296,9 @@ class SQLiteStore(Store):
             for queued in group:
                 queued.done = True
 
-    def _insert_tasks(self, db: sqlite3.Connection,
-                      tasks: list[NewTask]) -> list[tuple[Task, bool]]:
+    def _insert_tasks(
+        self, db: sqlite3.Connection, tasks: list[NewTask]
+    ) -> list[tuple[Task, bool]]:
         if any(new.idempotency_key is not None for new in tasks):
             return [self._insert_task(db, new) for new in tasks]
         rows = insert_rows(tasks)
@@ -298,8 +308,10 @@ class SQLiteStore(Store):
 
     @staticmethod
     def _insert_task(db: sqlite3.Connection, new: NewTask) -> tuple[Task, bool]:
-        inserted = db.execute(f"{INSERT_TASK} ON CONFLICT (idempotency_key) DO NOTHING"
-                              f" RETURNING {TASK_COLUMNS}", insert_rows([new])[0]).fetchone()
+        inserted = db.execute(
+            f"{INSERT_TASK} ON CONFLICT (idempotency_key) DO NOTHING RETURNING {TASK_COLUMNS}",
+            insert_rows([new])[0],
+        ).fetchone()
         if inserted is not None:
             return task_from_row(inserted), True
         existing = db.execute(
@@ -308,34 +320,58 @@ class SQLiteStore(Store):
         return task_from_row(existing), False
 
     def get_task(self, task_id: str) -> Task | None:
-        row = self._db.execute(f"SELECT {TASK_COLUMNS} FROM tasks WHERE id = ?", (task_id,)) \
-            .fetchone()
+        row = self._db.execute(
+            f"SELECT {TASK_COLUMNS} FROM tasks WHERE id = ?", (task_id,)
+        ).fetchone()
         return None if row is None else task_from_row(row)
 
     def list_tasks(self, filters: TaskFilter, limit: int, cursor: str | None) -> TaskPage:
-        page = KeysetPage.of(LIST_COLUMNS, "tasks", {
-            "status": filters.status, "worker": filters.worker,
-            "schedule_id": filters.schedule_id}, cursor, limit, "?")
-        return TaskPage(*page.read(self._db.execute(page.sql, page.params).fetchall(), task_from_row))
+        page = KeysetPage.of(
+            LIST_COLUMNS,
+            "tasks",
+            {
+                "status": filters.status,
+                "worker": filters.worker,
+                "schedule_id": filters.schedule_id,
+            },
+            cursor,
+            limit,
+            "?",
+        )
+        return TaskPage(
+            *page.read(self._db.execute(page.sql, page.params).fetchall(), task_from_row)
+        )
 
     def worker_counts(self, worker: str) -> WorkerCounts:
         db = self._db
-        by_status = dict(db.execute(
-            "SELECT status, count(*) FROM tasks WHERE worker = ? GROUP BY status", (worker,)))
-        durations = array("d", (r[0] for r in db.execute(
-            "SELECT ran_for FROM tasks WHERE worker = ? AND status IN ('completed', 'failed')"
-            " ORDER BY ran_for", (worker,))))
+        by_status = dict(
+            db.execute(
+                "SELECT status, count(*) FROM tasks WHERE worker = ? GROUP BY status", (worker,)
+            )
+        )
+        durations = array(
+            "d",
+            (
+                r[0]
+                for r in db.execute(
+                    "SELECT ran_for FROM tasks WHERE worker = ? AND status IN ('completed', 'failed')"
+                    " ORDER BY ran_for",
+                    (worker,),
+                )
+            ),
+        )
         last = db.execute(
             f"SELECT max(finished_at) FROM tasks WHERE worker = ? AND status IN {TERMINAL}",
-            (worker,)).fetchone()[0]
+            (worker,),
+        ).fetchone()[0]
         return WorkerCounts(by_status, durations, last)
 
     # -- the runner's side ------------------------------------------------------------------
 
     def next_due_at(self, worker: str) -> float | None:
         return self._db.execute(
-            f"SELECT min(execute_at) FROM tasks WHERE worker = ? AND status IN {WAITING}",
-            (worker,)).fetchone()[0]
+            f"SELECT min(execute_at) FROM tasks WHERE worker = ? AND status IN {WAITING}", (worker,)
+        ).fetchone()[0]
 
     def claim(self, worker, owner, limit, due_before, now, lease_until) -> list[Task]:
         rows = self._change(CLAIM, (owner, lease_until, now, worker, due_before, limit)).rows
@@ -344,28 +380,47 @@ class SQLiteStore(Store):
     def mark_queued(self, worker: str, due_after: float, now: float) -> None:
         due_scheduled = (
             f"FROM tasks WHERE worker = ? AND status IN {WAITING} AND execute_at > ?"
-            f" AND execute_at <= ? AND status = 'scheduled'")
+            f" AND execute_at <= ? AND status = 'scheduled'"
+        )
         params = (worker, due_after, now)
         if self._db.execute(f"SELECT 1 {due_scheduled} LIMIT 1", params).fetchone():
-            self._change(f"UPDATE tasks SET status = 'queued' WHERE id IN (SELECT id"
-                         f" {due_scheduled})", params)
+            self._change(
+                f"UPDATE tasks SET status = 'queued' WHERE id IN (SELECT id {due_scheduled})",
+                params,
+            )
 
     def renew_leases(self, owner: str, lease_until: float) -> None:
         self._change(
             f"UPDATE tasks SET lease_until = ? WHERE owner = ? AND status IN {ACTIVE}",
-            (lease_until, owner))
+            (lease_until, owner),
+        )
 
     def canceling_ids(self, owner: str) -> list[str]:
-        return [r[0] for r in self._db.execute(
-            "SELECT id FROM tasks WHERE owner = ? AND status = 'canceling'", (owner,))]
+        return [
+            r[0]
+            for r in self._db.execute(
+                "SELECT id FROM tasks WHERE owner = ? AND status = 'canceling'", (owner,)
+            )
+        ]
 
     def finish(self, outcomes: list[Outcome]) -> list[Task]:
         finished = []
         with self._write() as db:
             for o in outcomes:
-                row = db.execute(FINISH, (o.status.value, o.finished_at, o.retry_at,
-                                          o.output_json, o.output_truncated, o.error,
-                                          o.task_id, o.owner, o.attempt)).fetchone()
+                row = db.execute(
+                    FINISH,
+                    (
+                        o.status.value,
+                        o.finished_at,
+                        o.retry_at,
+                        o.output_json,
+                        o.output_truncated,
+                        o.error,
+                        o.task_id,
+                        o.owner,
+                        o.attempt,
+                    ),
+                ).fetchone()
                 if row is not None:
                     finished.append(task_from_row(row))
         return finished
@@ -389,23 +444,28 @@ class SQLiteStore(Store):
         return [task_from_row(row) for row in rows]
 
     def owners(self) -> set[str]:
-        return {r[0] for r in self._db.execute(
-            f"SELECT DISTINCT owner FROM tasks WHERE status IN {ACTIVE}")}
+        return {
+            r[0]
+            for r in self._db.execute(f"SELECT DISTINCT owner FROM tasks WHERE status IN {ACTIVE}")
+        }
 
     def prune(self, finished_before: float) -> int:
         return self._change(
-            f"DELETE FROM tasks WHERE finished_at < ? AND status IN {TERMINAL}",
-            (finished_before,)).count
+            f"DELETE FROM tasks WHERE finished_at < ? AND status IN {TERMINAL}", (finished_before,)
+        ).count
 
     # -- transitions asked for by clients -------------------------------------------------
 
-    def _transition(self, task_id: str, allowed: str, assignments: str,
-                    params: dict[str, Any]) -> Task:
+    def _transition(
+        self, task_id: str, allowed: str, assignments: str, params: dict[str, Any]
+    ) -> Task:
         """One conditional UPDATE; when it matches nothing, tell a missing task from a task in
         the wrong state."""
         rows = self._change(
             f"UPDATE tasks SET {assignments} WHERE id = :id AND status IN {allowed}"
-            f" RETURNING {TASK_COLUMNS}", {**params, "id": task_id}).rows
+            f" RETURNING {TASK_COLUMNS}",
+            {**params, "id": task_id},
+        ).rows
         if rows:
             return task_from_row(rows[0])
         current = self._db.execute("SELECT status FROM tasks WHERE id = ?", (task_id,)).fetchone()
@@ -415,10 +475,12 @@ class SQLiteStore(Store):
 
     def cancel(self, task_id: str, now: float) -> Task:
         return self._transition(
-            task_id, sql_in(set(TaskState) - TERMINAL_STATES),
+            task_id,
+            sql_in(set(TaskState) - TERMINAL_STATES),
             f"status = CASE WHEN status IN {ACTIVE} THEN 'canceling' ELSE 'canceled' END,"
             f" finished_at = CASE WHEN status IN {ACTIVE} THEN NULL ELSE :now END",
-            {"now": now})
+            {"now": now},
+        )
 
     def update_waiting(self, task_id: str, changes: dict[str, Any], now: float) -> Task:
         columns = {"config", "execute_at", "timeout", "max_retries", "retry_backoff"}
@@ -430,9 +492,10 @@ class SQLiteStore(Store):
         assignments.append(
             "status = CASE WHEN status = 'paused' THEN 'paused'"
             " WHEN execute_at <= :now THEN 'queued' ELSE 'scheduled' END"
-            if "execute_at" not in changes else
-            "status = CASE WHEN status = 'paused' THEN 'paused'"
-            " WHEN :execute_at <= :now THEN 'queued' ELSE 'scheduled' END")
+            if "execute_at" not in changes
+            else "status = CASE WHEN status = 'paused' THEN 'paused'"
+            " WHEN :execute_at <= :now THEN 'queued' ELSE 'scheduled' END"
+        )
         return self._transition(task_id, EDITABLE, ", ".join(assignments), {**params, "now": now})
 
     def pause(self, task_id: str) -> Task:
@@ -440,17 +503,21 @@ class SQLiteStore(Store):
 
     def resume(self, task_id: str, now: float) -> Task:
         return self._transition(
-            task_id, "('paused')",
+            task_id,
+            "('paused')",
             "status = CASE WHEN execute_at <= :now THEN 'queued' ELSE 'scheduled' END",
-            {"now": now})
+            {"now": now},
+        )
 
     def run_now(self, task_id: str, now: float) -> Task:
-        return self._transition(task_id, EDITABLE, "status = 'queued', execute_at = :now",
-                                {"now": now})
+        return self._transition(
+            task_id, EDITABLE, "status = 'queued', execute_at = :now", {"now": now}
+        )
 
     def delete_task(self, task_id: str) -> None:
         deleted = self._change(
-            f"DELETE FROM tasks WHERE id = ? AND status IN {TERMINAL}", (task_id,)).count
+            f"DELETE FROM tasks WHERE id = ? AND status IN {TERMINAL}", (task_id,)
+        ).count
         if deleted:
             return
         current = self._db.execute("SELECT status FROM tasks WHERE id = ?", (task_id,)).fetchone()
@@ -466,20 +533,26 @@ class SQLiteStore(Store):
         columns = ", ".join(params)
         rows = self._change(
             f"INSERT INTO schedules ({columns}) VALUES ({', '.join(':' + c for c in params)})"
-            f" RETURNING {SCHEDULE_COLUMNS}", params).rows
+            f" RETURNING {SCHEDULE_COLUMNS}",
+            params,
+        ).rows
         return schedule_from_row(rows[0])
 
     def get_schedule(self, schedule_id: str) -> Schedule | None:
-        row = self._db.execute(f"SELECT {SCHEDULE_COLUMNS} FROM schedules WHERE id = ?",
-                               (schedule_id,)).fetchone()
+        row = self._db.execute(
+            f"SELECT {SCHEDULE_COLUMNS} FROM schedules WHERE id = ?", (schedule_id,)
+        ).fetchone()
         return None if row is None else schedule_from_row(row)
 
     def list_schedules(self, limit: int, cursor: str | None) -> SchedulePage:
         page = KeysetPage.of(SCHEDULE_COLUMNS, "schedules", {}, cursor, limit, "?")
-        return SchedulePage(*page.read(self._db.execute(page.sql, page.params).fetchall(), schedule_from_row))
+        return SchedulePage(
+            *page.read(self._db.execute(page.sql, page.params).fetchall(), schedule_from_row)
+        )
 
-    def update_schedule(self, schedule_id: str, changes: dict[str, Any],
-                        expect_status: ScheduleState | None = None) -> Schedule:
+    def update_schedule(
+        self, schedule_id: str, changes: dict[str, Any], expect_status: ScheduleState | None = None
+    ) -> Schedule:
         unknown = set(changes) - SCHEDULE_FIELDS
         if unknown:
             raise ValueError(f"not editable: {sorted(unknown)}")
@@ -489,7 +562,8 @@ class SQLiteStore(Store):
         rows = self._change(
             f"UPDATE schedules SET {assignments} WHERE id = :id{condition}"
             f" RETURNING {SCHEDULE_COLUMNS}",
-            {**params, "id": schedule_id, "expect_status": str(expect_status)}).rows
+            {**params, "id": schedule_id, "expect_status": str(expect_status)},
+        ).rows
         if rows:
             return schedule_from_row(rows[0])
         current = self.get_schedule(schedule_id)
@@ -503,50 +577,70 @@ class SQLiteStore(Store):
                 raise ScheduleNotFound(f"no schedule {schedule_id!r}")
             rows = db.execute(
                 f"UPDATE tasks SET status = 'canceled', finished_at = ? WHERE schedule_id = ?"
-                f" AND status IN {EDITABLE} RETURNING {TASK_COLUMNS}", (now, schedule_id)
+                f" AND status IN {EDITABLE} RETURNING {TASK_COLUMNS}",
+                (now, schedule_id),
             ).fetchall()
         return [task_from_row(row) for row in rows]
 
     def next_schedule_due_at(self) -> float | None:
         return self._db.execute(
-            "SELECT min(next_run_at) FROM schedules WHERE status = 'active'").fetchone()[0]
+            "SELECT min(next_run_at) FROM schedules WHERE status = 'active'"
+        ).fetchone()[0]
 
     def due_schedules(self, due_before: float, limit: int) -> list[Schedule]:
         rows = self._db.execute(
             f"SELECT {SCHEDULE_COLUMNS} FROM schedules WHERE status = 'active'"
-            f" AND next_run_at <= ? ORDER BY next_run_at LIMIT ?", (due_before, limit)).fetchall()
+            f" AND next_run_at <= ? ORDER BY next_run_at LIMIT ?",
+            (due_before, limit),
+        ).fetchall()
         return [schedule_from_row(row) for row in rows]
 
-    def fire_schedule(self, schedule_id: str, due_at: float, next_run_at: float | None,
-                      task: NewTask | None, now: float, skip_if_running: bool) -> Firing:
+    def fire_schedule(
+        self,
+        schedule_id: str,
+        due_at: float,
+        next_run_at: float | None,
+        task: NewTask | None,
+        now: float,
+        skip_if_running: bool,
+    ) -> Firing:
         with self._write() as db:
             won = db.execute(
                 "UPDATE schedules SET next_run_at = ? WHERE id = ? AND status = 'active'"
-                " AND next_run_at = ?", (next_run_at, schedule_id, due_at)).rowcount
+                " AND next_run_at = ?",
+                (next_run_at, schedule_id, due_at),
+            ).rowcount
             if not won:
                 return Firing(False)
-            if task is None or skip_if_running and self._last_run_unfinished(db, schedule_id):
+            if task is None or (skip_if_running and self._last_run_unfinished(db, schedule_id)):
                 return Firing(True)
             created = self._record_run(db, schedule_id, task, now)
         return Firing(True, created)
 
     def run_schedule_now(self, schedule_id: str, task: NewTask, now: float) -> Task:
         with self._write() as db:
-            if db.execute("SELECT 1 FROM schedules WHERE id = ?", (schedule_id,)).fetchone() \
-                    is None:
+            if (
+                db.execute("SELECT 1 FROM schedules WHERE id = ?", (schedule_id,)).fetchone()
+                is None
+            ):
                 raise ScheduleNotFound(f"no schedule {schedule_id!r}")
             return self._record_run(db, schedule_id, task, now)
 
-    def _record_run(self, db: sqlite3.Connection, schedule_id: str, task: NewTask,
-                    now: float) -> Task:
+    def _record_run(
+        self, db: sqlite3.Connection, schedule_id: str, task: NewTask, now: float
+    ) -> Task:
         created, _ = self._insert_task(db, task)
-        db.execute("UPDATE schedules SET runs = runs + 1, last_run_at = ?, last_task_id = ?"
-                   " WHERE id = ?", (now, created.id, schedule_id))
+        db.execute(
+            "UPDATE schedules SET runs = runs + 1, last_run_at = ?, last_task_id = ? WHERE id = ?",
+            (now, created.id, schedule_id),
+        )
         return created
 
     @staticmethod
     def _last_run_unfinished(db: sqlite3.Connection, schedule_id: str) -> bool:
         row = db.execute(
             f"SELECT 1 FROM schedules s JOIN tasks t ON t.id = s.last_task_id"
-            f" WHERE s.id = ? AND t.status NOT IN {TERMINAL}", (schedule_id,)).fetchone()
+            f" WHERE s.id = ? AND t.status NOT IN {TERMINAL}",
+            (schedule_id,),
+        ).fetchone()
         return row is not None

@@ -48,6 +48,11 @@ def start(store, clock, worker: str) -> Task:
 
 def finish(store, clock, task: Task, status=TaskState.COMPLETED, output=None, error=None):
     output_json = None if output is None else json.dumps(output)
-    (done,) = store.finish([Outcome(task.id, OWNER, task.attempts, status, clock(),
-                                    output_json=output_json, error=error)])
+    (done,) = store.finish(
+        [
+            Outcome(
+                task.id, OWNER, task.attempts, status, clock(), output_json=output_json, error=error
+            )
+        ]
+    )
     return done

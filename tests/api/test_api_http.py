@@ -19,18 +19,22 @@ SUBMIT = "/tasky/v1/workers/echo"
 # -- body parsing ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("content_type", [None, "application/json",
-                                          "application/x-www-form-urlencoded"])
+@pytest.mark.parametrize(
+    "content_type", [None, "application/json", "application/x-www-form-urlencoded"]
+)
 @pytest.mark.parametrize("data", [b"", b"   \n"])
 def test_empty_body_is_an_empty_object(client, content_type, data):
     resp = client.post(SUBMIT, data=data, content_type=content_type)
     assert resp.status_code == 201, resp.get_json()
 
 
-@pytest.mark.parametrize("content_type", ["application/json",
-                                          "application/x-www-form-urlencoded", None])
-@pytest.mark.parametrize("data", [b"{", b'{"delay": 1,}', b"{'delay': 1}", b"\xff\xfe{}",
-                                  b'{"delay": NaN}', b"[" * 100_000])
+@pytest.mark.parametrize(
+    "content_type", ["application/json", "application/x-www-form-urlencoded", None]
+)
+@pytest.mark.parametrize(
+    "data",
+    [b"{", b'{"delay": 1,}', b"{'delay': 1}", b"\xff\xfe{}", b'{"delay": NaN}', b"[" * 100_000],
+)
 def test_malformed_json_is_400(client, content_type, data):
     body = assert_error(client.post(SUBMIT, data=data, content_type=content_type), 400)
     assert "JSON" in body["message"]
@@ -42,8 +46,10 @@ def test_json_that_is_not_an_object_is_400(client, data):
     assert "object" in body["message"]
 
 
-@pytest.mark.parametrize("content_type", ["text/plain", "multipart/form-data; boundary=x",
-                                          "application/xml", "text/json"])
+@pytest.mark.parametrize(
+    "content_type",
+    ["text/plain", "multipart/form-data; boundary=x", "application/xml", "text/json"],
+)
 def test_other_content_type_is_415(client, content_type):
     resp = client.post(SUBMIT, data=b"{}", content_type=content_type)
     assert_error(resp, 415)
@@ -78,9 +84,12 @@ def test_streamed_body_over_max_body_is_413(make_app, size, status):
     prefix, suffix = b'{"config": {"message": "', b'"}}'
     data = prefix + b"x" * (size - len(prefix) - len(suffix)) + suffix
     assert len(data) == size
-    resp = client.post(SUBMIT, input_stream=io.BytesIO(data),
-                       headers={"Transfer-Encoding": "chunked"},
-                       environ_overrides={"wsgi.input_terminated": True})
+    resp = client.post(
+        SUBMIT,
+        input_stream=io.BytesIO(data),
+        headers={"Transfer-Encoding": "chunked"},
+        environ_overrides={"wsgi.input_terminated": True},
+    )
     if status == 413:
         assert_error(resp, 413)
     else:
@@ -96,8 +105,9 @@ def test_default_max_body_is_one_mebibyte(app, client):
 # -- routing errors -------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("path", ["/nope", "/tasky/v1/nope", "/tasky/v1/workers/echo/nope",
-                                  "/tasky/v1/tasks/x/y/z", "/"])
+@pytest.mark.parametrize(
+    "path", ["/nope", "/tasky/v1/nope", "/tasky/v1/workers/echo/nope", "/tasky/v1/tasks/x/y/z", "/"]
+)
 def test_unknown_route_is_json_404(client, path):
     resp = client.get(path)
     body = assert_error(resp, 404)
@@ -105,14 +115,17 @@ def test_unknown_route_is_json_404(client, path):
     assert path in body["message"]
 
 
-@pytest.mark.parametrize("method, path", [
-    ("delete", "/tasky/v1/workers/"),
-    ("post", "/tasky/v1/workers/echo/info"),
-    ("put", "/tasky/v1/workers/echo/batch"),
-    ("post", "/tasky/v1/tasks/"),
-    ("post", "/tasky/v1/health"),
-    ("get", "/tasky/v1/tasks/abc/actions"),
-])
+@pytest.mark.parametrize(
+    "method, path",
+    [
+        ("delete", "/tasky/v1/workers/"),
+        ("post", "/tasky/v1/workers/echo/info"),
+        ("put", "/tasky/v1/workers/echo/batch"),
+        ("post", "/tasky/v1/tasks/"),
+        ("post", "/tasky/v1/health"),
+        ("get", "/tasky/v1/tasks/abc/actions"),
+    ],
+)
 def test_wrong_method_is_json_405(client, method, path):
     resp = getattr(client, method)(path)
     assert_error(resp, 405)
@@ -130,18 +143,25 @@ def locked_client(make_app):
     return make_app(api_token=TOKEN).test_client()
 
 
-@pytest.mark.parametrize("headers", [
-    {},
-    {"Authorization": "Bearer wrong"},
-    {"Authorization": f"Basic {TOKEN}"},
-    {"Authorization": TOKEN},
-    {"Authorization": "Bearer "},
-    {"Authorization": f"Bearer {TOKEN}x"},
-    {"Authorization": "Bearer \u00e9t\u00e9"},
-])
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"Authorization": "Bearer wrong"},
+        {"Authorization": f"Basic {TOKEN}"},
+        {"Authorization": TOKEN},
+        {"Authorization": "Bearer "},
+        {"Authorization": f"Bearer {TOKEN}x"},
+        {"Authorization": "Bearer \u00e9t\u00e9"},
+    ],
+)
 def test_missing_or_wrong_token_is_401(locked_client, headers):
-    for method, path in [("get", "/tasky/v1/workers/"), ("post", SUBMIT),
-                         ("get", "/tasky/v1/tasks/"), ("get", "/tasky/v1/nope")]:
+    for method, path in [
+        ("get", "/tasky/v1/workers/"),
+        ("post", SUBMIT),
+        ("get", "/tasky/v1/tasks/"),
+        ("get", "/tasky/v1/nope"),
+    ]:
         resp = getattr(locked_client, method)(path, headers=headers)
         assert_error(resp, 401)
         assert resp.headers["WWW-Authenticate"].startswith("Bearer")
@@ -176,8 +196,12 @@ def test_no_token_configured_means_no_auth(client):
 def test_health(client):
     resp = client.get("/tasky/v1/health")
     assert resp.status_code == 200
-    assert resp.get_json() == {"status": "ok", "store": "sqlite", "version": "0.1.0",
-                               "workers": ["Greeter", "broken", "echo", "locked", "sleeper"]}
+    assert resp.get_json() == {
+        "status": "ok",
+        "store": "sqlite",
+        "version": "0.1.0",
+        "workers": ["Greeter", "broken", "echo", "locked", "sleeper"],
+    }
 
 
 def test_health_is_503_when_the_store_is_unreachable(client, store, monkeypatch):
@@ -197,8 +221,11 @@ def api_routes(app):
     docs = {"/tasky/v1/openapi.json", "/tasky/v1/docs"}
     routes = set()
     for rule in app.url_map.iter_rules():
-        if rule.rule.startswith("/tasky/v1") and rule.rule not in docs \
-                and not rule.rule.startswith("/tasky/v1/docs/"):
+        if (
+            rule.rule.startswith("/tasky/v1")
+            and rule.rule not in docs
+            and not rule.rule.startswith("/tasky/v1/docs/")
+        ):
             path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule)
             routes |= {(path, m.lower()) for m in rule.methods - {"HEAD", "OPTIONS"}}
     return routes
@@ -226,11 +253,26 @@ def test_openapi_lists_every_route_with_schemas(app, client):
 def test_openapi_components(client):
     spec = client.get("/tasky/v1/openapi.json").get_json()
     schemas = spec["components"]["schemas"]
-    assert {"Submit", "Submitted", "Task", "TaskItem", "TaskPage", "TaskStatus", "TaskResult",
-            "Worker", "WorkerStatistics", "Batch", "Health", "Error", "ScheduleSubmitted",
-            "Schedule", "SchedulePage", "SchedulePatch", "ScheduleAction"} <= set(schemas)
-    assert schemas["Task"]["properties"]["execute_at"] == {"type": "string",
-                                                           "format": "date-time"}
+    assert {
+        "Submit",
+        "Submitted",
+        "Task",
+        "TaskItem",
+        "TaskPage",
+        "TaskStatus",
+        "TaskResult",
+        "Worker",
+        "WorkerStatistics",
+        "Batch",
+        "Health",
+        "Error",
+        "ScheduleSubmitted",
+        "Schedule",
+        "SchedulePage",
+        "SchedulePatch",
+        "ScheduleAction",
+    } <= set(schemas)
+    assert schemas["Task"]["properties"]["execute_at"] == {"type": "string", "format": "date-time"}
     assert schemas["Submit"]["properties"]["execute_at"]["format"] == "date-time"
     assert spec["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
     assert spec["paths"]["/tasky/v1/health"]["get"]["security"] == []

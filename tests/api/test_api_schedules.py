@@ -17,10 +17,27 @@ from tests.api.api_helpers import assert_error, assert_z_time, finish, start, su
 pytestmark = pytest.mark.timeout(60)
 
 SUBMITTED_FIELDS = {"schedule_id", "worker", "next_run_at", "created_at"}
-SCHEDULE_FIELDS = {"schedule_id", "worker", "config", "cron", "interval", "timezone", "status",
-                   "next_run_at", "last_run_at", "last_task_id", "runs", "overlap", "misfire",
-                   "start_at", "end_at", "created_at", "timeout", "max_retries",
-                   "retry_backoff"}
+SCHEDULE_FIELDS = {
+    "schedule_id",
+    "worker",
+    "config",
+    "cron",
+    "interval",
+    "timezone",
+    "status",
+    "next_run_at",
+    "last_run_at",
+    "last_task_id",
+    "runs",
+    "overlap",
+    "misfire",
+    "start_at",
+    "end_at",
+    "created_at",
+    "timeout",
+    "max_retries",
+    "retry_backoff",
+}
 UNKNOWN_ID = "0" * 32
 BASE = "/tasky/v1/schedules"
 
@@ -73,8 +90,14 @@ def runs_of(client, schedule_id: str) -> list[dict]:
 
 
 def test_create_cron_schedule(client):
-    answer = create(client, "echo", cron="30 2 * * *", timezone="America/New_York",
-                    start_at="2026-03-07T00:00:00Z", config={"message": "nightly"})
+    answer = create(
+        client,
+        "echo",
+        cron="30 2 * * *",
+        timezone="America/New_York",
+        start_at="2026-03-07T00:00:00Z",
+        config={"message": "nightly"},
+    )
     assert answer["worker"] == "echo"
     assert answer["next_run_at"] == z("2026-03-07T07:30:00Z")  # 02:30 EST
     assert answer["created_at"] == format_instant(T0)
@@ -82,13 +105,24 @@ def test_create_cron_schedule(client):
     schedule = get(client, answer["schedule_id"])
     assert set(schedule) == SCHEDULE_FIELDS
     assert schedule == {
-        "schedule_id": answer["schedule_id"], "worker": "echo",
-        "config": {"message": "nightly"}, "cron": "30 2 * * *", "interval": None,
-        "timezone": "America/New_York", "status": "active",
-        "next_run_at": z("2026-03-07T07:30:00Z"), "last_run_at": None, "last_task_id": None,
-        "runs": 0, "overlap": "skip", "misfire": "run_once",
-        "start_at": z("2026-03-07T00:00:00Z"), "end_at": None,
-        "created_at": format_instant(T0), "timeout": None, "max_retries": 0,
+        "schedule_id": answer["schedule_id"],
+        "worker": "echo",
+        "config": {"message": "nightly"},
+        "cron": "30 2 * * *",
+        "interval": None,
+        "timezone": "America/New_York",
+        "status": "active",
+        "next_run_at": z("2026-03-07T07:30:00Z"),
+        "last_run_at": None,
+        "last_task_id": None,
+        "runs": 0,
+        "overlap": "skip",
+        "misfire": "run_once",
+        "start_at": z("2026-03-07T00:00:00Z"),
+        "end_at": None,
+        "created_at": format_instant(T0),
+        "timeout": None,
+        "max_retries": 0,
         "retry_backoff": 1.0,
     }
     assert runs_of(client, answer["schedule_id"]) == []  # a schedule is not a task
@@ -96,8 +130,9 @@ def test_create_cron_schedule(client):
 
 def test_cron_time_in_a_dst_gap_fires_when_the_gap_ends(client):
     # 2026-03-08 02:30 does not exist in New York: the clocks jump from 02:00 EST to 03:00 EDT
-    answer = create(client, cron="30 2 * * *", timezone="America/New_York",
-                    start_at="2026-03-08T00:00:00Z")
+    answer = create(
+        client, cron="30 2 * * *", timezone="America/New_York", start_at="2026-03-08T00:00:00Z"
+    )
     assert answer["next_run_at"] == z("2026-03-08T07:00:00Z")  # 03:00 EDT
 
 
@@ -139,10 +174,19 @@ def test_interval_schedule_first_fires_at_start_at(client):
 
 
 def test_create_with_every_option(client):
-    answer = create(client, "GREETER", cron="*/15 * * * *", config={"who": "Ada"},
-                    overlap="allow", misfire="skip", timeout=5, max_retries=2,
-                    retry_backoff=3, start_at="2026-03-02T00:00:00Z",
-                    end_at="2026-04-01T00:00:00Z")
+    answer = create(
+        client,
+        "GREETER",
+        cron="*/15 * * * *",
+        config={"who": "Ada"},
+        overlap="allow",
+        misfire="skip",
+        timeout=5,
+        max_retries=2,
+        retry_backoff=3,
+        start_at="2026-03-02T00:00:00Z",
+        end_at="2026-04-01T00:00:00Z",
+    )
     assert answer["worker"] == "Greeter"
     schedule = get(client, answer["schedule_id"])
     assert schedule["config"] == {"who": "Ada", "times": 1}
@@ -157,8 +201,11 @@ def test_create_with_every_option(client):
 
 
 def test_create_as_curl_d_sends_it(client):
-    resp = client.post("/tasky/v1/workers/echo", data='{"interval": 60}',
-                       content_type="application/x-www-form-urlencoded")
+    resp = client.post(
+        "/tasky/v1/workers/echo",
+        data='{"interval": 60}',
+        content_type="application/x-www-form-urlencoded",
+    )
     assert resp.status_code == 201
     assert resp.headers["Location"].startswith(f"{BASE}/")
 
@@ -169,28 +216,34 @@ def test_schedule_is_stored_before_the_answer(client, store):
     assert stored is not None and stored.next_run_at == T0 + 60
 
 
-@pytest.mark.parametrize("body, field, says", [
-    ({"cron": "61 * * * *"}, "cron", "minute"),
-    ({"cron": "0 25 * * *"}, "cron", "hour"),
-    ({"cron": "* * *"}, "cron", "5 fields"),
-    ({"cron": ""}, "cron", "5 fields"),
-    ({"cron": "@sometimes"}, "cron", "alias"),
-    ({"cron": "0 9 31 2 *"}, "cron", "never occurs"),
-    ({"cron": "0 9 * * *", "timezone": "Mars/Olympus"}, "timezone", "Mars/Olympus"),
-    ({"interval": 60, "timezone": "Not/AZone"}, "timezone", "Not/AZone"),
-    ({"interval": 0}, "interval", "interval must be greater than 0"),
-    ({"interval": -1}, "interval", "interval must be greater than 0"),
-    ({"interval": 60, "start_at": "2026-03-05T00:00:00Z", "end_at": "2026-03-04T00:00:00Z"},
-     "end_at", "before start_at"),
-    ({"cron": "* * * * *", "overlap": "sometimes"}, "overlap", None),
-    ({"cron": "* * * * *", "misfire": "later"}, "misfire", None),
-    ({"cron": 5}, "cron", None),
-    ({"interval": "often"}, "interval", None),
-    ({"interval": True}, "interval", None),
-    ({"interval": 1e12}, "interval", None),
-    ({"cron": "* * * * *", "timezone": ""}, "timezone", None),
-    ({"cron": "* * * * *", "start_at": "monday"}, "start_at", None),
-])
+@pytest.mark.parametrize(
+    "body, field, says",
+    [
+        ({"cron": "61 * * * *"}, "cron", "minute"),
+        ({"cron": "0 25 * * *"}, "cron", "hour"),
+        ({"cron": "* * *"}, "cron", "5 fields"),
+        ({"cron": ""}, "cron", "5 fields"),
+        ({"cron": "@sometimes"}, "cron", "alias"),
+        ({"cron": "0 9 31 2 *"}, "cron", "never occurs"),
+        ({"cron": "0 9 * * *", "timezone": "Mars/Olympus"}, "timezone", "Mars/Olympus"),
+        ({"interval": 60, "timezone": "Not/AZone"}, "timezone", "Not/AZone"),
+        ({"interval": 0}, "interval", "interval must be greater than 0"),
+        ({"interval": -1}, "interval", "interval must be greater than 0"),
+        (
+            {"interval": 60, "start_at": "2026-03-05T00:00:00Z", "end_at": "2026-03-04T00:00:00Z"},
+            "end_at",
+            "before start_at",
+        ),
+        ({"cron": "* * * * *", "overlap": "sometimes"}, "overlap", None),
+        ({"cron": "* * * * *", "misfire": "later"}, "misfire", None),
+        ({"cron": 5}, "cron", None),
+        ({"interval": "often"}, "interval", None),
+        ({"interval": True}, "interval", None),
+        ({"interval": 1e12}, "interval", None),
+        ({"cron": "* * * * *", "timezone": ""}, "timezone", None),
+        ({"cron": "* * * * *", "start_at": "monday"}, "start_at", None),
+    ],
+)
 def test_invalid_schedule_is_422(client, body, field, says):
     body = assert_error(client.post("/tasky/v1/workers/echo", json=body), 422)
     assert field in body["errors"], body
@@ -211,11 +264,14 @@ def test_cron_and_interval_together_is_422_on_both(client):
     assert set(errors) == {"cron", "interval"}
 
 
-@pytest.mark.parametrize("body, fields", [
-    ({"timezone": "UTC"}, {"timezone"}),
-    ({"start_at": "2026-03-05T00:00:00Z", "overlap": "allow"}, {"start_at", "overlap"}),
-    ({"misfire": "skip", "end_at": "2026-03-05T00:00:00Z"}, {"misfire", "end_at"}),
-])
+@pytest.mark.parametrize(
+    "body, fields",
+    [
+        ({"timezone": "UTC"}, {"timezone"}),
+        ({"start_at": "2026-03-05T00:00:00Z", "overlap": "allow"}, {"start_at", "overlap"}),
+        ({"misfire": "skip", "end_at": "2026-03-05T00:00:00Z"}, {"misfire", "end_at"}),
+    ],
+)
 def test_schedule_options_without_a_trigger_are_422(client, body, fields):
     body = assert_error(client.post("/tasky/v1/workers/echo", json=body), 422)
     assert set(body["errors"]) == fields
@@ -223,11 +279,14 @@ def test_schedule_options_without_a_trigger_are_422(client, body, fields):
     assert client.get("/tasky/v1/tasks/").get_json()["tasks"] == []
 
 
-@pytest.mark.parametrize("body, field", [
-    ({"cron": "* * * * *", "execute_at": "2026-03-05T00:00:00Z"}, "execute_at"),
-    ({"interval": 60, "delay": 5}, "delay"),
-    ({"cron": "* * * * *", "idempotency_key": "once"}, "idempotency_key"),
-])
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({"cron": "* * * * *", "execute_at": "2026-03-05T00:00:00Z"}, "execute_at"),
+        ({"interval": 60, "delay": 5}, "delay"),
+        ({"cron": "* * * * *", "idempotency_key": "once"}, "idempotency_key"),
+    ],
+)
 def test_task_only_fields_with_a_trigger_are_422(client, body, field):
     errors = assert_error(client.post("/tasky/v1/workers/echo", json=body), 422)["errors"]
     assert set(errors) == {field}
@@ -236,8 +295,9 @@ def test_task_only_fields_with_a_trigger_are_422(client, body, field):
 
 
 def test_bad_worker_config_in_a_schedule_is_422(client):
-    resp = client.post("/tasky/v1/workers/greeter", json={"cron": "* * * * *",
-                                                          "config": {"times": "x"}})
+    resp = client.post(
+        "/tasky/v1/workers/greeter", json={"cron": "* * * * *", "config": {"times": "x"}}
+    )
     errors = assert_error(resp, 422)["errors"]
     assert set(errors["config"]) == {"who", "times"}
     resp = client.post("/tasky/v1/workers/echo", json={"interval": 5, "config": {"mesage": 1}})
@@ -274,15 +334,18 @@ def test_the_service_rejects_a_schedule_in_a_batch_too(service):
 # -- reading and listing --------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("method, path, body", [
-    ("get", "", None),
-    ("patch", "", {"interval": 60}),
-    ("put", "", {}),
-    ("delete", "", None),
-    ("post", "/actions", {"action": "pause"}),
-    ("post", "/actions", {"action": "resume"}),
-    ("post", "/actions", {"action": "run"}),
-])
+@pytest.mark.parametrize(
+    "method, path, body",
+    [
+        ("get", "", None),
+        ("patch", "", {"interval": 60}),
+        ("put", "", {}),
+        ("delete", "", None),
+        ("post", "/actions", {"action": "pause"}),
+        ("post", "/actions", {"action": "resume"}),
+        ("post", "/actions", {"action": "run"}),
+    ],
+)
 def test_unknown_schedule_is_404(client, method, path, body):
     resp = getattr(client, method)(f"{BASE}/{UNKNOWN_ID}{path}", json=body)
     assert_error(resp, 404)
@@ -335,12 +398,15 @@ def test_default_limit_is_100(client, clock):
     assert len(rest["schedules"]) == 1 and rest["next_cursor"] is None
 
 
-@pytest.mark.parametrize("query, field", [
-    ({"limit": 0}, "limit"),
-    ({"limit": 1001}, "limit"),
-    ({"limit": "ten"}, "limit"),
-    ({"cursor": "not-a-cursor"}, "cursor"),
-])
+@pytest.mark.parametrize(
+    "query, field",
+    [
+        ({"limit": 0}, "limit"),
+        ({"limit": 1001}, "limit"),
+        ({"limit": "ten"}, "limit"),
+        ({"cursor": "not-a-cursor"}, "cursor"),
+    ],
+)
 def test_list_bad_query_is_422(client, query, field):
     errors = assert_error(client.get(f"{BASE}/", query_string=query), 422)["errors"]
     assert field in errors
@@ -358,8 +424,9 @@ def test_limit_bounds_are_inclusive(client):
 def test_switch_interval_to_cron_recomputes_next_run(client, clock, method):
     schedule_id = create(client, interval=60)["schedule_id"]
     clock.advance(30)
-    resp = getattr(client, method)(f"{BASE}/{schedule_id}",
-                                   json={"cron": "30 2 * * *", "timezone": "America/New_York"})
+    resp = getattr(client, method)(
+        f"{BASE}/{schedule_id}", json={"cron": "30 2 * * *", "timezone": "America/New_York"}
+    )
     assert resp.status_code == 200
     schedule = resp.get_json()
     assert set(schedule) == SCHEDULE_FIELDS
@@ -380,8 +447,9 @@ def test_switch_cron_to_interval_recomputes_next_run(client, clock):
 
 def test_patch_start_and_end(client):
     schedule_id = create(client, interval=60, end_at="2026-04-01T00:00:00Z")["schedule_id"]
-    schedule = client.patch(f"{BASE}/{schedule_id}",
-                            json={"start_at": "2026-03-10T00:00:00Z", "end_at": None}).get_json()
+    schedule = client.patch(
+        f"{BASE}/{schedule_id}", json={"start_at": "2026-03-10T00:00:00Z", "end_at": None}
+    ).get_json()
     assert schedule["start_at"] == z("2026-03-10T00:00:00Z") and schedule["end_at"] is None
     assert schedule["next_run_at"] == z("2026-03-10T00:00:00Z")
     schedule = client.patch(f"{BASE}/{schedule_id}", json={"start_at": None}).get_json()
@@ -390,11 +458,20 @@ def test_patch_start_and_end(client):
 
 
 def test_patch_config_and_options(client):
-    schedule_id = create(client, "greeter", interval=60, config={"who": "a"},
-                         timeout=5)["schedule_id"]
-    resp = client.patch(f"{BASE}/{schedule_id}", json={
-        "config": {"who": "b", "times": 2}, "overlap": "allow", "misfire": "skip",
-        "timeout": None, "max_retries": 3, "retry_backoff": 2.5})
+    schedule_id = create(client, "greeter", interval=60, config={"who": "a"}, timeout=5)[
+        "schedule_id"
+    ]
+    resp = client.patch(
+        f"{BASE}/{schedule_id}",
+        json={
+            "config": {"who": "b", "times": 2},
+            "overlap": "allow",
+            "misfire": "skip",
+            "timeout": None,
+            "max_retries": 3,
+            "retry_backoff": 2.5,
+        },
+    )
     assert resp.status_code == 200
     schedule = resp.get_json()
     assert schedule["config"] == {"who": "b", "times": 2}
@@ -411,23 +488,26 @@ def test_patch_with_empty_body_returns_the_schedule(client):
     assert resp.get_json()["next_run_at"] == answer["next_run_at"]
 
 
-@pytest.mark.parametrize("body, field", [
-    ({"cron": "* * * * *", "interval": 60}, "interval"),
-    ({"interval": 0}, "interval"),
-    ({"interval": -1}, "interval"),
-    ({"cron": "99 * * * *"}, "cron"),
-    ({"timezone": "Mars/Olympus"}, "timezone"),
-    ({"start_at": "2026-03-05T00:00:00Z", "end_at": "2026-03-04T00:00:00Z"}, "end_at"),
-    ({"end_at": "2026-03-03T00:00:00Z"}, "end_at"),  # before the stored start_at
-    ({"overlap": "sometimes"}, "overlap"),
-    ({"cron": None}, "cron"),
-    ({"status": "paused"}, "status"),
-    ({"worker": "Greeter"}, "worker"),
-    ({"execute_at": "2026-03-05T00:00:00Z"}, "execute_at"),
-    ({"idempotency_key": "x"}, "idempotency_key"),
-    ({"config": {"bogus": 1}}, "config"),
-    ({"max_retries": -1}, "max_retries"),
-])
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({"cron": "* * * * *", "interval": 60}, "interval"),
+        ({"interval": 0}, "interval"),
+        ({"interval": -1}, "interval"),
+        ({"cron": "99 * * * *"}, "cron"),
+        ({"timezone": "Mars/Olympus"}, "timezone"),
+        ({"start_at": "2026-03-05T00:00:00Z", "end_at": "2026-03-04T00:00:00Z"}, "end_at"),
+        ({"end_at": "2026-03-03T00:00:00Z"}, "end_at"),  # before the stored start_at
+        ({"overlap": "sometimes"}, "overlap"),
+        ({"cron": None}, "cron"),
+        ({"status": "paused"}, "status"),
+        ({"worker": "Greeter"}, "worker"),
+        ({"execute_at": "2026-03-05T00:00:00Z"}, "execute_at"),
+        ({"idempotency_key": "x"}, "idempotency_key"),
+        ({"config": {"bogus": 1}}, "config"),
+        ({"max_retries": -1}, "max_retries"),
+    ],
+)
 def test_patch_invalid_is_422(client, body, field):
     schedule_id = create(client, interval=60, start_at="2026-03-04T00:00:00Z")["schedule_id"]
     before = get(client, schedule_id)
@@ -496,8 +576,10 @@ def test_run_fires_once_now(client, clock):
     second = act(client, schedule_id, "run").get_json()
     schedule = get(client, schedule_id)
     assert schedule["runs"] == 2 and schedule["last_task_id"] == second["task_id"]
-    assert {t["task_id"] for t in runs_of(client, schedule_id)} == {task["task_id"],
-                                                                    second["task_id"]}
+    assert {t["task_id"] for t in runs_of(client, schedule_id)} == {
+        task["task_id"],
+        second["task_id"],
+    }
 
 
 def test_run_a_paused_schedule(client):
@@ -508,13 +590,16 @@ def test_run_a_paused_schedule(client):
     assert get(client, schedule_id)["status"] == "paused"
 
 
-@pytest.mark.parametrize("body, field", [
-    ({"action": "cancel"}, "action"),
-    ({"action": "explode"}, "action"),
-    ({}, "action"),
-    ({"action": 1}, "action"),
-    ({"action": "run", "now": True}, "now"),
-])
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({"action": "cancel"}, "action"),
+        ({"action": "explode"}, "action"),
+        ({}, "action"),
+        ({"action": 1}, "action"),
+        ({"action": "run", "now": True}, "now"),
+    ],
+)
 def test_bad_action_is_422(client, body, field):
     schedule_id = create(client, interval=60)["schedule_id"]
     resp = client.post(f"{BASE}/{schedule_id}/actions", json=body)
@@ -523,8 +608,9 @@ def test_bad_action_is_422(client, body, field):
 
 def test_action_with_a_body_of_another_type_is_415(client):
     schedule_id = create(client, interval=60)["schedule_id"]
-    resp = client.post(f"{BASE}/{schedule_id}/actions", data='{"action": "pause"}',
-                       content_type="text/plain")
+    resp = client.post(
+        f"{BASE}/{schedule_id}/actions", data='{"action": "pause"}', content_type="text/plain"
+    )
     assert_error(resp, 415)
 
 
@@ -561,13 +647,16 @@ def test_delete_cancels_waiting_runs_and_keeps_the_others(client, store, clock):
 # -- routes, auth and OpenAPI ---------------------------------------------------------------
 
 
-@pytest.mark.parametrize("method, path", [
-    ("post", "/"),
-    ("delete", "/"),
-    ("post", "/{id}"),
-    ("get", "/{id}/actions"),
-    ("delete", "/{id}/actions"),
-])
+@pytest.mark.parametrize(
+    "method, path",
+    [
+        ("post", "/"),
+        ("delete", "/"),
+        ("post", "/{id}"),
+        ("get", "/{id}/actions"),
+        ("delete", "/{id}/actions"),
+    ],
+)
 def test_wrong_method_is_405(client, method, path):
     schedule_id = create(client, interval=60)["schedule_id"]
     resp = getattr(client, method)(BASE + path.format(id=schedule_id))
@@ -583,18 +672,22 @@ def test_schedule_routes_need_the_token(make_app):
     resp = client.post("/tasky/v1/workers/echo", json={"interval": 60}, headers=good)
     assert resp.status_code == 201
     location = resp.headers["Location"]
-    for method, path, body in [("get", f"{BASE}/", None), ("get", location, None),
-                               ("patch", location, {"interval": 5}),
-                               ("put", location, {"interval": 5}),
-                               ("post", f"{location}/actions", {"action": "pause"}),
-                               ("delete", location, None)]:
+    for method, path, body in [
+        ("get", f"{BASE}/", None),
+        ("get", location, None),
+        ("patch", location, {"interval": 5}),
+        ("put", location, {"interval": 5}),
+        ("post", f"{location}/actions", {"action": "pause"}),
+        ("delete", location, None),
+    ]:
         for headers in ({}, {"Authorization": "Bearer wrong"}):
             resp = getattr(client, method)(path, json=body, headers=headers)
             assert_error(resp, 401)
             assert resp.headers["WWW-Authenticate"].startswith("Bearer")
     assert client.get(location, headers=good).status_code == 200
-    assert client.post(f"{location}/actions", json={"action": "run"},
-                       headers=good).status_code == 201
+    assert (
+        client.post(f"{location}/actions", json={"action": "run"}, headers=good).status_code == 201
+    )
     assert client.delete(location, headers=good).status_code == 204
 
 
@@ -609,8 +702,9 @@ def test_openapi_documents_schedules(client):
 
     schemas = spec["components"]["schemas"]
     submit_props = schemas["Submit"]["properties"]
-    assert {"cron", "interval", "timezone", "start_at", "end_at", "overlap",
-            "misfire"} <= set(submit_props)
+    assert {"cron", "interval", "timezone", "start_at", "end_at", "overlap", "misfire"} <= set(
+        submit_props
+    )
     assert submit_props["start_at"]["format"] == "date-time"
     assert submit_props["overlap"]["enum"] == ["skip", "allow"]
     assert set(schemas["Schedule"]["properties"]) == SCHEDULE_FIELDS
@@ -619,8 +713,7 @@ def test_openapi_documents_schedules(client):
 
     created = paths["/tasky/v1/workers/{name}"]["post"]["responses"]["201"]
     one_of = created["content"]["application/json"]["schema"]["oneOf"]
-    assert {ref["$ref"].rsplit("/", 1)[1] for ref in one_of} == {"Submitted",
-                                                                 "ScheduleSubmitted"}
+    assert {ref["$ref"].rsplit("/", 1)[1] for ref in one_of} == {"Submitted", "ScheduleSubmitted"}
 
 
 def test_a_task_submit_still_answers_as_a_task(client):

@@ -21,8 +21,7 @@ pytestmark = pytest.mark.timeout(120)
 def client_of_a_dying_database(tmp_path):
     server = start_or_skip(PostgresServer())
     try:
-        app = create_app(Settings(database_url=server.create_database(),
-                                  files_root=str(tmp_path)))
+        app = create_app(Settings(database_url=server.create_database(), files_root=str(tmp_path)))
         yield app.test_client(), server
     finally:
         server.stop()

@@ -10,12 +10,36 @@ from tests.api.api_helpers import assert_error, assert_z_time, finish, start, su
 
 pytestmark = pytest.mark.timeout(60)
 
-ITEM_FIELDS = {"task_id", "worker", "status", "created_at", "execute_at", "started_at",
-               "finished_at", "duration"}
-RECORD_FIELDS = ITEM_FIELDS | {"config", "attempts", "max_retries", "timeout", "schedule_id",
-                               "error", "idempotency_key", "output_truncated"}
-TASK_ROUTES = [("get", ""), ("get", "/status"), ("get", "/result"), ("get", "/statistics"),
-               ("post", "/cancel"), ("patch", ""), ("put", ""), ("delete", "")]
+ITEM_FIELDS = {
+    "task_id",
+    "worker",
+    "status",
+    "created_at",
+    "execute_at",
+    "started_at",
+    "finished_at",
+    "duration",
+}
+RECORD_FIELDS = ITEM_FIELDS | {
+    "config",
+    "attempts",
+    "max_retries",
+    "timeout",
+    "schedule_id",
+    "error",
+    "idempotency_key",
+    "output_truncated",
+}
+TASK_ROUTES = [
+    ("get", ""),
+    ("get", "/status"),
+    ("get", "/result"),
+    ("get", "/statistics"),
+    ("post", "/cancel"),
+    ("patch", ""),
+    ("put", ""),
+    ("delete", ""),
+]
 UNKNOWN_ID = "0" * 32
 
 
@@ -41,8 +65,9 @@ def finished(client, store, clock):
 
 
 def test_get_full_record(client):
-    task_id = submit(client, "greeter", config={"who": "Ada"}, timeout=10,
-                     idempotency_key="once")["task_id"]
+    task_id = submit(client, "greeter", config={"who": "Ada"}, timeout=10, idempotency_key="once")[
+        "task_id"
+    ]
     resp = client.get(f"/tasky/v1/tasks/{task_id}")
     assert resp.status_code == 200
     record = resp.get_json()
@@ -74,8 +99,15 @@ def test_status_of_a_waiting_task(client):
     resp = client.get(f"/tasky/v1/tasks/{task_id}/status")
     assert resp.status_code == 200
     status = resp.get_json()
-    assert set(status) == {"task_id", "status", "duration", "attempts", "execute_at",
-                           "started_at", "finished_at"}
+    assert set(status) == {
+        "task_id",
+        "status",
+        "duration",
+        "attempts",
+        "execute_at",
+        "started_at",
+        "finished_at",
+    }
     assert status["status"] == "scheduled" and status["duration"] is None
 
 
@@ -99,8 +131,13 @@ def test_status_of_a_finished_task(client, finished):
 def test_result_is_null_until_finished(client, running, store, clock):
     resp = client.get(f"/tasky/v1/tasks/{running.id}/result")
     assert resp.status_code == 200
-    assert resp.get_json() == {"task_id": running.id, "status": "running", "output": None,
-                               "error": None, "output_truncated": False}
+    assert resp.get_json() == {
+        "task_id": running.id,
+        "status": "running",
+        "output": None,
+        "error": None,
+        "output_truncated": False,
+    }
     finish(store, clock, running, output={"slept": 30})
     result = client.get(f"/tasky/v1/tasks/{running.id}/result").get_json()
     assert result["status"] == "completed" and result["output"] == {"slept": 30}
@@ -118,8 +155,13 @@ def test_task_statistics(client, finished):
     resp = client.get(f"/tasky/v1/tasks/{finished.id}/statistics")
     assert resp.status_code == 200
     stats = resp.get_json()
-    assert stats == {"task_id": finished.id, "attempts": 1, "queued_for": 0.0,
-                     "ran_for": pytest.approx(1.5), "lateness": 0.0}
+    assert stats == {
+        "task_id": finished.id,
+        "attempts": 1,
+        "queued_for": 0.0,
+        "ran_for": pytest.approx(1.5),
+        "lateness": 0.0,
+    }
 
 
 # -- listing --------------------------------------------------------------------------------
@@ -189,13 +231,16 @@ def test_filters(client, running):
     assert ids(schedule_id="nothing-here") == set()
 
 
-@pytest.mark.parametrize("query, field", [
-    ({"limit": 0}, "limit"),
-    ({"limit": 1001}, "limit"),
-    ({"limit": "ten"}, "limit"),
-    ({"status": "sleeping"}, "status"),
-    ({"cursor": "not-a-cursor"}, "cursor"),
-])
+@pytest.mark.parametrize(
+    "query, field",
+    [
+        ({"limit": 0}, "limit"),
+        ({"limit": 1001}, "limit"),
+        ({"limit": "ten"}, "limit"),
+        ({"status": "sleeping"}, "status"),
+        ({"cursor": "not-a-cursor"}, "cursor"),
+    ],
+)
 def test_list_bad_query_is_422(client, query, field):
     errors = assert_error(client.get("/tasky/v1/tasks/", query_string=query), 422)["errors"]
     assert field in errors
@@ -249,8 +294,12 @@ def test_edit_waiting_task(client, clock, method):
     task_id = submit(client, "greeter", config={"who": "a"}, delay=60)["task_id"]
     resp = getattr(client, method)(
         f"/tasky/v1/tasks/{task_id}",
-        json={"config": {"who": "b"}, "timeout": 3, "max_retries": 2,
-              "execute_at": "2999-05-05T05:05:05Z"},
+        json={
+            "config": {"who": "b"},
+            "timeout": 3,
+            "max_retries": 2,
+            "execute_at": "2999-05-05T05:05:05Z",
+        },
     )
     assert resp.status_code == 200
     record = resp.get_json()
@@ -278,8 +327,11 @@ def test_edit_with_empty_body_returns_the_record(client):
 
 def test_edit_as_curl_d_sends_it(client):
     task_id = submit(client, "echo", delay=60)["task_id"]
-    resp = client.patch(f"/tasky/v1/tasks/{task_id}", data='{"max_retries": 4}',
-                        content_type="application/x-www-form-urlencoded")
+    resp = client.patch(
+        f"/tasky/v1/tasks/{task_id}",
+        data='{"max_retries": 4}',
+        content_type="application/x-www-form-urlencoded",
+    )
     assert resp.status_code == 200 and resp.get_json()["max_retries"] == 4
 
 
@@ -292,14 +344,17 @@ def test_edit_finished_task_is_409(client, finished):
     assert_error(client.put(f"/tasky/v1/tasks/{finished.id}", json={"max_retries": 1}), 409)
 
 
-@pytest.mark.parametrize("body, fields", [
-    ({"execute_at": "2999-01-01T00:00:00Z", "delay": 1}, {"execute_at", "delay"}),
-    ({"retry_backoff": 2}, {"retry_backoff"}),
-    ({"idempotency_key": "x"}, {"idempotency_key"}),
-    ({"status": "completed"}, {"status"}),
-    ({"timeout": -1}, {"timeout"}),
-    ({"config": "x"}, {"config"}),
-])
+@pytest.mark.parametrize(
+    "body, fields",
+    [
+        ({"execute_at": "2999-01-01T00:00:00Z", "delay": 1}, {"execute_at", "delay"}),
+        ({"retry_backoff": 2}, {"retry_backoff"}),
+        ({"idempotency_key": "x"}, {"idempotency_key"}),
+        ({"status": "completed"}, {"status"}),
+        ({"timeout": -1}, {"timeout"}),
+        ({"config": "x"}, {"config"}),
+    ],
+)
 def test_edit_invalid_is_422(client, body, fields):
     task_id = submit(client, "echo", delay=60)["task_id"]
     errors = assert_error(client.patch(f"/tasky/v1/tasks/{task_id}", json=body), 422)
@@ -369,12 +424,15 @@ def test_action_on_wrong_state_is_409(client, finished, running, action):
         assert_error(act(client, running.id, action), 409)
 
 
-@pytest.mark.parametrize("body, field", [
-    ({"action": "explode"}, "action"),
-    ({}, "action"),
-    ({"action": "run", "now": True}, "now"),
-    ({"action": 1}, "action"),
-])
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({"action": "explode"}, "action"),
+        ({}, "action"),
+        ({"action": "run", "now": True}, "now"),
+        ({"action": 1}, "action"),
+    ],
+)
 def test_bad_action_is_422(client, body, field):
     task_id = submit(client, "echo", delay=60)["task_id"]
     resp = client.post(f"/tasky/v1/tasks/{task_id}/actions", json=body)

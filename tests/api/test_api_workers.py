@@ -12,8 +12,15 @@ from tests.api.api_helpers import assert_error, assert_z_time, finish, start, su
 
 pytestmark = pytest.mark.timeout(60)
 
-WORKER_FIELDS = {"name", "description", "usage", "config_objects", "parameters",
-                 "max_num_tasks", "enabled"}
+WORKER_FIELDS = {
+    "name",
+    "description",
+    "usage",
+    "config_objects",
+    "parameters",
+    "max_num_tasks",
+    "enabled",
+}
 SUBMITTED_FIELDS = {"task_id", "worker", "status", "execute_at", "created_at"}
 
 
@@ -31,7 +38,11 @@ def test_list_workers(client):
         assert set(worker) == WORKER_FIELDS
     greeter = by_name["Greeter"]
     assert greeter["parameters"]["who"] == {
-        "type": "string", "required": True, "default": None, "help": "Whom to greet."}
+        "type": "string",
+        "required": True,
+        "default": None,
+        "help": "Whom to greet.",
+    }
     assert greeter["config_objects"] == {"who": "", "times": 1}
     assert greeter["max_num_tasks"] == 2 and greeter["enabled"] is True
     assert by_name["locked"]["enabled"] is False
@@ -67,9 +78,21 @@ def test_worker_statistics(client, store, clock):
     resp = client.get("/tasky/v1/workers/ECHO/statistics")
     assert resp.status_code == 200
     stats = resp.get_json()
-    assert set(stats) >= {"name", "submitted", "scheduled", "queued", "running", "completed",
-                          "failed", "canceled", "failure_rate", "avg_duration", "p50_duration",
-                          "p95_duration", "last_finished_at"}
+    assert set(stats) >= {
+        "name",
+        "submitted",
+        "scheduled",
+        "queued",
+        "running",
+        "completed",
+        "failed",
+        "canceled",
+        "failure_rate",
+        "avg_duration",
+        "p50_duration",
+        "p95_duration",
+        "last_finished_at",
+    }
     assert stats["name"] == "echo"
     assert stats["submitted"] == 3 and stats["scheduled"] == 2 and stats["completed"] == 1
     assert stats["failure_rate"] == 0.0
@@ -105,10 +128,13 @@ def test_location_keeps_the_prefix_the_app_is_mounted_under(client):
     and schedules keep that path."""
     task = client.post("/tasky/v1/workers/echo", json={}, base_url="http://localhost/jobs")
     assert task.headers["Location"] == f"/jobs/tasky/v1/tasks/{task.get_json()['task_id']}"
-    schedule = client.post("/tasky/v1/workers/echo", json={"interval": 60},
-                           base_url="http://localhost/jobs")
-    assert schedule.headers["Location"] == \
-        f"/jobs/tasky/v1/schedules/{schedule.get_json()['schedule_id']}"
+    schedule = client.post(
+        "/tasky/v1/workers/echo", json={"interval": 60}, base_url="http://localhost/jobs"
+    )
+    assert (
+        schedule.headers["Location"]
+        == f"/jobs/tasky/v1/schedules/{schedule.get_json()['schedule_id']}"
+    )
 
 
 def test_submit_with_empty_body_runs_with_defaults(client):
@@ -141,15 +167,24 @@ def test_submit_without_content_type(client):
 
 
 def test_submit_json_with_charset(client):
-    resp = client.post("/tasky/v1/workers/echo", data='{"delay": 1}',
-                       content_type="application/json; charset=utf-8")
+    resp = client.post(
+        "/tasky/v1/workers/echo",
+        data='{"delay": 1}',
+        content_type="application/json; charset=utf-8",
+    )
     assert resp.status_code == 201
     assert resp.get_json()["status"] == "scheduled"
 
 
 def test_submit_every_field(client, clock):
-    body = {"config": {"message": "hi"}, "delay": 30, "timeout": 5.5, "max_retries": 3,
-            "retry_backoff": 2, "idempotency_key": "k-1"}
+    body = {
+        "config": {"message": "hi"},
+        "delay": 30,
+        "timeout": 5.5,
+        "max_retries": 3,
+        "retry_backoff": 2,
+        "idempotency_key": "k-1",
+    }
     resp = client.post("/tasky/v1/workers/echo", json=body)
     assert resp.status_code == 201
     record = client.get(resp.headers["Location"]).get_json()
@@ -167,8 +202,9 @@ def test_submit_case_insensitive_worker(client):
 
 def test_idempotency_key_returns_the_first_task(client, service):
     first = client.post("/tasky/v1/workers/echo", json={"idempotency_key": "abc"})
-    second = client.post("/tasky/v1/workers/echo",
-                         json={"idempotency_key": "abc", "config": {"message": "other"}})
+    second = client.post(
+        "/tasky/v1/workers/echo", json={"idempotency_key": "abc", "config": {"message": "other"}}
+    )
     assert first.status_code == 201
     assert second.status_code == 200
     assert second.get_json() == first.get_json()
@@ -178,8 +214,7 @@ def test_idempotency_key_returns_the_first_task(client, service):
 
 
 def test_execute_at_with_offset(client):
-    resp = client.post("/tasky/v1/workers/echo",
-                       json={"execute_at": "2999-03-01T12:30:00+05:00"})
+    resp = client.post("/tasky/v1/workers/echo", json={"execute_at": "2999-03-01T12:30:00+05:00"})
     assert resp.status_code == 201
     body = resp.get_json()
     assert body["status"] == "scheduled"
@@ -191,10 +226,13 @@ def test_naive_execute_at_is_utc_by_default(client):
     assert body["execute_at"] == "2999-07-01T12:00:00.000000Z"
 
 
-@pytest.mark.parametrize("naive, utc", [
-    ("2999-07-01T12:00:00", "2999-07-01T10:00:00.000000Z"),   # CEST, +02:00
-    ("2999-01-15T12:00:00.250", "2999-01-15T11:00:00.250000Z"),  # CET, +01:00
-])
+@pytest.mark.parametrize(
+    "naive, utc",
+    [
+        ("2999-07-01T12:00:00", "2999-07-01T10:00:00.000000Z"),  # CEST, +02:00
+        ("2999-01-15T12:00:00.250", "2999-01-15T11:00:00.250000Z"),  # CET, +01:00
+    ],
+)
 def test_naive_execute_at_is_read_in_tasky_timezone(make_app, naive, utc):
     client = make_app(timezone="Europe/Paris").test_client()
     body = submit(client, "echo", execute_at=naive)
@@ -231,33 +269,37 @@ def test_get_on_submit_route_is_405(client):
     assert "POST" in resp.headers["Allow"]
 
 
-@pytest.mark.parametrize("body, field", [
-    ({"bogus": 1}, "bogus"),
-    ({"cron": 5}, "cron"),
-    ({"delay": "soon"}, "delay"),
-    ({"delay": -1}, "delay"),
-    ({"delay": True}, "delay"),
-    ({"timeout": 0}, "timeout"),
-    ({"max_retries": -1}, "max_retries"),
-    ({"max_retries": 1.5}, "max_retries"),
-    ({"max_retries": "2"}, "max_retries"),
-    ({"retry_backoff": 0}, "retry_backoff"),
-    ({"idempotency_key": ""}, "idempotency_key"),
-    ({"idempotency_key": "k" * 201}, "idempotency_key"),
-    ({"config": [1, 2]}, "config"),
-    ({"execute_at": "tomorrow"}, "execute_at"),
-    ({"execute_at": 1767225600}, "execute_at"),
-    ({"execute_at": "9999-12-31T23:59:59-05:00"}, "execute_at"),
-    ({"execute_at": "0001-01-01T00:00:00+01:00"}, "execute_at"),
-])
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({"bogus": 1}, "bogus"),
+        ({"cron": 5}, "cron"),
+        ({"delay": "soon"}, "delay"),
+        ({"delay": -1}, "delay"),
+        ({"delay": True}, "delay"),
+        ({"timeout": 0}, "timeout"),
+        ({"max_retries": -1}, "max_retries"),
+        ({"max_retries": 1.5}, "max_retries"),
+        ({"max_retries": "2"}, "max_retries"),
+        ({"retry_backoff": 0}, "retry_backoff"),
+        ({"idempotency_key": ""}, "idempotency_key"),
+        ({"idempotency_key": "k" * 201}, "idempotency_key"),
+        ({"config": [1, 2]}, "config"),
+        ({"execute_at": "tomorrow"}, "execute_at"),
+        ({"execute_at": 1767225600}, "execute_at"),
+        ({"execute_at": "9999-12-31T23:59:59-05:00"}, "execute_at"),
+        ({"execute_at": "0001-01-01T00:00:00+01:00"}, "execute_at"),
+    ],
+)
 def test_submit_invalid_field_is_422(client, body, field):
     errors = assert_error(client.post("/tasky/v1/workers/echo", json=body), 422)["errors"]
     assert field in errors and isinstance(errors[field], list)
 
 
 def test_submit_execute_at_and_delay_together_is_422(client):
-    resp = client.post("/tasky/v1/workers/echo",
-                       json={"execute_at": "2999-01-01T00:00:00Z", "delay": 5})
+    resp = client.post(
+        "/tasky/v1/workers/echo", json={"execute_at": "2999-01-01T00:00:00Z", "delay": 5}
+    )
     errors = assert_error(resp, 422)["errors"]
     assert set(errors) == {"execute_at", "delay"}
 
@@ -304,15 +346,19 @@ def test_batch_creates_all(client):
 
 
 def test_batch_form_content_type(client):
-    resp = client.post("/tasky/v1/workers/echo/batch", data='{"tasks": [{}, {}]}',
-                       content_type="application/x-www-form-urlencoded")
+    resp = client.post(
+        "/tasky/v1/workers/echo/batch",
+        data='{"tasks": [{}, {}]}',
+        content_type="application/x-www-form-urlencoded",
+    )
     assert resp.status_code == 201 and len(resp.get_json()["task_ids"]) == 2
 
 
 def test_batch_with_an_invalid_item_names_its_index(client):
     tasks = [{}, {}, {"delay": -1}, {}]
-    errors = assert_error(client.post("/tasky/v1/workers/echo/batch", json={"tasks": tasks}),
-                          422)["errors"]
+    errors = assert_error(client.post("/tasky/v1/workers/echo/batch", json={"tasks": tasks}), 422)[
+        "errors"
+    ]
     assert set(errors["tasks"]) == {"2"}
     assert "delay" in errors["tasks"]["2"]
     assert client.get("/tasky/v1/tasks/").get_json()["tasks"] == []
@@ -320,8 +366,9 @@ def test_batch_with_an_invalid_item_names_its_index(client):
 
 def test_batch_with_a_bad_config_names_its_index(client):
     tasks = [{"config": {"who": "a"}}] * 3 + [{"config": {}}]
-    errors = assert_error(client.post("/tasky/v1/workers/greeter/batch",
-                                      json={"tasks": tasks}), 422)["errors"]
+    errors = assert_error(
+        client.post("/tasky/v1/workers/greeter/batch", json={"tasks": tasks}), 422
+    )["errors"]
     assert set(errors["tasks"]) == {"3"}
     assert "who" in errors["tasks"]["3"]["config"]
     assert client.get("/tasky/v1/tasks/").get_json()["tasks"] == []
@@ -329,23 +376,27 @@ def test_batch_with_a_bad_config_names_its_index(client):
 
 def test_batch_with_execute_at_and_delay_in_one_item(client):
     tasks = [{}, {"execute_at": "2999-01-01T00:00:00Z", "delay": 1}]
-    errors = assert_error(client.post("/tasky/v1/workers/echo/batch", json={"tasks": tasks}),
-                          422)["errors"]
+    errors = assert_error(client.post("/tasky/v1/workers/echo/batch", json={"tasks": tasks}), 422)[
+        "errors"
+    ]
     assert set(errors["tasks"]["1"]) == {"execute_at", "delay"}
 
 
 def test_batch_with_a_schedule_item_names_its_index(client):
     tasks = [{}, {"cron": "* * * * *"}, {}]
-    errors = assert_error(client.post("/tasky/v1/workers/echo/batch", json={"tasks": tasks}),
-                          422)["errors"]
+    errors = assert_error(client.post("/tasky/v1/workers/echo/batch", json={"tasks": tasks}), 422)[
+        "errors"
+    ]
     assert errors["tasks"] == {
-        "1": {"cron": ["A batch creates tasks only; submit a schedule on its own."]}}
+        "1": {"cron": ["A batch creates tasks only; submit a schedule on its own."]}
+    }
     assert client.get("/tasky/v1/tasks/").get_json()["tasks"] == []
 
 
 def test_batch_of_not_a_list_says_so(client):
-    errors = assert_error(client.post("/tasky/v1/workers/echo/batch", json={"tasks": {}}),
-                          422)["errors"]
+    errors = assert_error(client.post("/tasky/v1/workers/echo/batch", json={"tasks": {}}), 422)[
+        "errors"
+    ]
     assert errors == {"tasks": ["Not a valid list of tasks."]}
 
 
@@ -357,8 +408,9 @@ def test_batch_items_share_a_config_but_get_their_own_ids(client):
     assert len({r["task_id"] for r in records}) == 4
 
 
-@pytest.mark.parametrize("body", [{}, {"tasks": []}, {"tasks": {}}, {"tasks": [1]},
-                                  {"tasks": [{}], "extra": 1}])
+@pytest.mark.parametrize(
+    "body", [{}, {"tasks": []}, {"tasks": {}}, {"tasks": [1]}, {"tasks": [{}], "extra": 1}]
+)
 def test_batch_malformed_is_422(client, body):
     assert_error(client.post("/tasky/v1/workers/echo/batch", json=body), 422)
 

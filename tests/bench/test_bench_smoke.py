@@ -13,10 +13,25 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
-KEYS = {"lateness_p50_ms", "lateness_p99_ms", "e2e_tasks_per_s", "submit_rps",
-        "flask_post_rps", "submit_ratio", "scale_tasks", "scale_insert_per_s", "scale_rss_mb",
-        "scale_lateness_p99_ms", "list_ms", "pg_e2e_tasks_per_s", "pg_naive_claims_per_s",
-        "tick_lateness_p50_ms", "tick_lateness_p99_ms", "tick_runs", "tick_expected"}
+KEYS = {
+    "lateness_p50_ms",
+    "lateness_p99_ms",
+    "e2e_tasks_per_s",
+    "submit_rps",
+    "flask_post_rps",
+    "submit_ratio",
+    "scale_tasks",
+    "scale_insert_per_s",
+    "scale_rss_mb",
+    "scale_lateness_p99_ms",
+    "list_ms",
+    "pg_e2e_tasks_per_s",
+    "pg_naive_claims_per_s",
+    "tick_lateness_p50_ms",
+    "tick_lateness_p99_ms",
+    "tick_runs",
+    "tick_expected",
+}
 SQLITE_KEYS = KEYS - {"pg_e2e_tasks_per_s", "pg_naive_claims_per_s"}
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
@@ -27,7 +42,12 @@ def test_smoke_run_writes_every_figure(tmp_path):
     env = {**os.environ, "TASKY_BENCH_PG_URL": ""}  # no PostgreSQL figures in the smoke run
     proc = subprocess.run(
         [sys.executable, "-m", "bench.run", "--smoke", "--out", str(out)],
-        cwd=ROOT, capture_output=True, text=True, timeout=110, env=env)
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=110,
+        env=env,
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "figure" in proc.stdout and "met?" in proc.stdout
 

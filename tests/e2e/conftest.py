@@ -50,9 +50,22 @@ class Server:
     def start(self) -> Server:
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "gunicorn", "-b", f"127.0.0.1:{self.port}",
-                 "-w", str(self.processes), "app:app"],
-                cwd=ROOT, env=self.env, stdout=log, stderr=log, start_new_session=True)
+                [
+                    sys.executable,
+                    "-m",
+                    "gunicorn",
+                    "-b",
+                    f"127.0.0.1:{self.port}",
+                    "-w",
+                    str(self.processes),
+                    "app:app",
+                ],
+                cwd=ROOT,
+                env=self.env,
+                stdout=log,
+                stderr=log,
+                start_new_session=True,
+            )
         wait_for(self._ready, timeout=30, interval=0.05)
         return self
 
@@ -80,8 +93,9 @@ class Server:
     # -- HTTP -------------------------------------------------------------------------------
 
     def post(self, path: str, body: dict | None = None, **kw) -> requests.Response:
-        return requests.post(self.url + path, json=body if body is not None else {},
-                             timeout=10, **kw)
+        return requests.post(
+            self.url + path, json=body if body is not None else {}, timeout=10, **kw
+        )
 
     def get(self, path: str, **kw) -> requests.Response:
         return requests.get(self.url + path, timeout=10, **kw)
@@ -95,8 +109,14 @@ class Server:
         return self.get(f"/tasky/v1/tasks/{task_id}/status").json()["status"]
 
     def wait_finished(self, task_id: str, timeout: float = 20) -> dict:
-        return wait_for(lambda: (t := self.get(f"/tasky/v1/tasks/{task_id}").json())["status"]
-                        in ("completed", "failed", "canceled") and t, timeout=timeout)
+        return wait_for(
+            lambda: (
+                (t := self.get(f"/tasky/v1/tasks/{task_id}").json())["status"]
+                in ("completed", "failed", "canceled")
+                and t
+            ),
+            timeout=timeout,
+        )
 
     def runs(self) -> Counter:
         """How many times each task id was executed, from the journal."""

@@ -29,8 +29,9 @@ def test_greeter_packaging_registers_the_entry_point_tasky_reads():
 
 
 def test_greeter_runs_end_to_end_through_tasky_plugins(server_factory):
-    server = server_factory(env={"TASKY_PLUGINS": "tasky_greeter",
-                                 "PYTHONPATH": f"{ROOT}:{GREETER}"})
+    server = server_factory(
+        env={"TASKY_PLUGINS": "tasky_greeter", "PYTHONPATH": f"{ROOT}:{GREETER}"}
+    )
     names = [w["name"] for w in server.get("/tasky/v1/workers/").json()]
     assert "greeter" in names
     task_id = server.submit("greeter", {"config": {"who": "Ada"}})

@@ -30,24 +30,80 @@ TERMINAL = {"completed", "failed", "canceled"}
 UNKNOWN_ID = "0" * 32
 Z_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
 
-WORKER_FIELDS = {"name", "description", "usage", "config_objects", "parameters",
-                 "max_num_tasks", "enabled"}
-WORKER_STATS_FIELDS = {"name", "submitted", "scheduled", "queued", "running", "completed",
-                       "failed", "canceled", "failure_rate", "avg_duration", "p50_duration",
-                       "p95_duration", "last_finished_at"}
+WORKER_FIELDS = {
+    "name",
+    "description",
+    "usage",
+    "config_objects",
+    "parameters",
+    "max_num_tasks",
+    "enabled",
+}
+WORKER_STATS_FIELDS = {
+    "name",
+    "submitted",
+    "scheduled",
+    "queued",
+    "running",
+    "completed",
+    "failed",
+    "canceled",
+    "failure_rate",
+    "avg_duration",
+    "p50_duration",
+    "p95_duration",
+    "last_finished_at",
+}
 SUBMITTED_FIELDS = {"task_id", "worker", "status", "execute_at", "created_at"}
-ITEM_FIELDS = {"task_id", "worker", "status", "created_at", "execute_at", "started_at",
-               "finished_at", "duration"}
-RECORD_FIELDS = ITEM_FIELDS | {"config", "attempts", "max_retries", "timeout", "schedule_id",
-                               "error", "idempotency_key"}
-STATUS_FIELDS = {"task_id", "status", "duration", "attempts", "execute_at", "started_at",
-                 "finished_at"}
+ITEM_FIELDS = {
+    "task_id",
+    "worker",
+    "status",
+    "created_at",
+    "execute_at",
+    "started_at",
+    "finished_at",
+    "duration",
+}
+RECORD_FIELDS = ITEM_FIELDS | {
+    "config",
+    "attempts",
+    "max_retries",
+    "timeout",
+    "schedule_id",
+    "error",
+    "idempotency_key",
+}
+STATUS_FIELDS = {
+    "task_id",
+    "status",
+    "duration",
+    "attempts",
+    "execute_at",
+    "started_at",
+    "finished_at",
+}
 RESULT_FIELDS = {"task_id", "status", "output", "error"}
 TASK_STATS_FIELDS = {"task_id", "attempts", "queued_for", "ran_for", "lateness"}
 SCHEDULE_SUBMITTED_FIELDS = {"schedule_id", "worker", "next_run_at", "created_at"}
-SCHEDULE_FIELDS = {"schedule_id", "worker", "config", "cron", "interval", "timezone", "status",
-                   "next_run_at", "last_run_at", "last_task_id", "runs", "overlap", "misfire",
-                   "start_at", "end_at", "created_at"}
+SCHEDULE_FIELDS = {
+    "schedule_id",
+    "worker",
+    "config",
+    "cron",
+    "interval",
+    "timezone",
+    "status",
+    "next_run_at",
+    "last_run_at",
+    "last_task_id",
+    "runs",
+    "overlap",
+    "misfire",
+    "start_at",
+    "end_at",
+    "created_at",
+}
 
 # Every /tasky/v1 operation SPEC names (the OpenAPI document and docs page aside).
 SPEC_OPERATIONS = {
@@ -89,16 +145,17 @@ def _serve(tmp_path_factory, name: str, env: dict[str, str]):
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """bash enabled, no token (an inherited TASKY_API_TOKEN is blanked: empty means unset)."""
-    yield from _serve(tmp_path_factory, "routes",
-                      {"TASKY_ENABLE_BASH": "1", "TASKY_API_TOKEN": ""})
+    yield from _serve(tmp_path_factory, "routes", {"TASKY_ENABLE_BASH": "1", "TASKY_API_TOKEN": ""})
 
 
 @pytest.fixture(scope="module")
 def locked(tmp_path_factory):
     """A token, a small body limit, and bash disabled."""
-    yield from _serve(tmp_path_factory, "locked",
-                      {"TASKY_API_TOKEN": TOKEN, "TASKY_MAX_BODY": str(MAX_BODY),
-                       "TASKY_ENABLE_BASH": "0"})
+    yield from _serve(
+        tmp_path_factory,
+        "locked",
+        {"TASKY_API_TOKEN": TOKEN, "TASKY_MAX_BODY": str(MAX_BODY), "TASKY_ENABLE_BASH": "0"},
+    )
 
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -120,7 +177,8 @@ def get(server: Server, path: str, **kw) -> requests.Response:
 
 def ok(resp: requests.Response, code: int = 200):
     assert resp.status_code == code, (
-        f"{resp.request.method} {resp.url}: {resp.status_code} {resp.text[:500]}")
+        f"{resp.request.method} {resp.url}: {resp.status_code} {resp.text[:500]}"
+    )
     if code == 204:
         assert resp.content == b""
         return None
@@ -131,7 +189,8 @@ def ok(resp: requests.Response, code: int = 200):
 def assert_error(resp: requests.Response, code: int) -> dict:
     """SPEC's one error shape, whatever the cause."""
     assert resp.status_code == code, (
-        f"{resp.request.method} {resp.url}: {resp.status_code} {resp.text[:500]}")
+        f"{resp.request.method} {resp.url}: {resp.status_code} {resp.text[:500]}"
+    )
     assert resp.headers["Content-Type"].split(";")[0].strip() == "application/json", resp.headers
     text = resp.text
     assert "Traceback" not in text and "<html" not in text.lower()
@@ -161,8 +220,7 @@ def task(server: Server, task_id: str) -> dict:
 
 
 def wait_status(server: Server, task_id: str, *states: str, timeout: float = 10) -> dict:
-    return wait_for(lambda: (t := task(server, task_id))["status"] in states and t,
-                    timeout=timeout)
+    return wait_for(lambda: (t := task(server, task_id))["status"] in states and t, timeout=timeout)
 
 
 def act(server: Server, kind: str, ident: str, action: str) -> requests.Response:
@@ -268,14 +326,17 @@ def test_batch(server):
         assert record["status"] == "completed" and record["config"] == {"message": str(i)}
 
 
-@pytest.mark.parametrize("data, headers", [
-    ("{}", {"Content-Type": "application/x-www-form-urlencoded"}),       # curl -d '{}'
-    ('{"config": {"message": "typed"}}',
-     {"Content-Type": "application/x-www-form-urlencoded"}),
-    (None, {}),                                                          # no body at all
-    (b"", {"Content-Type": "application/json"}),
-    ("{}", {"Content-Type": "application/json; charset=utf-8"}),
-], ids=["curl-d-empty-object", "curl-d-config", "empty-body", "empty-json", "json-charset"])
+@pytest.mark.parametrize(
+    "data, headers",
+    [
+        ("{}", {"Content-Type": "application/x-www-form-urlencoded"}),  # curl -d '{}'
+        ('{"config": {"message": "typed"}}', {"Content-Type": "application/x-www-form-urlencoded"}),
+        (None, {}),  # no body at all
+        (b"", {"Content-Type": "application/json"}),
+        ("{}", {"Content-Type": "application/json; charset=utf-8"}),
+    ],
+    ids=["curl-d-empty-object", "curl-d-config", "empty-body", "empty-json", "json-charset"],
+)
 def test_accepted_bodies(server, data, headers):
     resp = call(server, "POST", f"{V1}/workers/echo", data=data, headers=headers)
     answer = ok(resp, 201)
@@ -290,8 +351,9 @@ def test_accepted_bodies(server, data, headers):
 
 
 def test_list_tasks_with_filters_and_cursor_paging(server):
-    ids = ok(post(server, f"{V1}/workers/journal/batch",
-                  {"tasks": [{"delay": 600}] * 5}), 201)["task_ids"]
+    ids = ok(post(server, f"{V1}/workers/journal/batch", {"tasks": [{"delay": 600}] * 5}), 201)[
+        "task_ids"
+    ]
     first = ok(get(server, f"{V1}/tasks/"))
     assert set(first) == {"tasks", "next_cursor"}
     for item in first["tasks"]:
@@ -301,8 +363,9 @@ def test_list_tasks_with_filters_and_cursor_paging(server):
     seen, cursor, pages = [], None, 0
     while True:
         params = {"worker": "journal", "status": "scheduled", "limit": 2}
-        page = ok(get(server, f"{V1}/tasks/", params=params | ({"cursor": cursor} if cursor
-                                                                 else {})))
+        page = ok(
+            get(server, f"{V1}/tasks/", params=params | ({"cursor": cursor} if cursor else {}))
+        )
         pages += 1
         assert len(page["tasks"]) <= 2
         assert {(t["worker"], t["status"]) for t in page["tasks"]} <= {("journal", "scheduled")}
@@ -313,11 +376,14 @@ def test_list_tasks_with_filters_and_cursor_paging(server):
         assert pages < 10
     assert pages == 3
     assert sorted(seen) == sorted(ids)
-    created = [t["created_at"] for t in
-               ok(get(server, f"{V1}/tasks/", params={"limit": 1000}))["tasks"]]
+    created = [
+        t["created_at"] for t in ok(get(server, f"{V1}/tasks/", params={"limit": 1000}))["tasks"]
+    ]
     assert created == sorted(created, reverse=True)  # newest first
-    assert ok(get(server, f"{V1}/tasks/", params={"worker": "journal", "status": "queued"})
-              )["tasks"] == []
+    assert (
+        ok(get(server, f"{V1}/tasks/", params={"worker": "journal", "status": "queued"}))["tasks"]
+        == []
+    )
     assert ok(get(server, f"{V1}/tasks/", params={"schedule_id": UNKNOWN_ID}))["tasks"] == []
 
 
@@ -344,9 +410,17 @@ def test_cancel_a_running_sleeper_is_202_then_canceled(server):
 @pytest.mark.parametrize("method", ["PATCH", "PUT"])
 def test_edit_a_waiting_task(server, method):
     task_id = waiting(server)
-    resp = call(server, method, f"{V1}/tasks/{task_id}",
-                json={"config": {"message": "edited"}, "timeout": 3, "max_retries": 2,
-                      "execute_at": "2999-05-05T05:05:05Z"})
+    resp = call(
+        server,
+        method,
+        f"{V1}/tasks/{task_id}",
+        json={
+            "config": {"message": "edited"},
+            "timeout": 3,
+            "max_retries": 2,
+            "execute_at": "2999-05-05T05:05:05Z",
+        },
+    )
     record = ok(resp)
     assert set(record) >= RECORD_FIELDS
     assert record["config"] == {"message": "edited"}
@@ -362,8 +436,7 @@ def test_actions_pause_resume_run(server):
     record = ok(act(server, "tasks", task_id, "pause"))
     assert set(record) >= RECORD_FIELDS and record["status"] == "paused"
     assert ok(act(server, "tasks", task_id, "resume"))["status"] == "scheduled"
-    assert ok(act(server, "tasks", task_id, "run"))["status"] in {"queued", "running",
-                                                                 "completed"}
+    assert ok(act(server, "tasks", task_id, "run"))["status"] in {"queued", "running", "completed"}
     assert wait_status(server, task_id, *TERMINAL)["status"] == "completed"
 
     paused = waiting(server)
@@ -409,8 +482,7 @@ def create_schedule(server: Server, body: dict) -> tuple[dict, str]:
 
 
 def test_interval_schedule_routes(server):
-    answer, schedule_id = create_schedule(server, {"interval": 3600,
-                                                   "config": {"message": "tick"}})
+    answer, schedule_id = create_schedule(server, {"interval": 3600, "config": {"message": "tick"}})
     assert answer["worker"] == "echo"
     z_time(answer["next_run_at"])
     z_time(answer["created_at"])
@@ -425,8 +497,7 @@ def test_interval_schedule_routes(server):
     assert schedule["status"] == "active" and schedule["runs"] == 0
     assert schedule["next_run_at"] == answer["next_run_at"]
 
-    patched = ok(call(server, "PATCH", f"{V1}/schedules/{schedule_id}",
-                      json={"interval": 7200}))
+    patched = ok(call(server, "PATCH", f"{V1}/schedules/{schedule_id}", json={"interval": 7200}))
     assert patched["interval"] == 7200 and patched["next_run_at"] > answer["next_run_at"]
 
     assert ok(act(server, "schedules", schedule_id, "pause"))["status"] == "paused"
@@ -447,8 +518,9 @@ def test_interval_schedule_routes(server):
 
 
 def test_cron_schedule(server):
-    answer, schedule_id = create_schedule(server, {"cron": "*/5 * * * *",
-                                                   "timezone": "Europe/Paris"})
+    answer, schedule_id = create_schedule(
+        server, {"cron": "*/5 * * * *", "timezone": "Europe/Paris"}
+    )
     z_time(answer["next_run_at"])
     schedule = ok(get(server, f"{V1}/schedules/{schedule_id}"))
     assert schedule["cron"] == "*/5 * * * *" and schedule["interval"] is None
@@ -478,8 +550,12 @@ def test_health(server):
 
 def test_openapi_lists_every_route(server):
     spec = ok(get(server, f"{V1}/openapi.json"))
-    documented = {(path, method) for path, ops in spec["paths"].items() for method in ops
-                  if method != "parameters"}
+    documented = {
+        (path, method)
+        for path, ops in spec["paths"].items()
+        for method in ops
+        if method != "parameters"
+    }
     missing = SPEC_OPERATIONS - documented
     assert not missing, missing
     assert all(path.startswith(V1) for path, _ in documented)
@@ -496,15 +572,18 @@ def test_swagger_ui(server):
 # -- the error list -------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("data, content_type, says", [
-    (b"{", "application/json", "JSON"),
-    (b'{"delay": 1,}', "application/json", "JSON"),
-    (b"{", "application/x-www-form-urlencoded", "JSON"),
-    (b"{", None, "JSON"),
-    (b"[]", "application/json", "object"),
-    (b"42", "application/json", "object"),
-    (b'"text"', "application/x-www-form-urlencoded", "object"),
-])
+@pytest.mark.parametrize(
+    "data, content_type, says",
+    [
+        (b"{", "application/json", "JSON"),
+        (b'{"delay": 1,}', "application/json", "JSON"),
+        (b"{", "application/x-www-form-urlencoded", "JSON"),
+        (b"{", None, "JSON"),
+        (b"[]", "application/json", "object"),
+        (b"42", "application/json", "object"),
+        (b'"text"', "application/x-www-form-urlencoded", "object"),
+    ],
+)
 def test_400_bad_json(server, data, content_type, says):
     headers = {"Content-Type": content_type} if content_type else {}
     for path in (f"{V1}/workers/echo", f"{V1}/workers/echo/batch"):
@@ -512,8 +591,9 @@ def test_400_bad_json(server, data, content_type, says):
         assert says in body["message"]
     task_id = waiting(server)
     assert_error(call(server, "PATCH", f"{V1}/tasks/{task_id}", data=data, headers=headers), 400)
-    assert_error(call(server, "POST", f"{V1}/tasks/{task_id}/actions", data=data,
-                      headers=headers), 400)
+    assert_error(
+        call(server, "POST", f"{V1}/tasks/{task_id}/actions", data=data, headers=headers), 400
+    )
 
 
 LOCKED_ROUTES = [
@@ -531,12 +611,16 @@ LOCKED_ROUTES = [
 ]
 
 
-@pytest.mark.parametrize("headers", [
-    {},
-    {"Authorization": "Bearer wrong"},
-    {"Authorization": TOKEN},
-    {"Authorization": f"Basic {TOKEN}"},
-], ids=["missing", "wrong", "no-scheme", "basic"])
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"Authorization": "Bearer wrong"},
+        {"Authorization": TOKEN},
+        {"Authorization": f"Basic {TOKEN}"},
+    ],
+    ids=["missing", "wrong", "no-scheme", "basic"],
+)
 def test_401_missing_or_wrong_token(locked, headers):
     for method, path in LOCKED_ROUTES:
         resp = call(locked, method, path, json={}, headers=headers)
@@ -563,50 +647,55 @@ def test_403_bash_disabled(locked):
     assert_error(post(locked, f"{V1}/workers/bash", body, headers=AUTH), 403)
     assert_error(post(locked, f"{V1}/workers/bash/batch", {"tasks": [body]}, headers=AUTH), 403)
     assert_error(post(locked, f"{V1}/workers/bash", {"interval": 60, **body}, headers=AUTH), 403)
-    assert ok(get(locked, f"{V1}/tasks/", params={"worker": "bash"}, headers=AUTH)
-              )["tasks"] == []
+    assert ok(get(locked, f"{V1}/tasks/", params={"worker": "bash"}, headers=AUTH))["tasks"] == []
 
 
-@pytest.mark.parametrize("method, path, body", [
-    ("POST", f"{V1}/workers/nobody", {}),
-    ("POST", f"{V1}/workers/nobody/batch", {"tasks": [{}]}),
-    ("GET", f"{V1}/workers/nobody/info", None),
-    ("GET", f"{V1}/workers/nobody/statistics", None),
-    ("GET", f"{V1}/tasks/{UNKNOWN_ID}", None),
-    ("GET", f"{V1}/tasks/{UNKNOWN_ID}/status", None),
-    ("GET", f"{V1}/tasks/{UNKNOWN_ID}/result", None),
-    ("GET", f"{V1}/tasks/{UNKNOWN_ID}/statistics", None),
-    ("POST", f"{V1}/tasks/{UNKNOWN_ID}/cancel", None),
-    ("POST", f"{V1}/tasks/{UNKNOWN_ID}/actions", {"action": "pause"}),
-    ("PATCH", f"{V1}/tasks/{UNKNOWN_ID}", {"timeout": 1}),
-    ("PUT", f"{V1}/tasks/{UNKNOWN_ID}", {}),
-    ("DELETE", f"{V1}/tasks/{UNKNOWN_ID}", None),
-    ("GET", f"{V1}/schedules/{UNKNOWN_ID}", None),
-    ("PATCH", f"{V1}/schedules/{UNKNOWN_ID}", {"interval": 60}),
-    ("DELETE", f"{V1}/schedules/{UNKNOWN_ID}", None),
-    ("POST", f"{V1}/schedules/{UNKNOWN_ID}/actions", {"action": "run"}),
-    ("GET", f"{V1}/nope", None),
-    ("GET", "/nope", None),
-    ("GET", f"{V1}/workers/echo/nope", None),
-    ("GET", f"{V1}/tasks/x/y/z", None),
-])
+@pytest.mark.parametrize(
+    "method, path, body",
+    [
+        ("POST", f"{V1}/workers/nobody", {}),
+        ("POST", f"{V1}/workers/nobody/batch", {"tasks": [{}]}),
+        ("GET", f"{V1}/workers/nobody/info", None),
+        ("GET", f"{V1}/workers/nobody/statistics", None),
+        ("GET", f"{V1}/tasks/{UNKNOWN_ID}", None),
+        ("GET", f"{V1}/tasks/{UNKNOWN_ID}/status", None),
+        ("GET", f"{V1}/tasks/{UNKNOWN_ID}/result", None),
+        ("GET", f"{V1}/tasks/{UNKNOWN_ID}/statistics", None),
+        ("POST", f"{V1}/tasks/{UNKNOWN_ID}/cancel", None),
+        ("POST", f"{V1}/tasks/{UNKNOWN_ID}/actions", {"action": "pause"}),
+        ("PATCH", f"{V1}/tasks/{UNKNOWN_ID}", {"timeout": 1}),
+        ("PUT", f"{V1}/tasks/{UNKNOWN_ID}", {}),
+        ("DELETE", f"{V1}/tasks/{UNKNOWN_ID}", None),
+        ("GET", f"{V1}/schedules/{UNKNOWN_ID}", None),
+        ("PATCH", f"{V1}/schedules/{UNKNOWN_ID}", {"interval": 60}),
+        ("DELETE", f"{V1}/schedules/{UNKNOWN_ID}", None),
+        ("POST", f"{V1}/schedules/{UNKNOWN_ID}/actions", {"action": "run"}),
+        ("GET", f"{V1}/nope", None),
+        ("GET", "/nope", None),
+        ("GET", f"{V1}/workers/echo/nope", None),
+        ("GET", f"{V1}/tasks/x/y/z", None),
+    ],
+)
 def test_404_unknown(server, method, path, body):
     kw = {"json": body} if body is not None else {}
     assert_error(call(server, method, path, **kw), 404)
 
 
-@pytest.mark.parametrize("method, path", [
-    ("DELETE", f"{V1}/workers/"),
-    ("GET", f"{V1}/workers/echo"),
-    ("POST", f"{V1}/workers/echo/info"),
-    ("PUT", f"{V1}/workers/echo/batch"),
-    ("POST", f"{V1}/tasks/"),
-    ("GET", f"{V1}/tasks/{UNKNOWN_ID}/cancel"),
-    ("GET", f"{V1}/tasks/{UNKNOWN_ID}/actions"),
-    ("POST", f"{V1}/schedules/"),
-    ("GET", f"{V1}/schedules/{UNKNOWN_ID}/actions"),
-    ("POST", f"{V1}/health"),
-])
+@pytest.mark.parametrize(
+    "method, path",
+    [
+        ("DELETE", f"{V1}/workers/"),
+        ("GET", f"{V1}/workers/echo"),
+        ("POST", f"{V1}/workers/echo/info"),
+        ("PUT", f"{V1}/workers/echo/batch"),
+        ("POST", f"{V1}/tasks/"),
+        ("GET", f"{V1}/tasks/{UNKNOWN_ID}/cancel"),
+        ("GET", f"{V1}/tasks/{UNKNOWN_ID}/actions"),
+        ("POST", f"{V1}/schedules/"),
+        ("GET", f"{V1}/schedules/{UNKNOWN_ID}/actions"),
+        ("POST", f"{V1}/health"),
+    ],
+)
 def test_405_method_not_allowed(server, method, path):
     resp = call(server, method, path)
     assert_error(resp, 405)
@@ -651,8 +740,9 @@ def test_413_body_over_max_body(locked):
 
     headers = AUTH | {"Content-Type": "application/json"}
     ok(call(locked, "POST", f"{V1}/workers/echo", data=body_of(MAX_BODY), headers=headers), 201)
-    body = assert_error(call(locked, "POST", f"{V1}/workers/echo", data=body_of(MAX_BODY + 1),
-                             headers=headers), 413)
+    body = assert_error(
+        call(locked, "POST", f"{V1}/workers/echo", data=body_of(MAX_BODY + 1), headers=headers), 413
+    )
     assert str(MAX_BODY) in body["message"]
     big = body_of(20 * MAX_BODY)
     assert_error(call(locked, "POST", f"{V1}/workers/echo/batch", data=big, headers=headers), 413)
@@ -684,60 +774,97 @@ def test_unparsable_request_from_gunicorn_in_the_error_shape(server):
     assert error["code"] == 400 and error["status"] == "Bad Request" and error["message"]
 
 
-@pytest.mark.parametrize("content_type", ["text/plain", "application/xml",
-                                          "multipart/form-data; boundary=x"])
+@pytest.mark.parametrize(
+    "content_type", ["text/plain", "application/xml", "multipart/form-data; boundary=x"]
+)
 def test_415_other_content_type(server, content_type):
     headers = {"Content-Type": content_type}
     assert_error(call(server, "POST", f"{V1}/workers/echo", data="{}", headers=headers), 415)
     task_id = waiting(server)
     assert_error(call(server, "PATCH", f"{V1}/tasks/{task_id}", data="{}", headers=headers), 415)
-    assert_error(call(server, "POST", f"{V1}/tasks/{task_id}/actions",
-                      data='{"action": "pause"}', headers=headers), 415)
+    assert_error(
+        call(
+            server,
+            "POST",
+            f"{V1}/tasks/{task_id}/actions",
+            data='{"action": "pause"}',
+            headers=headers,
+        ),
+        415,
+    )
     assert task(server, task_id)["status"] == "scheduled"
 
 
-@pytest.mark.parametrize("worker, body, fields", [
-    ("echo", {"bogus": 1}, {"bogus"}),
-    ("echo", {"delay": "soon"}, {"delay"}),
-    ("echo", {"max_retries": "2"}, {"max_retries"}),
-    ("echo", {"config": {"mesage": "typo"}}, {"config"}),
-    ("echo", {"cron": "61 * * * *"}, {"cron"}),
-    ("echo", {"cron": "* * *"}, {"cron"}),
-    ("echo", {"cron": "0 9 * * *", "timezone": "Mars/Olympus"}, {"timezone"}),
-    ("echo", {"cron": "* * * * *", "interval": 60}, {"cron", "interval"}),
-    ("echo", {"execute_at": "2999-01-01T00:00:00Z", "delay": 5}, {"execute_at", "delay"}),
-    ("echo", {"interval": 0}, {"interval"}),
-    ("echo", {"interval": -1}, {"interval"}),
-    ("echo", {"interval": 60, "start_at": "2030-03-05T00:00:00Z",
-              "end_at": "2030-03-04T00:00:00Z"}, {"end_at"}),
-    ("copyfile", {"config": {"source": "../outside", "destination": "b"}}, {"config"}),
-    ("copyfile", {"config": {"source": "/etc/passwd", "destination": "b"}}, {"config"}),
-    ("copyfile", {"config": {"source": "a", "destination": "x/../../outside"}}, {"config"}),
-], ids=["unknown-field", "wrong-type", "wrong-type-int", "unknown-config-field", "bad-cron",
-        "cron-fields", "unknown-timezone", "cron-and-interval", "execute_at-and-delay",
-        "interval-0", "interval-negative", "end_at-before-start_at", "copyfile-dotdot",
-        "copyfile-absolute", "copyfile-leaves-root"])
+@pytest.mark.parametrize(
+    "worker, body, fields",
+    [
+        ("echo", {"bogus": 1}, {"bogus"}),
+        ("echo", {"delay": "soon"}, {"delay"}),
+        ("echo", {"max_retries": "2"}, {"max_retries"}),
+        ("echo", {"config": {"mesage": "typo"}}, {"config"}),
+        ("echo", {"cron": "61 * * * *"}, {"cron"}),
+        ("echo", {"cron": "* * *"}, {"cron"}),
+        ("echo", {"cron": "0 9 * * *", "timezone": "Mars/Olympus"}, {"timezone"}),
+        ("echo", {"cron": "* * * * *", "interval": 60}, {"cron", "interval"}),
+        ("echo", {"execute_at": "2999-01-01T00:00:00Z", "delay": 5}, {"execute_at", "delay"}),
+        ("echo", {"interval": 0}, {"interval"}),
+        ("echo", {"interval": -1}, {"interval"}),
+        (
+            "echo",
+            {"interval": 60, "start_at": "2030-03-05T00:00:00Z", "end_at": "2030-03-04T00:00:00Z"},
+            {"end_at"},
+        ),
+        ("copyfile", {"config": {"source": "../outside", "destination": "b"}}, {"config"}),
+        ("copyfile", {"config": {"source": "/etc/passwd", "destination": "b"}}, {"config"}),
+        ("copyfile", {"config": {"source": "a", "destination": "x/../../outside"}}, {"config"}),
+    ],
+    ids=[
+        "unknown-field",
+        "wrong-type",
+        "wrong-type-int",
+        "unknown-config-field",
+        "bad-cron",
+        "cron-fields",
+        "unknown-timezone",
+        "cron-and-interval",
+        "execute_at-and-delay",
+        "interval-0",
+        "interval-negative",
+        "end_at-before-start_at",
+        "copyfile-dotdot",
+        "copyfile-absolute",
+        "copyfile-leaves-root",
+    ],
+)
 def test_422_invalid_submit(server, worker, body, fields):
     errors = assert_error(post(server, f"{V1}/workers/{worker}", body), 422)["errors"]
     assert set(errors) >= fields, errors
 
 
 def test_422_names_the_bad_config_paths(server):
-    errors = assert_error(post(server, f"{V1}/workers/copyfile",
-                               {"config": {"source": "../x", "destination": "/etc/y"}}),
-                          422)["errors"]
+    errors = assert_error(
+        post(
+            server,
+            f"{V1}/workers/copyfile",
+            {"config": {"source": "../x", "destination": "/etc/y"}},
+        ),
+        422,
+    )["errors"]
     assert set(errors["config"]) == {"source", "destination"}
     before = ok(get(server, f"{V1}/tasks/", params={"worker": "copyfile"}))["tasks"]
     assert before == []  # nothing was stored by the rejected submits
 
 
 @pytest.mark.parametrize("path", [f"{V1}/tasks/", f"{V1}/schedules/"])
-@pytest.mark.parametrize("params, field", [
-    ({"limit": 0}, "limit"),
-    ({"limit": 1001}, "limit"),
-    ({"limit": "ten"}, "limit"),
-    ({"cursor": "not-a-cursor"}, "cursor"),
-])
+@pytest.mark.parametrize(
+    "params, field",
+    [
+        ({"limit": 0}, "limit"),
+        ({"limit": 1001}, "limit"),
+        ({"limit": "ten"}, "limit"),
+        ({"cursor": "not-a-cursor"}, "cursor"),
+    ],
+)
 def test_422_bad_list_query(server, path, params, field):
     errors = assert_error(get(server, path, params=params), 422)["errors"]
     assert field in errors
@@ -747,30 +874,41 @@ def test_422_bad_list_query(server, path, params, field):
 
 def test_422_invalid_task_edit_and_action(server):
     task_id = waiting(server)
-    errors = assert_error(call(server, "PATCH", f"{V1}/tasks/{task_id}",
-                               json={"execute_at": "2999-01-01T00:00:00Z", "delay": 1}),
-                          422)["errors"]
+    errors = assert_error(
+        call(
+            server,
+            "PATCH",
+            f"{V1}/tasks/{task_id}",
+            json={"execute_at": "2999-01-01T00:00:00Z", "delay": 1},
+        ),
+        422,
+    )["errors"]
     assert set(errors) == {"execute_at", "delay"}
-    assert "status" in assert_error(call(server, "PUT", f"{V1}/tasks/{task_id}",
-                                         json={"status": "completed"}), 422)["errors"]
+    assert (
+        "status"
+        in assert_error(
+            call(server, "PUT", f"{V1}/tasks/{task_id}", json={"status": "completed"}), 422
+        )["errors"]
+    )
     assert "action" in assert_error(act(server, "tasks", task_id, "explode"), 422)["errors"]
     _, schedule_id = create_schedule(server, {"interval": 3600})
-    assert "cron" in assert_error(call(server, "PATCH", f"{V1}/schedules/{schedule_id}",
-                                       json={"cron": "nope"}), 422)["errors"]
-    assert "action" in assert_error(act(server, "schedules", schedule_id, "cancel"),
-                                    422)["errors"]
+    assert (
+        "cron"
+        in assert_error(
+            call(server, "PATCH", f"{V1}/schedules/{schedule_id}", json={"cron": "nope"}), 422
+        )["errors"]
+    )
+    assert "action" in assert_error(act(server, "schedules", schedule_id, "cancel"), 422)["errors"]
     ok(call(server, "DELETE", f"{V1}/schedules/{schedule_id}"), 204)
 
 
 def test_422_batch_names_the_bad_item(server):
     before = len(ok(get(server, f"{V1}/tasks/", params={"limit": 1000}))["tasks"])
     tasks = [{}, {}, {"delay": -1}, {}]
-    errors = assert_error(post(server, f"{V1}/workers/echo/batch", {"tasks": tasks}),
-                          422)["errors"]
+    errors = assert_error(post(server, f"{V1}/workers/echo/batch", {"tasks": tasks}), 422)["errors"]
     assert set(errors["tasks"]) == {"2"} and "delay" in errors["tasks"]["2"]
     tasks = [{"config": {"message": "a"}}, {"config": {"mesage": "b"}}]
-    errors = assert_error(post(server, f"{V1}/workers/echo/batch", {"tasks": tasks}),
-                          422)["errors"]
+    errors = assert_error(post(server, f"{V1}/workers/echo/batch", {"tasks": tasks}), 422)["errors"]
     assert set(errors["tasks"]) == {"1"} and "config" in errors["tasks"]["1"]
     after = len(ok(get(server, f"{V1}/tasks/", params={"limit": 1000}))["tasks"])
     assert after == before  # all or nothing
@@ -816,8 +954,9 @@ def test_cancel_a_running_bash_command(server):
     pgid = os.getpgid(bash.pid)
     assert pgid == bash.pid  # bash leads a process group of its own
     # bash forks, then the child execs sleep: poll until it has
-    wait_for(lambda: any(p.cmdline() == ["sleep", seconds] for p in _descendants(bash.pid)),
-             timeout=5)
+    wait_for(
+        lambda: any(p.cmdline() == ["sleep", seconds] for p in _descendants(bash.pid)), timeout=5
+    )
 
     resp = post(server, f"{V1}/tasks/{task_id}/cancel")
     assert ok(resp, 202)["status"] == "canceling"
@@ -844,9 +983,11 @@ def test_a_body_cut_short_of_its_content_length_is_400(server):
     import socket
 
     with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
-        sock.sendall(b"POST /tasky/v1/workers/echo HTTP/1.1\r\nHost: x\r\n"
-                     b"Content-Type: application/json\r\nContent-Length: 40\r\n\r\n"
-                     b'{"delay": 600}')
+        sock.sendall(
+            b"POST /tasky/v1/workers/echo HTTP/1.1\r\nHost: x\r\n"
+            b"Content-Type: application/json\r\nContent-Length: 40\r\n\r\n"
+            b'{"delay": 600}'
+        )
         sock.shutdown(socket.SHUT_WR)
         answer = sock.recv(65536).decode(errors="replace")
     assert answer.startswith("HTTP/1.1 400"), answer[:200]

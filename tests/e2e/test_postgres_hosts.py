@@ -38,8 +38,11 @@ def hosts(database, server_factory, tmp_path):
         for name in names:
             data = tmp_path / name
             data.mkdir()
-            servers.append(server_factory(processes, {
-                "TASKY_DATABASE_URL": database, **(env or {}).get(name, {})}, data))
+            servers.append(
+                server_factory(
+                    processes, {"TASKY_DATABASE_URL": database, **(env or {}).get(name, {})}, data
+                )
+            )
         return servers
 
     return start
@@ -70,8 +73,10 @@ def test_two_hosts_run_each_of_1000_tasks_exactly_once(hosts):
     assert set(done) == set(ids)
     assert max(done.values()) == 1, "a task ran twice"
     assert len(pids(a)) == 2 and len(pids(b)) == 2, "not every process of both hosts worked"
-    wait_for(lambda: b.get("/tasky/v1/workers/journal/statistics").json()["completed"] == 1000,
-             timeout=30)
+    wait_for(
+        lambda: b.get("/tasky/v1/workers/journal/statistics").json()["completed"] == 1000,
+        timeout=30,
+    )
     assert sum(runs(a, b).values()) == 1000
 
 
@@ -79,8 +84,9 @@ def test_kill_9_of_a_host_its_tasks_are_taken_over_after_the_lease(hosts):
     env = {"TASKY_LEASE": str(LEASE)}
     (a,) = hosts("a", env={"a": env})
     # Only host a runs yet: these are its tasks, retried or failed by b once a is gone.
-    running = {a.submit("journal", {"config": {"sleep": 8}, "max_retries": i % 2}): i % 2
-               for i in range(4)}
+    running = {
+        a.submit("journal", {"config": {"sleep": 8}, "max_retries": i % 2}): i % 2 for i in range(4)
+    }
     wait_for(lambda: all(a.status(t) == "running" for t in running), timeout=10)
     waiting = [a.submit("journal", {"delay": 5}) for _ in range(20)]
     (b,) = hosts("b", env={"b": env})
@@ -128,8 +134,13 @@ def test_cancel_and_new_work_reach_other_hosts_without_polling(hosts, database):
         for delay in (0, 0.5, 1.5):
             time.sleep(0.3)
             now = time.time()
-            new = NewTask(id=new_id(now), worker="journal", config={"sleep": 0},
-                          execute_at=now + delay, created_at=now)
+            new = NewTask(
+                id=new_id(now),
+                worker="journal",
+                config={"sleep": 0},
+                execute_at=now + delay,
+                created_at=now,
+            )
             ((task, _),) = store.create_tasks([new])
             wait_for(lambda: task.id in runs(a, b), timeout=delay + 1.0)
             started = wait_for(lambda: b.get(f"/tasky/v1/tasks/{task.id}").json()["started_at"])
@@ -143,8 +154,7 @@ def test_each_schedule_tick_fires_once_across_hosts(hosts):
     resp = a.post("/tasky/v1/workers/journal", {"interval": 0.2, "overlap": "allow"})
     assert resp.status_code == 201, resp.text
     schedule_id = resp.json()["schedule_id"]
-    wait_for(lambda: b.get(f"/tasky/v1/schedules/{schedule_id}").json()["runs"] >= 20,
-             timeout=30)
+    wait_for(lambda: b.get(f"/tasky/v1/schedules/{schedule_id}").json()["runs"] >= 20, timeout=30)
     paused = b.post(f"/tasky/v1/schedules/{schedule_id}/actions", {"action": "pause"})
     assert paused.status_code == 200, paused.text
     tasks = a.get(f"/tasky/v1/tasks/?schedule_id={schedule_id}&limit=1000").json()["tasks"]

@@ -28,8 +28,10 @@ def test_four_processes_run_each_task_exactly_once(server_factory):
     assert len(pids) > 1, "the work was not shared between processes"
     stats = server.get("/tasky/v1/workers/journal/statistics").json()
     assert stats["submitted"] == 400
-    wait_for(lambda: server.get("/tasky/v1/workers/journal/statistics").json()["completed"]
-             == 400, timeout=30)
+    wait_for(
+        lambda: server.get("/tasky/v1/workers/journal/statistics").json()["completed"] == 400,
+        timeout=30,
+    )
 
 
 def test_cancel_reaches_the_process_running_the_task(server_factory):
@@ -44,8 +46,10 @@ def test_cancel_reaches_the_process_running_the_task(server_factory):
 
 def test_kill_9_loses_no_accepted_task(server_factory, tmp_path):
     server = server_factory(processes=2)
-    sleepers = [server.submit("sleeper", {"config": {"seconds": 60}, "max_retries": i % 2})
-                for i in range(4)]
+    sleepers = [
+        server.submit("sleeper", {"config": {"seconds": 60}, "max_retries": i % 2})
+        for i in range(4)
+    ]
     wait_for(lambda: all(server.status(t) == "running" for t in sleepers))
     future = [server.submit("journal", {"delay": 3}) for _ in range(20)]
     accepted: list[str] = []
@@ -85,8 +89,13 @@ def test_graceful_restart_hands_running_tasks_back(server_factory, tmp_path):
     wait_for(lambda: server.status(task_id) == "running")
     server.stop()
     again = server_factory(data=tmp_path)
-    task = wait_for(lambda: (t := again.get(f"/tasky/v1/tasks/{task_id}").json())["attempts"]
-                    == 2 and t["status"] == "running" and t)
+    task = wait_for(
+        lambda: (
+            (t := again.get(f"/tasky/v1/tasks/{task_id}").json())["attempts"] == 2
+            and t["status"] == "running"
+            and t
+        )
+    )
     assert task["error"] == "interrupted"
 
 
@@ -113,8 +122,9 @@ def test_four_processes_fire_each_schedule_tick_exactly_once(server_factory):
     resp = server.post("/tasky/v1/workers/journal", {"interval": 0.2, "overlap": "allow"})
     assert resp.status_code == 201, resp.text
     schedule_id = resp.json()["schedule_id"]
-    wait_for(lambda: server.get(f"/tasky/v1/schedules/{schedule_id}").json()["runs"] >= 15,
-             timeout=30)
+    wait_for(
+        lambda: server.get(f"/tasky/v1/schedules/{schedule_id}").json()["runs"] >= 15, timeout=30
+    )
     paused = server.post(f"/tasky/v1/schedules/{schedule_id}/actions", {"action": "pause"})
     assert paused.status_code == 200
     runs = paused.json()["runs"]

@@ -21,18 +21,20 @@ in time was handed to the runner process."""
 def pairs(server) -> dict[int, list[int]]:
     """Each HTTP worker process of the server, with its children."""
     master = psutil.Process(server.proc.pid)
-    return {worker.pid: [child.pid for child in worker.children()]
-            for worker in master.children()}
+    return {worker.pid: [child.pid for child in worker.children()] for worker in master.children()}
 
 
-def running_pairs(server, count: int = 1, other_than: int | None = None) \
-        -> list[tuple[int, int]]:
+def running_pairs(server, count: int = 1, other_than: int | None = None) -> list[tuple[int, int]]:
     """Each of the server's ``count`` HTTP processes with its runner process, once all run
     (and none of the HTTP processes is ``other_than``)."""
+
     def ready():
         found = pairs(server)
-        if len(found) == count and other_than not in found \
-                and all(len(runners) == 1 for runners in found.values()):
+        if (
+            len(found) == count
+            and other_than not in found
+            and all(len(runners) == 1 for runners in found.values())
+        ):
             return [(http, runners[0]) for http, runners in found.items()]
         return None
 
@@ -48,7 +50,7 @@ def gone(pid: int) -> bool:
 
 def test_a_submit_is_stored_by_the_runner_process_and_runs_at_once(server_factory):
     server = server_factory(env=SLOW_POLL)
-    (http, runner), = running_pairs(server)
+    ((http, runner),) = running_pairs(server)
     task_id = server.submit("journal")
     assert server.wait_finished(task_id, timeout=5)["status"] == "completed"
     output = server.get(f"/tasky/v1/tasks/{task_id}/result").json()["output"]
@@ -68,7 +70,7 @@ def test_the_http_and_runner_processes_live_and_die_together(server_factory, kil
     """Killed, either one takes the other along (the runner hands its tasks back first), and
     gunicorn starts a new pair."""
     server = server_factory()
-    (http, runner), = running_pairs(server)
+    ((http, runner),) = running_pairs(server)
     os.kill(runner if killed == "runner" else http, signal.SIGKILL)
     wait_for(lambda: gone(http) and gone(runner), timeout=20)
     running_pairs(server, other_than=http)

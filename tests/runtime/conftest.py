@@ -74,8 +74,9 @@ def make_runner(tmp_path):
     runtimes = []
 
     def make(start=True, **overrides):
-        settings = Settings(database_url=f"sqlite:///{tmp_path}/tasks.db",
-                            output_limit=1000, **overrides)
+        settings = Settings(
+            database_url=f"sqlite:///{tmp_path}/tasks.db", output_limit=1000, **overrides
+        )
         store = SQLiteStore(f"{tmp_path}/tasks.db")
         registry = Registry(settings, [Probe])
         runtime = Runtime(settings, store, registry)

@@ -7,8 +7,8 @@ import time
 import pytest
 
 from tasky.executor import backoff
-from tasky.scheduler import host_id
 from tasky.models import TaskFilter, TaskState
+from tasky.scheduler import host_id
 from tests.runtime.conftest import Probe
 from tests.support import wait_for
 
@@ -42,8 +42,8 @@ def test_tasks_due_in_either_order_start_on_time(make_runner):
     """With a 30 s poll, only a wake or the scheduler's own plan starts them on time."""
     service = make_runner(poll_interval=30.0)
     start = time.time()
-    later = service.submit("probe", {"execute_at": start + 0.6}).task    # wakes: nothing known
-    latest = service.submit("probe", {"execute_at": start + 0.8}).task   # no wake needed
+    later = service.submit("probe", {"execute_at": start + 0.6}).task  # wakes: nothing known
+    latest = service.submit("probe", {"execute_at": start + 0.8}).task  # no wake needed
     earlier = service.submit("probe", {"execute_at": start + 0.4}).task  # wakes: sooner
     for task in (earlier, later, latest):
         done = wait_for(lambda: finished(service, task.id), timeout=5)
@@ -92,24 +92,27 @@ def test_cancel_waiting_task_never_runs(service):
 
 
 def test_timeout_fails_the_task(service):
-    task = service.submit("probe", {"config": {"mode": "sleep", "sleep": 60},
-                                    "timeout": 0.2}).task
+    task = service.submit("probe", {"config": {"mode": "sleep", "sleep": 60}, "timeout": 0.2}).task
     done = wait_for(lambda: finished(service, task.id), timeout=5)
     assert done.status is TaskState.FAILED
     assert done.error == "timed out after 0.2s"
 
 
 def test_retries_with_backoff_until_success(service):
-    task = service.submit("probe", {"config": {"mode": "fail", "fail_times": 2},
-                                    "max_retries": 2, "retry_backoff": 0.05}).task
+    task = service.submit(
+        "probe",
+        {"config": {"mode": "fail", "fail_times": 2}, "max_retries": 2, "retry_backoff": 0.05},
+    ).task
     done = wait_for(lambda: finished(service, task.id))
     assert done.status is TaskState.COMPLETED and done.attempts == 3
     assert done.output == {"attempt": 3}
 
 
 def test_retries_exhausted_fail_with_last_error(service):
-    task = service.submit("probe", {"config": {"mode": "fail", "fail_times": 5},
-                                    "max_retries": 1, "retry_backoff": 0.05}).task
+    task = service.submit(
+        "probe",
+        {"config": {"mode": "fail", "fail_times": 5}, "max_retries": 1, "retry_backoff": 0.05},
+    ).task
     done = wait_for(lambda: finished(service, task.id))
     assert done.status is TaskState.FAILED and done.attempts == 2
     assert done.error == "RuntimeError: attempt 2 failed"
@@ -118,8 +121,11 @@ def test_retries_exhausted_fail_with_last_error(service):
 def test_task_failed_keeps_its_output(service):
     task = service.submit("probe", {"config": {"mode": "task-failed"}}).task
     done = wait_for(lambda: finished(service, task.id))
-    assert (done.status, done.error, done.output) == (TaskState.FAILED, "exit code 3",
-                                                      {"exit_code": 3})
+    assert (done.status, done.error, done.output) == (
+        TaskState.FAILED,
+        "exit code 3",
+        {"exit_code": 3},
+    )
 
 
 def test_backoff_doubles_with_jitter_and_caps():
@@ -143,9 +149,13 @@ def test_hooks_run_after_the_state_is_stored(service):
     service.cancel(waiting.id)
     wait_for(lambda: finished(service, ok.id) and finished(service, bad.id))
     wait_for(lambda: len(Probe.hook_states) == 3)
-    assert sorted(Probe.hook_states) == sorted([
-        ("success", ok.id, "completed"), ("fail", bad.id, "failed"),
-        ("abort", waiting.id, "canceled")])
+    assert sorted(Probe.hook_states) == sorted(
+        [
+            ("success", ok.id, "completed"),
+            ("fail", bad.id, "failed"),
+            ("abort", waiting.id, "canceled"),
+        ]
+    )
     assert service.get_task(waiting.id).status is TaskState.CANCELED
 
 
@@ -176,8 +186,9 @@ def test_expired_lease_of_another_runner_is_recovered(make_runner):
     dead = make_runner(start=False)
     store = dead.store
     task = dead.submit("probe", {"max_retries": 1}).task
-    (claimed,) = store.claim("probe", "elsewhere:1:dead", 1, time.time(), time.time(),
-                             time.time() + 0.3)
+    (claimed,) = store.claim(
+        "probe", "elsewhere:1:dead", 1, time.time(), time.time(), time.time() + 0.3
+    )
     service = make_runner(lease=0.3)
     done = wait_for(lambda: finished(service, task.id))
     assert done.status is TaskState.COMPLETED and done.attempts == 2
@@ -214,8 +225,9 @@ def test_a_process_of_another_host_is_left_to_its_lease(make_runner):
     offline = make_runner(start=False)
     task = offline.submit("probe", {}).task
     same_name_other_machine = f"{socket.gethostname()}/otherboot:{_exited_pid()}:abcd"
-    offline.store.claim("probe", same_name_other_machine, 1, time.time(), time.time(),
-                        time.time() + 3600)
+    offline.store.claim(
+        "probe", same_name_other_machine, 1, time.time(), time.time(), time.time() + 3600
+    )
     service = make_runner(lease=3600)
     service.engine.scheduler.tick()
     assert service.get_task(task.id).status is TaskState.RUNNING

@@ -23,8 +23,7 @@ def parts(tmp_path):
     settings = Settings(database_url=f"sqlite:///{tmp_path}/tasks.db", poll_interval=30.0)
     store = SQLiteStore(f"{tmp_path}/tasks.db")
     registry = Registry(settings, [Probe])
-    executor = Executor(settings, store, registry, "owner", lambda worker: None,
-                        clock=lambda: NOW)
+    executor = Executor(settings, store, registry, "owner", lambda worker: None, clock=lambda: NOW)
     scheduler = Scheduler(settings, store, registry, executor, "owner", clock=lambda: NOW)
     service = TaskService(settings, store, registry, clock=lambda: NOW)  # wakes nothing
     yield scheduler, service, store

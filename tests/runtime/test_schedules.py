@@ -42,8 +42,9 @@ def test_overlap_skip_never_starts_a_run_while_the_last_runs(service):
 
 
 def test_overlap_allow_starts_runs_side_by_side(service):
-    schedule = service.submit("probe", {"interval": 0.1, "overlap": "allow",
-                                        "config": {"mode": "block"}}).schedule
+    schedule = service.submit(
+        "probe", {"interval": 0.1, "overlap": "allow", "config": {"mode": "block"}}
+    ).schedule
     wait_for(lambda: len(Probe.started) == 2)
     assert len(runs(service, schedule.id)) >= 2
 
@@ -52,8 +53,9 @@ def test_overlap_allow_starts_runs_side_by_side(service):
 def test_misfire_after_downtime(make_runner, misfire, catch_up_runs):
     offline = make_runner(start=False)
     start_at = time.time()
-    schedule = offline.submit("probe", {"interval": 0.2, "misfire": misfire,
-                                        "start_at": start_at}).schedule
+    schedule = offline.submit(
+        "probe", {"interval": 0.2, "misfire": misfire, "start_at": start_at}
+    ).schedule
     wait_for(lambda: time.time() > start_at + 1.5)
     restarted_at = time.time()
     service = make_runner()
@@ -62,11 +64,17 @@ def test_misfire_after_downtime(make_runner, misfire, catch_up_runs):
         k = (task.execute_at - start_at) / 0.2
         return abs(k - round(k)) < 1e-6
 
-    tasks = wait_for(lambda: (ts := runs(service, schedule.id)) and any(
-        on_grid(t) and t.execute_at > restarted_at for t in ts) and ts)
+    tasks = wait_for(
+        lambda: (
+            (ts := runs(service, schedule.id))
+            and any(on_grid(t) and t.execute_at > restarted_at for t in ts)
+            and ts
+        )
+    )
     assert len([t for t in tasks if not on_grid(t)]) == catch_up_runs
-    assert not [t for t in tasks if on_grid(t) and t.execute_at < restarted_at], \
+    assert not [t for t in tasks if on_grid(t) and t.execute_at < restarted_at], (
         "a tick missed during the downtime was made up"
+    )
 
 
 def test_paused_schedule_fires_nothing_and_stays_paused_across_restarts(make_runner):
@@ -88,8 +96,9 @@ def test_paused_schedule_fires_nothing_and_stays_paused_across_restarts(make_run
 
 def test_end_at_stops_firing(service):
     now = time.time()
-    schedule = service.submit("probe", {"interval": 0.1, "start_at": now + 0.1,
-                                        "end_at": now + 0.35}).schedule
+    schedule = service.submit(
+        "probe", {"interval": 0.1, "start_at": now + 0.1, "end_at": now + 0.35}
+    ).schedule
     ended = wait_for(lambda: (s := service.get_schedule(schedule.id)).next_run_at is None and s)
     assert ended.runs == 3
 

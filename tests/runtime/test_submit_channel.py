@@ -29,8 +29,14 @@ def new(key: str | None = None, delay: float = 0.0) -> NewTask:
     import time
 
     now = time.time()
-    return NewTask(id=new_id(now), worker="probe", config={}, execute_at=now + delay,
-                   created_at=now, idempotency_key=key)
+    return NewTask(
+        id=new_id(now),
+        worker="probe",
+        config={},
+        execute_at=now + delay,
+        created_at=now,
+        idempotency_key=key,
+    )
 
 
 @pytest.fixture
@@ -54,22 +60,23 @@ def test_sent_tasks_are_stored_before_the_answer(client, store):
     tasks = [new(), new(delay=60)]
     answer = client.create_tasks(tasks)
     assert [(task.id, created) for task, created in answer] == [(t.id, True) for t in tasks]
-    assert [store.get_task(t.id).status for t in tasks] == [TaskState.QUEUED,
-                                                            TaskState.SCHEDULED]
+    assert [store.get_task(t.id).status for t in tasks] == [TaskState.QUEUED, TaskState.SCHEDULED]
 
 
 def test_a_matched_idempotency_key_answers_the_stored_task(client, store):
-    (first, created), = client.create_tasks([new(key="invoice-42")])
+    ((first, created),) = client.create_tasks([new(key="invoice-42")])
     assert created
-    (again, created), = client.create_tasks([new(key="invoice-42")])
+    ((again, created),) = client.create_tasks([new(key="invoice-42")])
     assert (again.id, created) == (first.id, False)
     assert sum(store.worker_counts("probe").by_status.values()) == 1
 
 
 def test_each_thread_has_its_own_connection(client, store):
     answers = []
-    threads = [threading.Thread(target=lambda: answers.append(client.create_tasks([new()])))
-               for _ in range(8)]
+    threads = [
+        threading.Thread(target=lambda: answers.append(client.create_tasks([new()])))
+        for _ in range(8)
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -100,8 +107,7 @@ def test_another_process_is_refused(client, store):
     (here, the test's own process)."""
     context = multiprocessing.get_context("fork")
     outcome = context.Queue()
-    other = context.Process(target=_submit_from_another_process,
-                            args=(client.address, outcome))
+    other = context.Process(target=_submit_from_another_process, args=(client.address, outcome))
     other.start()
     assert outcome.get(timeout=10).startswith("runner gone")  # refused, sent or not
     other.join(10)
@@ -136,20 +142,21 @@ def test_submits_go_to_the_runner_process_and_are_stored_here_once_it_is_gone(tm
     settings = Settings(database_url=f"sqlite:///{tmp_path}/tasks.db", poll_interval=30)
     store = SQLiteStore(f"{tmp_path}/tasks.db")
     died = threading.Event()
-    runner = RunnerProcess(Runtime(settings, store, Registry(settings, [Probe])),
-                           on_death=died.set)
+    runner = RunnerProcess(Runtime(settings, store, Registry(settings, [Probe])), on_death=died.set)
     runner.start()
     try:
-        (task, created), = runner.create_tasks([new()])
+        ((task, created),) = runner.create_tasks([new()])
         assert created and len(runner._submits._opened) == 1  # it went over the channel
         # The runner stored it and woke at once: its own poll is 30 s away.
         wait_for(lambda: store.get_task(task.id).status == TaskState.COMPLETED, timeout=10)
         batch = [task for task, _ in runner.create_tasks([new(), new()])]  # stored here
-        wait_for(lambda: all(store.get_task(t.id).status == TaskState.COMPLETED
-                             for t in batch), timeout=10)  # the runner was woken
+        wait_for(
+            lambda: all(store.get_task(t.id).status == TaskState.COMPLETED for t in batch),
+            timeout=10,
+        )  # the runner was woken
         os.kill(runner.pid, signal.SIGKILL)
         assert died.wait(10)
-        (late, created), = runner.create_tasks([new()])
+        ((late, created),) = runner.create_tasks([new()])
         assert created and store.get_task(late.id).status == TaskState.QUEUED
     finally:
         runner.stop()

@@ -16,8 +16,14 @@ LEASE = 30.0
 
 
 def new(worker="echo", execute_at=T0, created_at=T0, **kw) -> NewTask:
-    return NewTask(id=new_id(created_at), worker=worker, config={"message": "hi"},
-                   execute_at=execute_at, created_at=created_at, **kw)
+    return NewTask(
+        id=new_id(created_at),
+        worker=worker,
+        config={"message": "hi"},
+        execute_at=execute_at,
+        created_at=created_at,
+        **kw,
+    )
 
 
 def add(store, *tasks):
@@ -35,6 +41,7 @@ def outcome(task, status, at=T0 + 1, owner="a", **kw):
 
 
 # -- creating and reading ----------------------------------------------------------------------
+
 
 def test_created_task_reads_back_whole(store):
     (task,) = add(store, new(timeout=5.0, max_retries=2, retry_backoff=0.5))
@@ -55,8 +62,8 @@ def test_missing_task_is_none(store):
 
 
 def test_idempotency_key_returns_first_task(store):
-    (first, created), = store.create_tasks([new(idempotency_key="k1")])
-    (again, created_again), = store.create_tasks([new(idempotency_key="k1")])
+    ((first, created),) = store.create_tasks([new(idempotency_key="k1")])
+    ((again, created_again),) = store.create_tasks([new(idempotency_key="k1")])
     assert created and not created_again
     assert again.id == first.id
     assert len(store.list_tasks(TaskFilter(), 10, None).tasks) == 1
@@ -98,9 +105,14 @@ def test_bad_cursor_is_invalid_input(store, cursor):
 
 # -- claiming ----------------------------------------------------------------------------------
 
+
 def test_claim_takes_due_tasks_earliest_first_up_to_limit(store):
-    late, early, future = add(store, new(execute_at=T0 - 1), new(execute_at=T0 - 5),
-                              new(execute_at=T0 + 10, created_at=T0 - 10))
+    late, early, future = add(
+        store,
+        new(execute_at=T0 - 1),
+        new(execute_at=T0 - 5),
+        new(execute_at=T0 + 10, created_at=T0 - 10),
+    )
     claimed = store.claim("echo", "a", 5, T0, T0, T0 + LEASE)
     assert [t.id for t in claimed] == [early.id, late.id]
     for task in claimed:
@@ -161,6 +173,7 @@ def test_next_due_at_and_mark_queued(store):
 
 # -- finishing -------------------------------------------------------------------------------
 
+
 def test_finish_completes_with_output(store):
     add(store, new())
     task = claim_one(store)
@@ -210,6 +223,7 @@ def test_finish_many_in_one_call(store):
 
 # -- leases and recovery -----------------------------------------------------------------------
 
+
 def test_renewed_lease_is_not_recovered(store):
     add(store, new())
     task = claim_one(store)
@@ -234,8 +248,9 @@ def test_expired_lease_is_retried_or_failed_interrupted(store):
 
 def test_recover_by_owner_and_canceling_ends_canceled(store):
     add(store, new(created_at=T0), new(created_at=T0 + 0.001))
-    mine, theirs = store.claim("echo", "a", 1, T0, T0, T0 + LEASE) + \
-        store.claim("echo", "b", 1, T0, T0, T0 + LEASE)
+    mine, theirs = store.claim("echo", "a", 1, T0, T0, T0 + LEASE) + store.claim(
+        "echo", "b", 1, T0, T0, T0 + LEASE
+    )
     store.cancel(mine.id, T0)
     assert store.owners() == {"a", "b"}
     (recovered,) = store.recover(T0 + 1, owner="a")
@@ -254,6 +269,7 @@ def test_canceling_ids_are_the_owners_flagged_tasks(store):
 
 
 # -- transitions asked for by clients --------------------------------------------------------
+
 
 def test_cancel_waiting_task(store):
     (task,) = add(store, new(execute_at=T0 + 60))
@@ -274,8 +290,9 @@ def test_cancel_finished_or_missing(store):
 
 def test_update_waiting_changes_fields_and_due_state(store):
     (task,) = add(store, new(execute_at=T0 + 60))
-    changed = store.update_waiting(task.id, {"config": {"message": "new"}, "timeout": 3.0,
-                                             "max_retries": 2}, T0)
+    changed = store.update_waiting(
+        task.id, {"config": {"message": "new"}, "timeout": 3.0, "max_retries": 2}, T0
+    )
     assert changed.config == {"message": "new"} and changed.timeout == 3.0
     assert changed.max_retries == 2 and changed.status is TaskState.SCHEDULED
     due = store.update_waiting(task.id, {"execute_at": T0}, T0)
@@ -319,8 +336,12 @@ def test_delete_only_terminal(store):
 
 
 def test_prune_removes_only_old_terminal_tasks(store):
-    old, recent, waiting = add(store, new(created_at=T0), new(created_at=T0 + 0.001),
-                               new(created_at=T0 + 0.002, execute_at=T0 + 999))
+    old, recent, waiting = add(
+        store,
+        new(created_at=T0),
+        new(created_at=T0 + 0.001),
+        new(created_at=T0 + 0.002, execute_at=T0 + 999),
+    )
     store.cancel(old.id, T0)
     store.cancel(recent.id, T0 + 100)
     assert store.prune(T0 + 50) == 1
@@ -331,8 +352,9 @@ def test_prune_removes_only_old_terminal_tasks(store):
 def test_worker_counts(store):
     add(store, *[new(created_at=T0 + i / 1000) for i in range(3)], new(worker="sleeper"))
     a, b, c = store.claim("echo", "a", 3, T0, T0, T0 + LEASE)
-    store.finish([outcome(a, TaskState.COMPLETED, at=T0 + 2), outcome(b, TaskState.FAILED,
-                                                                      at=T0 + 4)])
+    store.finish(
+        [outcome(a, TaskState.COMPLETED, at=T0 + 2), outcome(b, TaskState.FAILED, at=T0 + 4)]
+    )
     counts = store.worker_counts("echo")
     assert counts.by_status == {"completed": 1, "failed": 1, "running": 1}
     assert list(counts.durations) == [2.0, 4.0]

@@ -3,7 +3,6 @@ together, connections that do not cross a fork. The shared behaviour is the cont
 
 from __future__ import annotations
 
-import multiprocessing
 import threading
 import time
 
@@ -25,8 +24,9 @@ T0 = 1_800_000_000.0
 
 
 def new(execute_at=T0, **kw) -> NewTask:
-    return NewTask(id=new_id(T0), worker="echo", config={}, execute_at=execute_at,
-                   created_at=T0, **kw)
+    return NewTask(
+        id=new_id(T0), worker="echo", config={}, execute_at=execute_at, created_at=T0, **kw
+    )
 
 
 @pytest.fixture
@@ -78,12 +78,28 @@ def test_changes_that_make_work_due_or_flag_a_cancel_wake_the_runners(store, wok
 
 
 def test_schedule_ticks_wake_the_runners(store, woken):
-    s = store.create_schedule(Schedule(
-        id=new_id(T0), worker="echo", config={}, cron=None, interval=10.0, timezone="UTC",
-        status=ScheduleState.ACTIVE, next_run_at=T0 + 10, created_at=T0))
+    s = store.create_schedule(
+        Schedule(
+            id=new_id(T0),
+            worker="echo",
+            config={},
+            cron=None,
+            interval=10.0,
+            timezone="UTC",
+            status=ScheduleState.ACTIVE,
+            next_run_at=T0 + 10,
+            created_at=T0,
+        )
+    )
     expect_wake(woken)
-    run = NewTask(id=new_id(T0 + 10), worker="echo", config={}, execute_at=T0 + 10,
-                  created_at=T0 + 9.9, schedule_id=s.id)
+    run = NewTask(
+        id=new_id(T0 + 10),
+        worker="echo",
+        config={},
+        execute_at=T0 + 10,
+        created_at=T0 + 9.9,
+        schedule_id=s.id,
+    )
     assert store.fire_schedule(s.id, T0 + 10, T0 + 20, run, T0 + 9.9, False).won
     expect_wake(woken)
     store.run_schedule_now(s.id, new(schedule_id=s.id), T0)
@@ -92,8 +108,9 @@ def test_schedule_ticks_wake_the_runners(store, woken):
 
 def test_listener_comes_back_after_losing_its_connection(store, woken, postgres_url):
     with psycopg.connect(postgres_url, autocommit=True) as admin:
-        killed = admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-                               " WHERE query = 'LISTEN tasky'").fetchall()
+        killed = admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query = 'LISTEN tasky'"
+        ).fetchall()
         assert (True,) in killed
     expect_wake(woken)  # reconnected: told to look, since it may have missed news
     store.create_tasks([new()])
@@ -109,7 +126,7 @@ def test_processes_starting_together_migrate_once(postgres_server):
         barrier.wait()
         try:
             PostgresStore(url).close()
-        except Exception as exc:  # noqa: BLE001 - reported below
+        except Exception as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=start) for _ in range(6)]
@@ -127,8 +144,9 @@ def test_processes_starting_together_migrate_once(postgres_server):
 def test_pooled_connections_the_server_dropped_are_replaced_unnoticed(store, postgres_url):
     store.create_tasks([new()])
     with psycopg.connect(postgres_url, autocommit=True) as admin:
-        others = ("FROM pg_stat_activity WHERE datname = current_database()"
-                  " AND pid != pg_backend_pid()")
+        others = (
+            "FROM pg_stat_activity WHERE datname = current_database() AND pid != pg_backend_pid()"
+        )
         admin.execute(f"SELECT pg_terminate_backend(pid) {others}")
         wait_for(lambda: admin.execute(f"SELECT count(*) {others}").fetchone()[0] == 0)
     # The pooled connection learns of it only when vetted before its next use.
@@ -182,43 +200,55 @@ def test_outcomes_are_stored_exactly_as_given(store, postgres_url):
     store.create_tasks([new(max_retries=1), new()])
     retried, done = store.claim("echo", "a", 2, T0, T0, T0 + 30)
     output = '{"say": "\\"h\u00e9\\" \\\\ \u2603\\n", "n": 1e-300}'
-    error = "it's \"bad\" \\ \u00e9\n"
-    at = T0 + 0.1 + 2 ** -30
-    store.finish([
-        Outcome(retried.id, "a", 1, TaskState.SCHEDULED, at, error=error, retry_at=at + 1 / 3),
-        Outcome(done.id, "a", 1, TaskState.COMPLETED, at, output_json=output,
-                output_truncated=True)])
+    error = 'it\'s "bad" \\ \u00e9\n'
+    at = T0 + 0.1 + 2**-30
+    store.finish(
+        [
+            Outcome(retried.id, "a", 1, TaskState.SCHEDULED, at, error=error, retry_at=at + 1 / 3),
+            Outcome(
+                done.id, "a", 1, TaskState.COMPLETED, at, output_json=output, output_truncated=True
+            ),
+        ]
+    )
     with psycopg.connect(postgres_url) as conn:
-        stored = {row[0]: row[1:] for row in conn.execute(
-            "SELECT id, status, error, execute_at, finished_at, output, output_truncated"
-            " FROM tasks")}
+        stored = {
+            row[0]: row[1:]
+            for row in conn.execute(
+                "SELECT id, status, error, execute_at, finished_at, output, output_truncated"
+                " FROM tasks"
+            )
+        }
     assert stored[retried.id] == ("scheduled", error, at + 1 / 3, None, None, False)
     assert stored[done.id] == ("completed", None, T0, at, output, True)
 
 
-def test_idempotency_keys_stay_unique_across_the_migration_to_a_partial_index(
-        postgres_server):
+def test_idempotency_keys_stay_unique_across_the_migration_to_a_partial_index(postgres_server):
     """A database made before tasks_idempotency keeps its keys unique once migrated, and
     tasks without a key are not in the index."""
     url = postgres_server.create_database()
     with psycopg.connect(url) as conn:
-        conn.execute("CREATE TABLE schema_version (version integer PRIMARY KEY,"
-                     " applied_at timestamptz NOT NULL DEFAULT now())")
+        conn.execute(
+            "CREATE TABLE schema_version (version integer PRIMARY KEY,"
+            " applied_at timestamptz NOT NULL DEFAULT now())"
+        )
         for number, sql in migrations("postgresql"):
             if number <= 3:
                 conn.execute(sql)
                 conn.execute("INSERT INTO schema_version (version) VALUES (%s)", (number,))
     store = PostgresStore(url)
     try:
-        (first, created), = store.create_tasks([new(idempotency_key="k")])
+        ((first, created),) = store.create_tasks([new(idempotency_key="k")])
         store.create_tasks([new() for _ in range(3)])
-        (again, created_again), = store.create_tasks([new(idempotency_key="k")])
+        ((again, created_again),) = store.create_tasks([new(idempotency_key="k")])
         assert created and not created_again and again.id == first.id
         with psycopg.connect(url) as conn:
-            definition = conn.execute("SELECT indexdef FROM pg_indexes"
-                                      " WHERE indexname = 'tasks_idempotency'").fetchone()[0]
-            constraints = conn.execute("SELECT count(*) FROM pg_constraint WHERE conrelid ="
-                                       " 'tasks'::regclass AND contype = 'u'").fetchone()[0]
+            definition = conn.execute(
+                "SELECT indexdef FROM pg_indexes WHERE indexname = 'tasks_idempotency'"
+            ).fetchone()[0]
+            constraints = conn.execute(
+                "SELECT count(*) FROM pg_constraint WHERE conrelid ="
+                " 'tasks'::regclass AND contype = 'u'"
+            ).fetchone()[0]
         assert "UNIQUE" in definition and "WHERE (idempotency_key IS NOT NULL)" in definition
         assert constraints == 0
     finally:
@@ -249,8 +279,7 @@ class _CountingStore(PostgresStore):
         super().mark_queued(worker, due_after, now)
 
 
-def test_a_backlogged_runner_claims_as_slots_free_without_looking_up_due_times(
-        postgres_url):
+def test_a_backlogged_runner_claims_as_slots_free_without_looking_up_due_times(postgres_url):
     settings = Settings(database_url=postgres_url, poll_interval=3600.0)
     store = _CountingStore(postgres_url)
     registry = Registry(settings, [_Quick])
@@ -259,8 +288,12 @@ def test_a_backlogged_runner_claims_as_slots_free_without_looking_up_due_times(
     scheduler = Scheduler(settings, store, registry, executor, "me", clock=lambda: clock[0])
     now = clock[0]
     later = now + 600
-    store.create_tasks([NewTask(id=new_id(now), worker="quick", config={}, execute_at=at,
-                                created_at=now) for at in (now, now, now, later)])
+    store.create_tasks(
+        [
+            NewTask(id=new_id(now), worker="quick", config={}, execute_at=at, created_at=now)
+            for at in (now, now, now, later)
+        ]
+    )
     try:
         lookups, marks = [], []
         for step in range(3):  # one slot: each tick claims one due task, then waits for it

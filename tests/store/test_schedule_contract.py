@@ -14,25 +14,55 @@ T0 = 1_800_000_000.0
 
 
 def schedule(created_at=T0, **kw) -> Schedule:
-    fields = dict(id=new_id(created_at), worker="echo", config={"message": "tick"}, cron=None,
-                  interval=10.0, timezone="UTC", status=ScheduleState.ACTIVE,
-                  next_run_at=T0 + 10, created_at=created_at)
+    fields = dict(
+        id=new_id(created_at),
+        worker="echo",
+        config={"message": "tick"},
+        cron=None,
+        interval=10.0,
+        timezone="UTC",
+        status=ScheduleState.ACTIVE,
+        next_run_at=T0 + 10,
+        created_at=created_at,
+    )
     return Schedule(**{**fields, **kw})
 
 
 def run_of(s: Schedule, execute_at: float) -> NewTask:
-    return NewTask(id=new_id(execute_at), worker=s.worker, config=s.config,
-                   execute_at=execute_at, created_at=execute_at - 0.1, schedule_id=s.id,
-                   timeout=s.timeout, max_retries=s.max_retries)
+    return NewTask(
+        id=new_id(execute_at),
+        worker=s.worker,
+        config=s.config,
+        execute_at=execute_at,
+        created_at=execute_at - 0.1,
+        schedule_id=s.id,
+        timeout=s.timeout,
+        max_retries=s.max_retries,
+    )
 
 
 def test_create_and_read_back(store):
-    s = store.create_schedule(schedule(cron="*/5 * * * *", interval=None, timezone="Europe/Paris",
-                                       overlap="allow", misfire="skip", start_at=T0,
-                                       end_at=T0 + 3600, timeout=2.0, max_retries=1))
+    s = store.create_schedule(
+        schedule(
+            cron="*/5 * * * *",
+            interval=None,
+            timezone="Europe/Paris",
+            overlap="allow",
+            misfire="skip",
+            start_at=T0,
+            end_at=T0 + 3600,
+            timeout=2.0,
+            max_retries=1,
+        )
+    )
     assert store.get_schedule(s.id) == s
     assert (s.cron, s.interval, s.timezone, s.runs, s.last_run_at) == (
-        "*/5 * * * *", None, "Europe/Paris", 0, None)
+        "*/5 * * * *",
+        None,
+        "Europe/Paris",
+        0,
+        None,
+    )
     assert store.get_schedule(new_id(T0)) is None
 
 
@@ -47,8 +77,9 @@ def test_list_newest_first_with_cursor(store):
 def test_due_schedules_and_next_due(store):
     early = store.create_schedule(schedule(next_run_at=T0 + 5))
     store.create_schedule(schedule(next_run_at=T0 + 50, created_at=T0 + 1))
-    paused = store.create_schedule(schedule(next_run_at=T0 + 1, created_at=T0 + 2,
-                                            status=ScheduleState.PAUSED))
+    paused = store.create_schedule(
+        schedule(next_run_at=T0 + 1, created_at=T0 + 2, status=ScheduleState.PAUSED)
+    )
     assert store.next_schedule_due_at() == T0 + 5
     assert [s.id for s in store.due_schedules(T0 + 10, 10)] == [early.id]
     assert paused.id not in [s.id for s in store.due_schedules(T0 + 100, 10)]
@@ -61,7 +92,11 @@ def test_fire_moves_next_run_and_creates_the_task(store):
     assert firing.task.execute_at == T0 + 10 and firing.task.status is TaskState.SCHEDULED
     after = store.get_schedule(s.id)
     assert (after.next_run_at, after.runs, after.last_task_id, after.last_run_at) == (
-        T0 + 20, 1, firing.task.id, T0 + 9.9)
+        T0 + 20,
+        1,
+        firing.task.id,
+        T0 + 9.9,
+    )
 
 
 def test_each_tick_fires_once_among_concurrent_callers(store):
@@ -127,16 +162,24 @@ def test_run_now_keeps_next_run(store):
 
 def test_update_and_expected_status(store):
     s = store.create_schedule(schedule())
-    changed = store.update_schedule(s.id, {"config": {"message": "new"}, "interval": 5.0,
-                                           "next_run_at": T0 + 5, "overlap": "allow"})
+    changed = store.update_schedule(
+        s.id,
+        {"config": {"message": "new"}, "interval": 5.0, "next_run_at": T0 + 5, "overlap": "allow"},
+    )
     assert (changed.config, changed.interval, changed.next_run_at, changed.overlap) == (
-        {"message": "new"}, 5.0, T0 + 5, "allow")
-    paused = store.update_schedule(s.id, {"status": ScheduleState.PAUSED},
-                                   expect_status=ScheduleState.ACTIVE)
+        {"message": "new"},
+        5.0,
+        T0 + 5,
+        "allow",
+    )
+    paused = store.update_schedule(
+        s.id, {"status": ScheduleState.PAUSED}, expect_status=ScheduleState.ACTIVE
+    )
     assert paused.status is ScheduleState.PAUSED
     with pytest.raises(StateConflict):
-        store.update_schedule(s.id, {"status": ScheduleState.PAUSED},
-                              expect_status=ScheduleState.ACTIVE)
+        store.update_schedule(
+            s.id, {"status": ScheduleState.PAUSED}, expect_status=ScheduleState.ACTIVE
+        )
     with pytest.raises(ScheduleNotFound):
         store.update_schedule(new_id(T0), {"overlap": "skip"})
 

@@ -18,8 +18,7 @@ T0 = 1_800_000_000.0
 
 
 def new(task_id: str | None = None) -> NewTask:
-    return NewTask(id=task_id or new_id(T0), worker="echo", config={}, execute_at=T0,
-                   created_at=T0)
+    return NewTask(id=task_id or new_id(T0), worker="echo", config={}, execute_at=T0, created_at=T0)
 
 
 def insert_behind_a_writer(store: SQLiteStore, tasks: list[NewTask]) -> list:
@@ -54,18 +53,18 @@ def test_queued_inserts_are_all_stored_and_each_caller_gets_its_own(store):
     tasks = [new() for _ in range(5)]
     results = insert_behind_a_writer(store, tasks)
     for task, result in zip(tasks, results):
-        (stored, created), = result
+        ((stored, created),) = result
         assert created and stored.id == task.id
         assert store.get_task(task.id) is not None
 
 
 def test_queued_inserts_share_one_transaction(store):
-    (taken, _), = store.create_tasks([new()])
+    ((taken, _),) = store.create_tasks([new()])
     tasks = [new() for _ in range(3)] + [new(taken.id)]  # the last one cannot be inserted
     results = insert_behind_a_writer(store, tasks)
     assert all(isinstance(result, sqlite3.IntegrityError) for result in results)
     assert all(store.get_task(task.id) is None for task in tasks[:3])
-    (later, created), = store.create_tasks([new()])  # the store goes on after the failure
+    ((later, created),) = store.create_tasks([new()])  # the store goes on after the failure
     assert created and store.get_task(later.id) is not None
 
 

@@ -29,20 +29,37 @@ def offenders(folder: str, forbidden: tuple[str, ...]) -> dict[str, set[str]]:
 
 
 def test_api_does_not_touch_the_store_or_the_engine():
-    assert offenders("tasky/api", ("tasky.stores", "tasky.scheduler", "tasky.executor",
-                                   "tasky.runtime", "tasky.runner_process",
-                                   "tasky.submit_channel", "sqlite3")) == {}
+    assert (
+        offenders(
+            "tasky/api",
+            (
+                "tasky.stores",
+                "tasky.scheduler",
+                "tasky.executor",
+                "tasky.runtime",
+                "tasky.runner_process",
+                "tasky.submit_channel",
+                "sqlite3",
+            ),
+        )
+        == {}
+    )
 
 
 def test_workers_import_only_the_plugin_api():
     allowed_tasky = {"tasky.worker", "tasky.config"}
-    bad = {path: {m for m in mods if m not in allowed_tasky}
-           for path, mods in offenders("workers", ("tasky", "flask")).items()}
+    bad = {
+        path: {m for m in mods if m not in allowed_tasky}
+        for path, mods in offenders("workers", ("tasky", "flask")).items()
+    }
     assert {path: mods for path, mods in bad.items() if mods} == {}
 
 
 def test_engine_does_not_import_the_http_layer():
     engine = [p for p in (ROOT / "tasky").glob("*.py") if p.name != "factory.py"]
     engine += list((ROOT / "tasky/stores").glob("*.py"))
-    assert {str(p): imports_of(p) & {"flask", "tasky.api"} for p in engine
-            if imports_of(p) & {"flask", "tasky.api"}} == {}
+    assert {
+        str(p): imports_of(p) & {"flask", "tasky.api"}
+        for p in engine
+        if imports_of(p) & {"flask", "tasky.api"}
+    } == {}

@@ -39,7 +39,8 @@ def test_two_workers_with_one_name_stop_the_start():
 
 @pytest.fixture
 def plugin_module(tmp_path, monkeypatch):
-    (tmp_path / "my_plugins.py").write_text(textwrap.dedent("""
+    (tmp_path / "my_plugins.py").write_text(
+        textwrap.dedent("""
         from tasky.worker import Worker
 
         class Greeter(Worker):
@@ -47,7 +48,8 @@ def plugin_module(tmp_path, monkeypatch):
 
         class Farewell(Worker):
             name = "farewell"
-    """))
+    """)
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
     yield "my_plugins"
     sys.modules.pop("my_plugins", None)
@@ -66,11 +68,14 @@ def test_tasky_plugins_single_class(plugin_module):
         registry.get("farewell")
 
 
-@pytest.mark.parametrize("spec, message", [
-    ("no_such_module_here", "cannot import"),
-    ("my_plugins:Nope", "not a Worker subclass"),
-    ("json", "defines no Worker subclass"),
-])
+@pytest.mark.parametrize(
+    "spec, message",
+    [
+        ("no_such_module_here", "cannot import"),
+        ("my_plugins:Nope", "not a Worker subclass"),
+        ("json", "defines no Worker subclass"),
+    ],
+)
 def test_bad_plugin_names_stop_the_start(plugin_module, spec, message):
     with pytest.raises(ConfigError, match=message):
         Registry.discover(Settings(plugins=(spec,)))

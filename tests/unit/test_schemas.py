@@ -34,10 +34,14 @@ def test_a_submit_loads_the_same_partially_and_in_full():
 
 
 def test_batch_items_load_partially_and_in_full_alike():
-    items = [{}, {"delay": 5, "config": {"a": 1}}, {"execute_at": "2030-01-02T03:04:05Z",
-                                                    "max_retries": 2, "idempotency_key": "k"}]
-    assert BatchSchema().load({"tasks": items})["tasks"] \
-        == schemas.BatchItemSchema(many=True, partial=False).load(items)
+    items = [
+        {},
+        {"delay": 5, "config": {"a": 1}},
+        {"execute_at": "2030-01-02T03:04:05Z", "max_retries": 2, "idempotency_key": "k"},
+    ]
+    assert BatchSchema().load({"tasks": items})["tasks"] == schemas.BatchItemSchema(
+        many=True, partial=False
+    ).load(items)
 
 
 def test_a_batch_item_is_still_checked_in_full():

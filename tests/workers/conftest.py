@@ -24,4 +24,3 @@ def ctx(abort) -> RunContext:
         abort_event=abort,
         logger=logging.LoggerAdapter(logging.getLogger("test"), {}),
     )
-

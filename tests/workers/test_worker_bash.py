@@ -86,7 +86,9 @@ def test_config_survives_storage(config):
 @pytest.mark.timeout(30)
 def test_success_output(worker, ctx):
     assert run(worker, ctx, command="echo hello") == {
-        "exit_code": 0, "stdout": "hello\n", "stderr": ""
+        "exit_code": 0,
+        "stdout": "hello\n",
+        "stderr": "",
     }
 
 
@@ -94,7 +96,8 @@ def test_success_output(worker, ctx):
 def test_env_is_merged_over_the_servers_and_cwd_is_used(worker, ctx, tmp_path, monkeypatch):
     monkeypatch.setenv("TASKY_TEST_INHERITED", "inherited")
     output = run(
-        worker, ctx,
+        worker,
+        ctx,
         command='echo "$TASKY_TEST_INHERITED $TASKY_TEST_OWN"; pwd',
         env={"TASKY_TEST_OWN": "own"},
         cwd=str(tmp_path),

@@ -10,8 +10,9 @@ from workers.echo import Echo
 
 
 def make_task(status: TaskState) -> Task:
-    return Task(id="task-42", worker="echo", status=status, config={}, execute_at=0.0,
-                created_at=0.0)
+    return Task(
+        id="task-42", worker="echo", status=status, config={}, execute_at=0.0, created_at=0.0
+    )
 
 
 def test_returns_its_message(ctx):

@@ -95,8 +95,9 @@ def test_text_body_is_decoded_with_its_charset(server, ctx):
 
 @pytest.mark.timeout(30)
 def test_post_json_body(server, ctx):
-    output = run(ctx, url=server + "/echo", method="post", body={"a": [1, 2]},
-                 headers={"X-Token": "secret"})
+    output = run(
+        ctx, url=server + "/echo", method="post", body={"a": [1, 2]}, headers={"X-Token": "secret"}
+    )
     assert output["body"] == {
         "method": "POST",
         "body": '{"a": [1, 2]}',
@@ -107,8 +108,13 @@ def test_post_json_body(server, ctx):
 
 @pytest.mark.timeout(30)
 def test_json_body_keeps_a_given_content_type(server, ctx):
-    output = run(ctx, url=server + "/echo", method="PUT", body=[1],
-                 headers={"content-type": "application/vnd.api+json"})
+    output = run(
+        ctx,
+        url=server + "/echo",
+        method="PUT",
+        body=[1],
+        headers={"content-type": "application/vnd.api+json"},
+    )
     assert output["body"]["content_type"] == "application/vnd.api+json"
 
 
@@ -230,8 +236,13 @@ def test_defaults_and_normalisation():
     "config",
     [
         {"url": "http://x.io"},
-        {"url": "http://x.io", "method": "post", "headers": {"A": "b"}, "body": {"k": [1]},
-         "expect_status": [200, 201]},
+        {
+            "url": "http://x.io",
+            "method": "post",
+            "headers": {"A": "b"},
+            "body": {"k": [1]},
+            "expect_status": [200, 201],
+        },
         {"url": "http://x.io", "body": "text", "expect_status": 204},
     ],
 )
