@@ -17,8 +17,8 @@ from tasky.api.errors import handle_tasky_error
 from tasky.config import Settings
 from tasky.errors import StoreUnavailable
 from tasky.registry import Registry
-from tasky.runner_process import RunnerProcess
-from tasky.runtime import Runtime
+from tasky.runner.process import RunnerProcess
+from tasky.runner.runtime import Runtime
 from tasky.service import TaskService
 from tasky.stores import open_store
 from tasky.stores.base import Store

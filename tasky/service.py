@@ -26,7 +26,6 @@ from tasky.errors import (
     UnknownWorker,
     WorkerDisabled,
 )
-from tasky.hooks import call_hook
 from tasky.ids import new_id, new_ids
 from tasky.models import (
     WAITING_STATES,
@@ -40,6 +39,7 @@ from tasky.models import (
     TaskState,
 )
 from tasky.registry import Registry
+from tasky.runner.hooks import call_hook
 from tasky.schedules import run_of, trigger_of
 from tasky.stores.base import Store
 from tasky.triggers import TriggerError
@@ -49,8 +49,8 @@ ACTIONS = ("cancel", "pause", "resume", "run")
 
 
 class Engine(Protocol):
-    """The running side, as the service sees it: ``tasky.runtime.Runtime`` where the tasks
-    run in this process, ``tasky.runner_process.RunnerProcess`` in an HTTP process."""
+    """The running side, as the service sees it: ``tasky.runner.runtime.Runtime`` where the tasks
+    run in this process, ``tasky.runner.process.RunnerProcess`` in an HTTP process."""
 
     def create_tasks(self, tasks: list[NewTask]) -> list[tuple[Task, bool]]:
         """``Store.create_tasks`` for new tasks of one worker, which then run when due."""

@@ -18,7 +18,7 @@ import os
 import select
 import threading
 from array import array
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -31,8 +31,10 @@ from tasky.errors import ScheduleNotFound, StateConflict, TaskNotFound
 from tasky.models import (
     TERMINAL_STATES,
     Firing,
+    LeaseReport,
     NewTask,
     Outcome,
+    RunnerInfo,
     Schedule,
     SchedulePage,
     ScheduleState,
@@ -48,15 +50,21 @@ from tasky.stores.rows import (
     ACTIVE,
     EDITABLE,
     LIST_COLUMNS,
+    RUNNER_COLUMNS,
     SCHEDULE_COLUMNS,
     SCHEDULE_FIELDS,
     TASK_COLUMNS,
     TERMINAL,
     WAITING,
     KeysetPage,
+    heartbeat_sql,
     in_due_order,
     insert_rows,
     insert_task_sql,
+    lease_report,
+    renew_sql,
+    runner_from_row,
+    runner_row,
     schedule_from_row,
     schedule_params,
     sql_in,
@@ -85,6 +93,9 @@ INSERT_TASK = (
 )
 """The conflict target names tasks_idempotency, a unique index of the tasks that have a key."""
 
+
+RENEW = renew_sql("%s")
+HEARTBEAT = heartbeat_sql("%s")
 
 FINISH = (
     f"UPDATE tasks SET"
@@ -420,12 +431,8 @@ class PostgresStore(Store):
         with self._db() as db:
             db.execute(MARK_QUEUED, (worker, due_after, now))
 
-    def renew_leases(self, owner: str, lease_until: float) -> None:
-        with self._db() as db:
-            db.execute(
-                f"UPDATE tasks SET lease_until = %s WHERE owner = %s AND status IN {ACTIVE}",
-                (lease_until, owner),
-            )
+    def renew_leases(self, owner: str, lease_until: float, held: Collection[str]) -> LeaseReport:
+        return lease_report(held, self._fetch(RENEW, (lease_until, owner)))
 
     def canceling_ids(self, owner: str) -> list[str]:
         with self._db() as db:
@@ -701,6 +708,26 @@ class PostgresStore(Store):
             (schedule_id,),
         ).fetchone()
         return row is not None
+
+    # -- runners ------------------------------------------------------------------------------
+
+    def record_heartbeat(self, runner: RunnerInfo) -> None:
+        with self._db() as db:
+            db.execute(HEARTBEAT, runner_row(runner))
+
+    def remove_runner(self, runner_id: str) -> None:
+        with self._db() as db:
+            db.execute("DELETE FROM runners WHERE id = %s", (runner_id,))
+
+    def list_runners(self) -> list[RunnerInfo]:
+        rows = self._fetch(f"SELECT {RUNNER_COLUMNS} FROM runners ORDER BY host, pid")
+        return [runner_from_row(row) for row in rows]
+
+    def forget_runners(self, heartbeat_before: float) -> int:
+        with self._db() as db:
+            return db.execute(
+                "DELETE FROM runners WHERE heartbeat_at < %s", (heartbeat_before,)
+            ).rowcount
 
 
 class _Listener(threading.Thread):

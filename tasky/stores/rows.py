@@ -19,7 +19,9 @@ from tasky.models import (
     EDITABLE_STATES,
     TERMINAL_STATES,
     WAITING_STATES,
+    LeaseReport,
     NewTask,
+    RunnerInfo,
     Schedule,
     ScheduleState,
     Task,
@@ -271,3 +273,59 @@ class KeysetPage:
         """The page's items and the cursor of the next page (None on the last one)."""
         items = [from_row(row) for row in rows[: self.limit]]
         return items, encode_cursor(items[-1].id) if len(rows) > self.limit else None
+
+
+RUNNER_COLUMNS = "id, host, pid, started_at, heartbeat_at, workers, running"
+
+
+def runner_row(runner: RunnerInfo) -> tuple:
+    """The values of ``RUNNER_COLUMNS`` for a heartbeat."""
+    return (
+        runner.id,
+        runner.host,
+        runner.pid,
+        runner.started_at,
+        runner.heartbeat_at,
+        json.dumps(runner.workers),
+        json.dumps(runner.running),
+    )
+
+
+def runner_from_row(row: tuple) -> RunnerInfo:
+    id_, host, pid, started_at, heartbeat_at, workers, running = row
+    return RunnerInfo(
+        id=id_,
+        host=host,
+        pid=pid,
+        started_at=started_at,
+        heartbeat_at=heartbeat_at,
+        workers=json.loads(workers),
+        running=json.loads(running),
+    )
+
+
+def heartbeat_sql(mark: str) -> str:
+    """Upsert of a runner's row; ``mark`` is the driver's placeholder."""
+    marks = ", ".join([mark] * len(RUNNER_COLUMNS.split(",")))
+    return (
+        f"INSERT INTO runners ({RUNNER_COLUMNS}) VALUES ({marks}) ON CONFLICT (id) DO UPDATE"
+        f" SET heartbeat_at = excluded.heartbeat_at, workers = excluded.workers,"
+        f" running = excluded.running"
+    )
+
+
+def renew_sql(mark: str) -> str:
+    """The lease renewal: its RETURNING rows are the (id, status) the owner still holds."""
+    return (
+        f"UPDATE tasks SET lease_until = {mark} WHERE owner = {mark} AND status IN {ACTIVE}"
+        f" RETURNING id, status"
+    )
+
+
+def lease_report(held: Iterable[str], still_held: Iterable[tuple[str, str]]) -> LeaseReport:
+    """What a renewal's rows say of the tasks a runner believes it holds."""
+    statuses = dict(still_held)
+    return LeaseReport(
+        lost=frozenset(task_id for task_id in held if task_id not in statuses),
+        canceling=frozenset(i for i, status in statuses.items() if status == "canceling"),
+    )

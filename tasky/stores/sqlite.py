@@ -20,7 +20,7 @@ import os
 import sqlite3
 import threading
 from array import array
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from typing import Any, NamedTuple
 
@@ -28,8 +28,10 @@ from tasky.errors import ScheduleNotFound, StateConflict, TaskNotFound
 from tasky.models import (
     TERMINAL_STATES,
     Firing,
+    LeaseReport,
     NewTask,
     Outcome,
+    RunnerInfo,
     Schedule,
     SchedulePage,
     ScheduleState,
@@ -45,15 +47,21 @@ from tasky.stores.rows import (
     ACTIVE,
     EDITABLE,
     LIST_COLUMNS,
+    RUNNER_COLUMNS,
     SCHEDULE_COLUMNS,
     SCHEDULE_FIELDS,
     TASK_COLUMNS,
     TERMINAL,
     WAITING,
     KeysetPage,
+    heartbeat_sql,
     in_due_order,
     insert_rows,
     insert_task_sql,
+    lease_report,
+    renew_sql,
+    runner_from_row,
+    runner_row,
     schedule_from_row,
     schedule_params,
     sql_in,
@@ -61,6 +69,8 @@ from tasky.stores.rows import (
 )
 
 INSERT_TASK = insert_task_sql("?")
+RENEW = renew_sql("?")
+HEARTBEAT = heartbeat_sql("?")
 BUSY_TIMEOUT = 30.0
 """Seconds a write waits for another program's write before it fails (then a 503); Tasky's
 own processes take turns on ``_WriteLock`` instead."""
@@ -389,11 +399,8 @@ class SQLiteStore(Store):
                 params,
             )
 
-    def renew_leases(self, owner: str, lease_until: float) -> None:
-        self._change(
-            f"UPDATE tasks SET lease_until = ? WHERE owner = ? AND status IN {ACTIVE}",
-            (lease_until, owner),
-        )
+    def renew_leases(self, owner: str, lease_until: float, held: Collection[str]) -> LeaseReport:
+        return lease_report(held, self._change(RENEW, (lease_until, owner)).rows)
 
     def canceling_ids(self, owner: str) -> list[str]:
         return [
@@ -644,3 +651,18 @@ class SQLiteStore(Store):
             (schedule_id,),
         ).fetchone()
         return row is not None
+
+    # -- runners ------------------------------------------------------------------------------
+
+    def record_heartbeat(self, runner: RunnerInfo) -> None:
+        self._change(HEARTBEAT, runner_row(runner))
+
+    def remove_runner(self, runner_id: str) -> None:
+        self._change("DELETE FROM runners WHERE id = ?", (runner_id,))
+
+    def list_runners(self) -> list[RunnerInfo]:
+        rows = self._db.execute(f"SELECT {RUNNER_COLUMNS} FROM runners ORDER BY host, pid")
+        return [runner_from_row(row) for row in rows]
+
+    def forget_runners(self, heartbeat_before: float) -> int:
+        return self._change("DELETE FROM runners WHERE heartbeat_at < ?", (heartbeat_before,)).count

@@ -10,7 +10,7 @@ import pytest
 
 from tasky.config import Settings
 from tasky.registry import Registry
-from tasky.runtime import Runtime
+from tasky.runner.runtime import Runtime
 from tasky.service import TaskService
 from tasky.stores.sqlite import SQLiteStore
 from tasky.worker import TaskFailed, Worker

@@ -6,9 +6,9 @@ import time
 
 import pytest
 
-from tasky.executor import backoff
 from tasky.models import TaskFilter, TaskState
-from tasky.scheduler import host_id
+from tasky.runner.executor import backoff
+from tasky.runner.scheduler import host_id
 from tests.runtime.conftest import Probe
 from tests.support import wait_for
 

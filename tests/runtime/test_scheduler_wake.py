@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from tasky.config import Settings
-from tasky.executor import Executor
 from tasky.registry import Registry
-from tasky.scheduler import CLAIM_AHEAD, Scheduler
+from tasky.runner.executor import Executor
+from tasky.runner.scheduler import CLAIM_AHEAD, Scheduler
 from tasky.service import TaskService
 from tasky.stores.sqlite import SQLiteStore
 from tests.runtime.conftest import Probe

@@ -15,10 +15,10 @@ from tasky.config import Settings
 from tasky.ids import new_id
 from tasky.models import NewTask, TaskState
 from tasky.registry import Registry
-from tasky.runner_process import RunnerProcess
-from tasky.runtime import Runtime
+from tasky.runner.channel import RunnerGone, SubmitClient, listen, serve
+from tasky.runner.process import RunnerProcess
+from tasky.runner.runtime import Runtime
 from tasky.stores.sqlite import SQLiteStore
-from tasky.submit_channel import RunnerGone, SubmitClient, listen, serve
 from tests.runtime.conftest import Probe
 from tests.support import wait_for
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import multiprocessing
 import threading
+from dataclasses import replace
 
 import pytest
 
 from tasky.errors import InvalidInput, StateConflict, TaskNotFound
 from tasky.ids import new_id
-from tasky.models import NewTask, Outcome, TaskFilter, TaskState
+from tasky.models import LeaseReport, NewTask, Outcome, RunnerInfo, TaskFilter, TaskState
 
 T0 = 1_800_000_000.0
 LEASE = 30.0
@@ -227,9 +228,38 @@ def test_finish_many_in_one_call(store):
 def test_renewed_lease_is_not_recovered(store):
     add(store, new())
     task = claim_one(store)
-    store.renew_leases("a", T0 + 100)
+    assert store.renew_leases("a", T0 + 100, [task.id]) == LeaseReport()
     assert store.recover(T0 + 50) == []
     assert store.get_task(task.id).lease_until == T0 + 100
+
+
+def test_renewal_reports_lost_and_canceling_tasks(store):
+    add(store, new(max_retries=1), new(max_retries=1, created_at=T0 + 0.001))
+    kept, taken = store.claim("echo", "a", 2, T0, T0, T0 + LEASE)
+    store.recover(T0 + LEASE + 1)  # both leases expired: queued again, and taken by "b"
+    store.claim("echo", "b", 2, T0 + LEASE + 1, T0 + LEASE + 1, T0 + 2 * LEASE)
+    assert store.renew_leases("a", T0 + 3 * LEASE, [kept.id, taken.id]) == LeaseReport(
+        lost=frozenset({kept.id, taken.id})
+    )
+    store.cancel(kept.id, T0 + LEASE + 2)
+    assert store.renew_leases("b", T0 + 3 * LEASE, [kept.id, taken.id]) == LeaseReport(
+        canceling=frozenset({kept.id})
+    )
+
+
+def test_runner_heartbeats_are_upserted_listed_and_forgotten(store):
+    first = RunnerInfo("h:1:a", "h", 1, T0, T0, ["echo"], {})
+    store.record_heartbeat(first)
+    store.record_heartbeat(replace(first, heartbeat_at=T0 + 2, running={"echo": 1}))
+    store.record_heartbeat(RunnerInfo("g:2:b", "g", 2, T0, T0 + 1, [], {}))
+    assert [(r.id, r.heartbeat_at, r.running) for r in store.list_runners()] == [
+        ("g:2:b", T0 + 1, {}),
+        ("h:1:a", T0 + 2, {"echo": 1}),
+    ]
+    assert store.forget_runners(T0 + 1.5) == 1
+    store.remove_runner("h:1:a")
+    store.remove_runner("h:1:a")
+    assert store.list_runners() == []
 
 
 def test_expired_lease_is_retried_or_failed_interrupted(store):

@@ -10,11 +10,11 @@ import psycopg
 import pytest
 
 from tasky.config import Settings
-from tasky.executor import Executor
 from tasky.ids import new_id
 from tasky.models import NewTask, Outcome, Schedule, ScheduleState, TaskFilter, TaskState
 from tasky.registry import Registry
-from tasky.scheduler import CLAIM_AHEAD, MARK_QUEUED_EVERY, Scheduler
+from tasky.runner.executor import Executor
+from tasky.runner.scheduler import CLAIM_AHEAD, MARK_QUEUED_EVERY, Scheduler
 from tasky.stores.migrations import migrations
 from tasky.stores.postgres import MARK_QUEUED, NEXT_DUE, PostgresStore
 from tasky.worker import Worker

@@ -7,11 +7,11 @@ import time
 from collections.abc import Callable
 
 from tasky.config import Settings
-from tasky.executor import Executor
-from tasky.hooks import call_hook
 from tasky.models import NewTask, Task
 from tasky.registry import Registry
-from tasky.scheduler import Scheduler, owner_id
+from tasky.runner.executor import Executor
+from tasky.runner.hooks import call_hook
+from tasky.runner.scheduler import Scheduler, owner_id
 from tasky.stores.base import Store
 
 logger = logging.getLogger(__name__)

@@ -7,7 +7,7 @@ the runner has a GIL of its own, and the two share only the store.
 
 The child is forked once the app is loaded and before any thread starts (gunicorn's
 ``post_worker_init``), so it shares the loaded code and takes no thread with it. The HTTP
-process hands it single submits to store (``tasky.submit_channel``), and tells it of other
+process hands it single submits to store (``tasky.runner.channel``), and tells it of other
 news through a pipe, one JSON line per message (``wake``, ``abort``), without ever waiting:
 a message that does not fit is dropped, and the scheduler's next poll
 (``TASKY_POLL_INTERVAL``) finds that work, as it finds the work of other processes. The
@@ -27,10 +27,10 @@ import socket
 import threading
 from collections.abc import Callable
 
-from tasky import submit_channel
 from tasky.models import NewTask, Task
-from tasky.runtime import SHUTDOWN_WAIT, Runtime, store_and_wake
-from tasky.submit_channel import RunnerGone, SubmitClient
+from tasky.runner import channel as submit_channel
+from tasky.runner.channel import RunnerGone, SubmitClient
+from tasky.runner.runtime import SHUTDOWN_WAIT, Runtime, store_and_wake
 
 logger = logging.getLogger(__name__)
 

@@ -23,9 +23,9 @@ from typing import Any
 import marshmallow as ma
 
 from tasky.config import Settings
-from tasky.hooks import call_hook
 from tasky.models import Outcome, Task, TaskState
 from tasky.registry import Registry
+from tasky.runner.hooks import call_hook
 from tasky.stores.base import Store
 from tasky.worker import Aborted, RunContext, TaskFailed
 
@@ -37,6 +37,9 @@ RECORD_RETRY = 1.0
 """Seconds between tries to store outcomes while the store fails; an outcome never stored
 is recovered when its lease expires, like a crash's."""
 _STOP = None
+UNRECORDED_REASONS = frozenset({"shutdown", "lost"})
+"""Aborts whose outcome is not stored: at a shutdown the runner hands its tasks back through
+recovery; a lost lease means another runner has the task now."""
 
 
 @dataclass
@@ -44,7 +47,7 @@ class _Running:
     task: Task
     abort_event: threading.Event = field(default_factory=threading.Event)
     reason: str | None = None
-    """Why it was aborted: ``canceled``, ``timeout`` or ``shutdown``."""
+    """Why it was aborted: ``canceled``, ``timeout``, ``shutdown`` or ``lost`` (the lease)."""
     started_at: float | None = None
 
 
@@ -134,7 +137,7 @@ class Executor:
         task = run.task
         try:
             outcome = self._attempt(run)
-            if run.reason != "shutdown":
+            if run.reason not in UNRECORDED_REASONS:
                 self._outcomes.put(outcome)
         except Exception:
             logger.exception("task %s: the executor failed", task.id)

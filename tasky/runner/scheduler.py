@@ -21,9 +21,9 @@ from collections.abc import Callable
 import psutil
 
 from tasky.config import Settings
-from tasky.executor import Executor
-from tasky.hooks import call_hook
 from tasky.registry import Registry
+from tasky.runner.executor import Executor
+from tasky.runner.hooks import call_hook
 from tasky.schedules import FiringPlan, plan_firing
 from tasky.stores.base import Store
 from tasky.triggers import TriggerError
@@ -138,13 +138,24 @@ class Scheduler:
             self._chores(now)
             self._full_pass_at = now + self.settings.poll_interval
         wake_at = min(self._full_pass_at, self._schedules_due_at, *self._next_look.values())
-        if self.executor.running_ids():
+        held = self.executor.running_ids()
+        if held:
             renew_at = self._renewed_at + self.settings.lease / 3
             if now >= renew_at:
-                self.store.renew_leases(self.owner, now + self.settings.lease)
+                self._renew(held, now)
                 self._renewed_at, renew_at = now, now + self.settings.lease / 3
             wake_at = min(wake_at, renew_at)
         return wake_at
+
+    def _renew(self, held: list[str], now: float) -> None:
+        """Extend the leases; stop the tasks another runner took over (their outcome would be
+        refused by the fence: it is not even sent) and those a cancel flagged."""
+        report = self.store.renew_leases(self.owner, now + self.settings.lease, held)
+        for task_id in report.lost:
+            logger.warning("task %s: lease lost to another runner; stopping it", task_id)
+            self.executor.abort(task_id, "lost")
+        for task_id in report.canceling:
+            self.executor.abort(task_id, "canceled")
 
     def _fire_schedules(self, now: float) -> float:
         due_at = self.store.next_schedule_due_at()
