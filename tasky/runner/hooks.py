@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 
 from tasky.errors import UnknownWorker
 from tasky.models import Task, TaskState
+from tasky.registry import Registry
 
 logger = logging.getLogger(__name__)
 
 
-def call_hook(registry, task: Task) -> None:
+def call_hook(registry: Registry, task: Task) -> None:
     """The one hook that fits the task's stored state; a hook that raises is logged and
     changes nothing."""
     try:
@@ -26,3 +28,9 @@ def call_hook(registry, task: Task) -> None:
             worker.on_abort(task)
     except Exception:
         logger.exception("hook of worker %s raised for task %s", task.worker, task.id)
+
+
+def call_hooks(registry: Registry, tasks: Iterable[Task]) -> None:
+    """``call_hook`` for each task, in order."""
+    for task in tasks:
+        call_hook(registry, task)
