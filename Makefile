@@ -20,6 +20,10 @@ test-services:
 	@test -x $(PG_BIN)/initdb || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
 		&& apt-get update -qq && apt-get install -y -qq postgresql-15 >/dev/null; } \
 		|| echo "no PostgreSQL server in $(PG_BIN): its tests will be skipped"
+	@# The dashboard's browser tests drive Debian's chromium through Playwright.
+	@test -x /usr/bin/chromium || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+		&& apt-get update -qq && apt-get install -y -qq chromium >/dev/null; } \
+		|| echo "no /usr/bin/chromium: the dashboard's browser tests will be skipped"
 
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test

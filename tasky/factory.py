@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from flask import Flask
 
-from tasky import api
+from tasky import api, dashboard
 from tasky.api.errors import handle_tasky_error
 from tasky.config import Settings
 from tasky.errors import StoreUnavailable
@@ -44,9 +44,10 @@ def create_app(settings: Settings | None = None) -> Flask:
     runner = RunnerProcess(runtime)
     service = TaskService(settings, store, registry, runner)
 
-    app = Flask(__name__)
+    app = Flask(__name__, static_folder=None)  # /static/ is the dashboard's
     app.extensions["tasky"] = Tasky(settings, store, registry, runtime, runner, service)
     api.init_app(app, service)
+    dashboard.init_app(app)
     for error in store.outage_errors:
         app.register_error_handler(error, functools.partial(_store_unavailable, store))
     return app

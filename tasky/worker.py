@@ -175,7 +175,9 @@ def _terminate_group(proc: subprocess.Popen) -> None:
 
 
 def describe_parameters(schema: ma.Schema) -> dict[str, dict[str, Any]]:
-    """Each config field as ``{type, required, default, help}``, for ``GET /workers/``."""
+    """Each config field as ``{type, required, default, help}``, for ``GET /workers/``, with
+    ``min``/``max`` from a ``Range`` validator and ``choices`` from a ``OneOf`` where the
+    field has them (the dashboard builds its submit forms from this)."""
     described = {}
     for name, fld in schema.fields.items():
         default = fld.load_default
@@ -184,8 +186,22 @@ def describe_parameters(schema: ma.Schema) -> dict[str, dict[str, Any]]:
             "required": fld.required,
             "default": None if default is ma.missing or callable(default) else default,
             "help": fld.metadata.get("description", ""),
+            **_bounds(fld),
         }
     return described
+
+
+def _bounds(fld: ma.fields.Field) -> dict[str, Any]:
+    bounds: dict[str, Any] = {}
+    for validator in fld.validators:
+        if isinstance(validator, ma.validate.Range):
+            if validator.min is not None:
+                bounds["min"] = validator.min
+            if validator.max is not None:
+                bounds["max"] = validator.max
+        elif isinstance(validator, ma.validate.OneOf):
+            bounds["choices"] = list(validator.choices)
+    return bounds
 
 
 def example_config(schema: ma.Schema) -> dict[str, Any]:

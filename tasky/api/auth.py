@@ -16,6 +16,8 @@ OPEN_PATHS = frozenset(
     {"/", f"{API_PREFIX}/health", f"{API_PREFIX}/openapi.json", f"{API_PREFIX}/docs"}
 )
 OPEN_PREFIXES = ("/static/", f"{API_PREFIX}/docs/")
+OPEN_BLUEPRINTS = frozenset({"dashboard"})
+"""Blueprints open as a whole: the dashboard's pages and static files hold no data."""
 
 
 def is_open(path: str) -> bool:
@@ -25,7 +27,7 @@ def is_open(path: str) -> bool:
 def require_token() -> None:
     """App-wide ``before_request``: 401 unless the request carries the token."""
     token = get_service().settings.api_token
-    if not token or is_open(request.path):
+    if not token or is_open(request.path) or request.blueprint in OPEN_BLUEPRINTS:
         return
     scheme, _, given = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() == "bearer" and hmac.compare_digest(

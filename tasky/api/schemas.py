@@ -238,6 +238,9 @@ class ParameterSchema(ma.Schema):
     required = fields.Boolean()
     default = fields.Raw(allow_none=True)
     help = fields.String()
+    min = fields.Float(metadata={"description": "Lowest value allowed, when bounded."})
+    max = fields.Float(metadata={"description": "Highest value allowed, when bounded."})
+    choices = fields.List(fields.Raw(), metadata={"description": "The values allowed, if listed."})
 
 
 class WorkerSchema(ma.Schema):

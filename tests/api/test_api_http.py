@@ -238,7 +238,7 @@ def test_openapi_lists_every_route_with_schemas(app, client):
     assert spec["openapi"] == "3.0.3"
     assert spec["info"]["title"] == "Tasky" and spec["info"]["version"] == "v1"
     routes = api_routes(app)
-    assert len(routes) == 22  # 5 worker, 10 task, 6 schedule, 1 health operations
+    assert len(routes) == 23  # 5 worker, 10 task, 7 schedule, 1 health operations
     for path, method in routes:
         operation = spec["paths"][path][method]
         assert operation["summary"], (path, method)

@@ -1,0 +1,49 @@
+import { start } from "../lib/app.js";
+import { api } from "../lib/api.js";
+import { $, $$, h, url } from "../lib/dom.js";
+import { finishedChart, latenessChart } from "../lib/chart.js";
+import { poll } from "../lib/live.js";
+
+const RANGES = ["15m", "1h", "24h", "7d"];
+const params = new URLSearchParams(location.search);
+const range = RANGES.includes(params.get("range")) ? params.get("range") : "1h";
+
+function showCounts(counts) {
+  const note = counts.estimated
+    ? `Estimated counts, as of ${new Date(counts.counted_at).toLocaleTimeString()}`
+    : `Counted at ${new Date(counts.counted_at).toLocaleTimeString()}`;
+  $("#counts-note").textContent = `${note} (refreshed at most every ${counts.max_age} s).`;
+  $("#state-counts").replaceChildren(
+    ...Object.entries(counts.by_status).map(([state, n]) =>
+      h("li", { class: `tile s-${state}` }, h("a", { href: url(`/tasks?status=${state}`) }, h("span", { class: "count" }, n.toLocaleString()), h("span", { class: "what" }, state))),
+    ),
+  );
+  $("#worker-counts tbody").replaceChildren(
+    ...Object.entries(counts.by_worker).map(([worker, c]) =>
+      h(
+        "tr",
+        {},
+        h("th", { scope: "row" }, h("a", { href: url(`/tasks?worker=${encodeURIComponent(worker)}`) }, worker)),
+        h("td", { class: "num" }, c.waiting.toLocaleString()),
+        h("td", { class: "num" }, c.running.toLocaleString()),
+        h("td", { class: "num" }, c.finished.toLocaleString()),
+        h("td", { class: "num" }, c.total.toLocaleString()),
+      ),
+    ),
+  );
+}
+
+async function refresh() {
+  const { data, notModified } = await api(`/tasky/v1/overview?range=${range}`, { etag: true });
+  if (notModified) return;
+  showCounts(data.counts);
+  finishedChart($("#finished-chart"), data.series.points, data.series.bucket_seconds);
+  latenessChart($("#lateness-chart"), data.series.points);
+}
+
+start(async () => {
+  for (const link of $$("[data-range]")) {
+    if (link.dataset.range === range) link.setAttribute("aria-current", "true");
+  }
+  poll(refresh, 5000);
+});
