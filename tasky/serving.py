@@ -80,4 +80,4 @@ def write_json_error(sock: socket.socket, status_int: int, reason: str, mesg: st
 def answer_errors_in_json() -> None:
     """When gunicorn serves this process, its own error pages become JSON."""
     if "gunicorn.util" in sys.modules:
-        sys.modules["gunicorn.util"].write_error = write_json_error
+        setattr(sys.modules["gunicorn.util"], "write_error", write_json_error)  # noqa: B010

@@ -21,7 +21,13 @@ def version() -> None:
     "--bind", "-b", default=DEFAULT_BIND, show_default=True, help="HOST:PORT to listen on."
 )
 @click.option(
-    "--workers", "-w", default=1, show_default=True, type=click.IntRange(1), help="HTTP processes."
+    "--workers",
+    "-w",
+    default=1,
+    show_default=True,
+    envvar="WEB_CONCURRENCY",
+    type=click.IntRange(1),
+    help="HTTP processes (also WEB_CONCURRENCY).",
 )
 @click.option(
     "--threads",
@@ -32,7 +38,7 @@ def version() -> None:
 )
 def serve(bind: str, workers: int, threads: int) -> None:
     """Serve the API under gunicorn (settings from TASKY_* variables), a runner beside each
-    process: the same server as `make run`."""
+    process: the same server as `make run`. GUNICORN_CMD_ARGS may add any gunicorn flag."""
     from gunicorn.app.base import BaseApplication
 
     options = {
@@ -43,10 +49,14 @@ def serve(bind: str, workers: int, threads: int) -> None:
         "post_worker_init": post_worker_init,
     }
 
-    class Server(BaseApplication):  # type: ignore[misc]
+    class Server(BaseApplication):
         def load_config(self) -> None:
             for name, value in options.items():
                 self.cfg.set(name, value)
+            from_env = self.cfg.parser().parse_args(self.cfg.get_cmd_args_from_env())
+            for name, value in vars(from_env).items():
+                if value is not None and name != "args":
+                    self.cfg.set(name.lower(), value)
 
         def load(self) -> Any:
             from tasky import create_app

@@ -170,6 +170,7 @@ class Scheduler:
         # A tick fires at its time, not ahead of it: ``overlap: skip`` must see whether the
         # previous run has finished by then. The run is claimed in this same pass.
         for schedule in self.store.due_schedules(now, SCHEDULES_PER_TICK):
+            assert schedule.next_run_at is not None  # a due schedule has a next tick
             try:
                 plan = plan_firing(schedule, now)
             except TriggerError:
