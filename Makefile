@@ -6,13 +6,19 @@ BIN = $(VENV)/bin
 
 PG_BIN ?= /usr/lib/postgresql/15/bin
 
-.PHONY: run test install install-test test-services clean
+.PHONY: run test check install install-test test-services clean
 
 run: $(VENV)/.installed
-	$(BIN)/gunicorn app:app
+	$(BIN)/tasky serve
 
-test: $(VENV)/.installed-test test-services
+test: $(VENV)/.installed-test test-services check
 	TASKY_TEST_PG_BIN=$(PG_BIN) $(BIN)/python -m pytest
+
+# Lint, format and types: fast, and run before the tests so style does not drift.
+check: $(VENV)/.installed-test
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 # The PostgreSQL tests start a throwaway server from $(PG_BIN); install it where missing
 # (Debian, as root). Without it those tests are skipped, loudly, and fail when CI is set.
@@ -28,10 +34,13 @@ test-services:
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
 
-$(VENV)/.installed: requirements.txt
+# The pinned requirements, then Tasky itself (editable: the checkout is what runs), which
+# registers the built-in workers and installs the `tasky` command.
+$(VENV)/.installed: requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $@
 
 $(VENV)/.installed-test: $(VENV)/.installed requirements-test.txt

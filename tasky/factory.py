@@ -1,8 +1,8 @@
-"""The app factory: settings → store → registry → runtime → service → API.
+"""The app factory: settings → store → registry → engine → service → API.
 
-It builds the runtime but never starts it: threads and database connections do not survive
-gunicorn's fork, so ``gunicorn.conf.py`` forks each worker process's runner process
-(``runner``), which starts the runtime. The service tells that process of new work.
+Unless ``TASKY_RUNNER=off``, it starts the process's runner (``tasky.runner.process``), in a
+new interpreter: nothing of this process needs to survive a fork for tasks to run, so the
+app may be served by anything.
 """
 
 from __future__ import annotations
@@ -17,9 +17,10 @@ from tasky.api.errors import handle_tasky_error
 from tasky.config import Settings
 from tasky.errors import StoreUnavailable
 from tasky.registry import Registry
+from tasky.runner.api_only import ApiOnly
 from tasky.runner.process import RunnerProcess
-from tasky.runner.runtime import Runtime
 from tasky.service import TaskService
+from tasky.serving import answer_errors_in_json, configure_logging
 from tasky.stores import open_store
 from tasky.stores.base import Store
 
@@ -31,21 +32,27 @@ class Tasky:
     settings: Settings
     store: Store
     registry: Registry
-    runtime: Runtime
-    runner: RunnerProcess
+    engine: RunnerProcess | ApiOnly
     service: TaskService
 
 
 def create_app(settings: Settings | None = None) -> Flask:
+    """The app, with its runner started beside it unless ``TASKY_RUNNER=off``."""
+    configure_logging()
+    answer_errors_in_json()
     settings = settings or Settings.from_env()
     store = open_store(settings.database_url)
     registry = Registry.discover(settings)
-    runtime = Runtime(settings, store, registry)
-    runner = RunnerProcess(runtime)
-    service = TaskService(settings, store, registry, runner)
+    engine: RunnerProcess | ApiOnly
+    if settings.runner == "on":
+        engine = RunnerProcess(settings, store, registry)
+        engine.start()
+    else:
+        engine = ApiOnly(store, registry)
+    service = TaskService(settings, store, registry, engine)
 
     app = Flask(__name__, static_folder=None)  # /static/ is the dashboard's
-    app.extensions["tasky"] = Tasky(settings, store, registry, runtime, runner, service)
+    app.extensions["tasky"] = Tasky(settings, store, registry, engine, service)
     api.init_app(app, service)
     dashboard.init_app(app)
     for error in store.outage_errors:

@@ -1,11 +1,10 @@
-"""Finds worker plugins: the built-ins in ``workers/``, the ``tasky.workers`` entry-point group,
-and the modules named in ``TASKY_PLUGINS``."""
+"""Finds worker plugins: the ``tasky.workers`` entry-point group (the built-ins of ``workers/``
+register there too, from ``pyproject.toml``) and the modules named in ``TASKY_PLUGINS``."""
 
 from __future__ import annotations
 
 import importlib
 import inspect
-import pkgutil
 from importlib.metadata import entry_points
 
 from tasky.config import ConfigError, Settings
@@ -36,8 +35,7 @@ class Registry:
 
     @classmethod
     def discover(cls, settings: Settings) -> Registry:
-        classes = _builtin_classes()
-        classes += [ep.load() for ep in entry_points(group=ENTRY_POINT_GROUP)]
+        classes = [ep.load() for ep in entry_points(group=ENTRY_POINT_GROUP)]
         for spec in settings.plugins:
             classes += _classes_named(spec)
         return cls(settings, classes)
@@ -58,15 +56,6 @@ def _worker_classes_in(module) -> list[type[Worker]]:
         for _, obj in inspect.getmembers(module, inspect.isclass)
         if issubclass(obj, Worker) and obj is not Worker and obj.__module__ == module.__name__
     ]
-
-
-def _builtin_classes() -> list[type[Worker]]:
-    import workers
-
-    classes = []
-    for info in pkgutil.iter_modules(workers.__path__):
-        classes += _worker_classes_in(importlib.import_module(f"workers.{info.name}"))
-    return classes
 
 
 def _classes_named(spec: str) -> list[type[Worker]]:

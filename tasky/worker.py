@@ -15,10 +15,12 @@ import os
 import signal
 import subprocess
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import marshmallow as ma
+import psutil
 
 if TYPE_CHECKING:
     from tasky.config import Settings
@@ -137,14 +139,14 @@ class RunContext:
         ]
         for reader in readers:
             reader.start()
-        while proc.poll() is None:
+        # The command is done when it has exited and its streams are closed: a background
+        # child may still hold them (and is stopped with the group on abort).
+        while proc.poll() is None or any(reader.is_alive() for reader in readers):
             if self.abort_event.wait(0.05):
                 _terminate_group(proc)
                 for reader in readers:
                     reader.join(1.0)
                 raise Aborted()
-        for reader in readers:
-            reader.join()
         return (
             proc.returncode,
             streams["stdout"].decode(errors="replace"),
@@ -161,17 +163,43 @@ def _drain(stream, buf: bytearray, limit: int | None) -> None:
 
 
 def _terminate_group(proc: subprocess.Popen) -> None:
-    for sig, wait in ((signal.SIGTERM, TERM_GRACE), (signal.SIGKILL, None)):
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            proc.wait(wait)
-            return
-        except subprocess.TimeoutExpired:
-            continue
+    """SIGTERM to the command's whole process group; SIGKILL to what is left of it after
+    ``TERM_GRACE`` seconds, even when the command itself has already exited (a background
+    child that ignores SIGTERM outlives it)."""
+    group = proc.pid
+    if _signal_group(group, signal.SIGTERM):
+        deadline = time.monotonic() + TERM_GRACE
+        while time.monotonic() < deadline:
+            proc.poll()  # reap the command
+            if not _group_alive(group):
+                break
+            time.sleep(0.05)
+        else:
+            _signal_group(group, signal.SIGKILL)
     proc.wait()
+
+
+def _group_alive(group: int) -> bool:
+    """Whether a process of the group still runs. Zombies do not count: orphans whose init
+    does not reap them (as in some containers) still answer ``killpg(group, 0)``."""
+    if not _signal_group(group, 0):
+        return False
+    for proc in psutil.process_iter(["status"]):
+        try:
+            if os.getpgid(proc.pid) == group and proc.info["status"] != psutil.STATUS_ZOMBIE:
+                return True
+        except (ProcessLookupError, psutil.Error):
+            continue
+    return False
+
+
+def _signal_group(group: int, sig: int) -> bool:
+    """Send ``sig`` to the process group; False when it has no process left."""
+    try:
+        os.killpg(group, sig)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 def describe_parameters(schema: ma.Schema) -> dict[str, dict[str, Any]]:

@@ -85,6 +85,12 @@ class Executor:
     def free_slots(self, worker: str) -> int:
         return self._free.get(worker, 0)
 
+    def running_counts(self) -> dict[str, int]:
+        """Tasks running now, per worker that runs any."""
+        with self._lock:
+            runs = [run.task.worker for run in self._running.values()]
+        return {worker: runs.count(worker) for worker in sorted(set(runs))}
+
     def running_ids(self) -> list[str]:
         with self._lock:
             return list(self._running)
@@ -119,7 +125,7 @@ class Executor:
 
     def shutdown(self, wait: float) -> None:
         """Abort everything and give the threads ``wait`` seconds to stop; store the outcomes
-        of tasks that finished meanwhile. Aborted tasks' outcomes are not stored: the runtime
+        of tasks that finished meanwhile. Aborted tasks' outcomes are not stored: the runner
         hands them back through the store's recovery."""
         for task_id in self.running_ids():
             self.abort(task_id, "shutdown")

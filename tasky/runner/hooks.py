@@ -23,7 +23,7 @@ def call_hook(registry: Registry, task: Task) -> None:
         if task.status is TaskState.COMPLETED:
             worker.on_success(task, task.output)
         elif task.status is TaskState.FAILED:
-            worker.on_fail(task, task.error)
+            worker.on_fail(task, task.error or "")
         elif task.status is TaskState.CANCELED:
             worker.on_abort(task)
     except Exception:

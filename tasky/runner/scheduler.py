@@ -12,18 +12,16 @@ processes did: their submits, cancels they flagged, expired leases.
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import threading
 import time
 from collections.abc import Callable
 
-import psutil
-
 from tasky.config import Settings
+from tasky.models import HEARTBEAT_EVERY, RUNNER_FORGET_AFTER, RunnerInfo
 from tasky.registry import Registry
 from tasky.runner.executor import Executor
 from tasky.runner.hooks import call_hook
+from tasky.runner.identity import host_id, owner_parts, process_alive
 from tasky.schedules import FiringPlan, plan_firing
 from tasky.stores.base import Store
 from tasky.triggers import TriggerError
@@ -65,7 +63,8 @@ class Scheduler:
         self._schedules_due_at = 0.0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._renewed_at = self._recovered_at = self._pruned_at = 0.0
+        self._renewed_at = self._recovered_at = self._pruned_at = self._heartbeat_at = 0.0
+        self._started_at = 0.0
         self._ticking = False
         """A tick is under way: what ``_next_look`` says may not include the newest tasks."""
         self._marked_queued_until: dict[str, float] = {}
@@ -74,6 +73,8 @@ class Scheduler:
         at once, without first asking the store when their next task is due."""
 
     def start(self) -> None:
+        self._started_at = self.clock()
+        self._heartbeat(self._started_at)
         self.recover_dead_local_owners()
         self.store.subscribe(self.wake)
         self._thread = threading.Thread(target=self._loop, name="tasky-scheduler", daemon=True)
@@ -138,6 +139,9 @@ class Scheduler:
             self._chores(now)
             self._full_pass_at = now + self.settings.poll_interval
         wake_at = min(self._full_pass_at, self._schedules_due_at, *self._next_look.values())
+        if now >= self._heartbeat_at + HEARTBEAT_EVERY:
+            self._heartbeat(now)
+        wake_at = min(wake_at, self._heartbeat_at + HEARTBEAT_EVERY)
         held = self.executor.running_ids()
         if held:
             renew_at = self._renewed_at + self.settings.lease / 3
@@ -166,6 +170,7 @@ class Scheduler:
         # A tick fires at its time, not ahead of it: ``overlap: skip`` must see whether the
         # previous run has finished by then. The run is claimed in this same pass.
         for schedule in self.store.due_schedules(now, SCHEDULES_PER_TICK):
+            assert schedule.next_run_at is not None  # a due schedule has a next tick
             try:
                 plan = plan_firing(schedule, now)
             except TriggerError:
@@ -223,43 +228,35 @@ class Scheduler:
             pruned = self.store.prune(now - self.settings.retention)
             if pruned:
                 logger.info("pruned %d finished tasks", pruned)
+            self.store.forget_runners(now - RUNNER_FORGET_AFTER)
             self._pruned_at = now
+
+    def _heartbeat(self, now: float) -> None:
+        """The runner's row in the store: ``/tasky/v1/runners`` lists it."""
+        host, pid = owner_parts(self.owner)
+        self.store.record_heartbeat(
+            RunnerInfo(
+                id=self.owner,
+                host=host,
+                pid=pid or 0,
+                started_at=self._started_at,
+                heartbeat_at=now,
+                workers=[w.name for w in self.registry.all() if w.enabled],
+                running=self.executor.running_counts(),
+            )
+        )
+        self._heartbeat_at = now
 
     def recover_dead_local_owners(self) -> None:
         """At start, take back at once the tasks of processes of this host that are gone,
         rather than waiting for their leases to expire."""
         host = host_id()
         for owner in self.store.owners():
-            owner_host, _, rest = owner.partition(":")
-            pid = rest.partition(":")[0]
-            if owner_host == host and pid.isdigit() and not _process_alive(int(pid)):
+            owner_host, pid = owner_parts(owner)
+            if owner_host == host and pid is not None and not process_alive(pid):
                 self._recovered(self.store.recover(self.clock(), owner=owner))
 
     def _recovered(self, tasks) -> None:
         for task in tasks:
             logger.warning("task %s of a runner that stopped is now %s", task.id, task.status)
             call_hook(self.registry, task)
-
-
-def host_id() -> str:
-    """This machine: its hostname and the id of the running kernel's boot, so that two
-    machines that share a hostname never take each other for the same one."""
-    try:
-        with open("/proc/sys/kernel/random/boot_id") as f:
-            boot = f.read().strip()[:8]
-    except OSError:
-        boot = "noboot"
-    return f"{socket.gethostname().replace(':', '_')}/{boot}"
-
-
-def owner_id() -> str:
-    """This process's name as a lease owner: ``host:pid:random``."""
-    return f"{host_id()}:{os.getpid()}:{os.urandom(4).hex()}"
-
-
-def _process_alive(pid: int) -> bool:
-    """A zombie counts as gone: it runs nothing, and an init that does not reap keeps it."""
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False

@@ -12,7 +12,7 @@ PREVIEW = "/tasky/v1/schedules/preview"
 
 @pytest.fixture
 def client(tmp_path):
-    app = create_app(Settings(database_url=f"sqlite:///{tmp_path}/tasks.db"))
+    app = create_app(Settings(database_url=f"sqlite:///{tmp_path}/tasks.db", runner="off"))
     yield app.test_client()
     app.extensions["tasky"].store.close()
 

@@ -27,12 +27,37 @@ def free_port() -> int:
 
 
 class Server:
-    """One gunicorn master and its workers, in a process group of their own."""
+    """One server (by default a gunicorn master and its workers started in the checkout, as
+    ``make run`` does), in a process group of their own. ``argv`` launches it another way:
+    ``{port}`` in it (and in ``env``'s values) is replaced by the server's port; ``cwd`` is where
+    it starts."""
 
-    def __init__(self, data: Path, processes: int = 1, env: dict[str, str] | None = None):
+    def __init__(
+        self,
+        data: Path,
+        processes: int = 1,
+        env: dict[str, str] | None = None,
+        argv: list[str] | None = None,
+        cwd: Path = ROOT,
+    ):
         self.data = data
         self.processes = processes
+        self.cwd = cwd
         self.port = free_port()
+        self.argv = (
+            [part.replace("{port}", str(self.port)) for part in argv]
+            if argv
+            else [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "-b",
+                f"127.0.0.1:{self.port}",
+                "-w",
+                str(processes),
+                "app:app",
+            ]
+        )
         self.url = f"http://127.0.0.1:{self.port}"
         self.journal = data / "journal.txt"
         self.env = {
@@ -42,7 +67,9 @@ class Server:
             "TASKY_PLUGINS": "tests.e2e.journal_plugin",
             "TASKY_TEST_JOURNAL": str(self.journal),
             "PYTHONPATH": str(ROOT),
-            **(env or {}),
+            **{
+                name: value.replace("{port}", str(self.port)) for name, value in (env or {}).items()
+            },
         }
         self.proc: subprocess.Popen | None = None
         self.log = data / f"server-{self.port}.log"
@@ -50,17 +77,8 @@ class Server:
     def start(self) -> Server:
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "gunicorn",
-                    "-b",
-                    f"127.0.0.1:{self.port}",
-                    "-w",
-                    str(self.processes),
-                    "app:app",
-                ],
-                cwd=ROOT,
+                self.argv,
+                cwd=self.cwd,
                 env=self.env,
                 stdout=log,
                 stderr=log,
@@ -129,8 +147,14 @@ class Server:
 def server_factory(tmp_path):
     servers = []
 
-    def make(processes: int = 1, env: dict[str, str] | None = None, data: Path | None = None):
-        server = Server(data or tmp_path, processes, env)
+    def make(
+        processes: int = 1,
+        env: dict[str, str] | None = None,
+        data: Path | None = None,
+        argv: list[str] | None = None,
+        cwd: Path = ROOT,
+    ):
+        server = Server(data or tmp_path, processes, env, argv, cwd)
         servers.append(server)
         return server.start()
 

@@ -10,7 +10,7 @@ import pytest
 
 from tasky.config import Settings
 from tasky.registry import Registry
-from tasky.runner.runtime import Runtime
+from tasky.runner.runner import Runner
 from tasky.service import TaskService
 from tasky.stores.sqlite import SQLiteStore
 from tasky.worker import TaskFailed, Worker
@@ -71,7 +71,7 @@ class Probe(Worker):
 @pytest.fixture
 def make_runner(tmp_path):
     """Build (and start) runners sharing one database, as processes of one host would."""
-    runtimes = []
+    runners = []
 
     def make(start=True, **overrides):
         settings = Settings(
@@ -79,12 +79,12 @@ def make_runner(tmp_path):
         )
         store = SQLiteStore(f"{tmp_path}/tasks.db")
         registry = Registry(settings, [Probe])
-        runtime = Runtime(settings, store, registry)
-        service = TaskService(settings, store, registry, runtime)
+        runner = Runner(settings, store, registry)
+        service = TaskService(settings, store, registry, runner)
         Probe.store = store
         if start:
-            runtime.start()
-        runtimes.append(runtime)
+            runner.start()
+        runners.append(runner)
         return service
 
     Probe.started.clear()
@@ -92,8 +92,8 @@ def make_runner(tmp_path):
     Probe.release.clear()
     yield make
     Probe.release.set()
-    for runtime in runtimes:
-        runtime.stop()
+    for runner in runners:
+        runner.stop()
 
 
 @pytest.fixture

@@ -160,3 +160,38 @@ def test_abort_kills_a_group_that_ignores_sigterm(worker, ctx, abort, tmp_path, 
     command = 'trap "" TERM; echo $$ > "$PIDFILE"; sleep 30 & sleep 30 & wait'
     took = abort_and_check_group(worker, ctx, abort, tmp_path, command)
     assert took >= 0.5  # SIGTERM was ignored: only SIGKILL ended it
+
+
+STUBBORN_CHILD = (
+    "python3 -c 'import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN);"
+    ' open(__import__("os").environ["PIDFILE"] + ".child", "w").write("ready");'
+    " time.sleep(1000)'"
+)
+"""A background child that ignores SIGTERM; it writes ``$PIDFILE.child`` once it does."""
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize(
+    "command",
+    [
+        f'echo $$ > "$PIDFILE"; {STUBBORN_CHILD} & sleep 1000',
+        f'echo $$ > "$PIDFILE"; {STUBBORN_CHILD} & exit 0',
+    ],
+    ids=["bash-still-running", "bash-already-exited"],
+)
+def test_abort_kills_a_stubborn_child_even_when_bash_is_gone(
+    worker, ctx, abort, tmp_path, monkeypatch, command
+):
+    """SIGTERM ends bash (or bash has already exited); its child ignores SIGTERM and still
+    holds the task's output pipes: SIGKILL reaches it after the grace."""
+    monkeypatch.setattr(tasky.worker, "TERM_GRACE", 0.5)
+    pidfile = tmp_path / "pid"
+    thread, outcome = start_in_thread(
+        worker, ctx, {"command": command, "env": {"PIDFILE": str(pidfile)}}
+    )
+    wait_for(lambda: (tmp_path / "pid.child").exists())
+    pgid = int(pidfile.read_text())
+    abort.set()
+    thread.join(20)
+    assert isinstance(outcome.get("error"), Aborted)
+    wait_for(lambda: not group_alive(pgid), timeout=5)

@@ -1,4 +1,4 @@
-"""One runner per process: a scheduler thread and an executor pool around one store."""
+"""A runner: the scheduler thread and the executor's slots of one process, around one store."""
 
 from __future__ import annotations
 
@@ -7,20 +7,23 @@ import time
 from collections.abc import Callable
 
 from tasky.config import Settings
-from tasky.models import NewTask, Task
+from tasky.models import NewTask, RunnerStatus, Task
 from tasky.registry import Registry
 from tasky.runner.executor import Executor
-from tasky.runner.hooks import call_hook
-from tasky.runner.scheduler import Scheduler, owner_id
+from tasky.runner.hooks import call_hooks
+from tasky.runner.identity import owner_id
+from tasky.runner.scheduler import Scheduler
 from tasky.stores.base import Store
 
 logger = logging.getLogger(__name__)
 
 SHUTDOWN_WAIT = 5.0
+"""Seconds running tasks get to stop at a shutdown before they are handed back."""
 
 
-class Runtime:
-    """Built by the app factory, started per process (after gunicorn's fork)."""
+class Runner:
+    """Built by whoever runs tasks (the runner process, or a test), then started: its
+    threads start in ``start``, never at construction."""
 
     def __init__(
         self,
@@ -57,15 +60,17 @@ class Runtime:
     def stop(self) -> None:
         """Stop claiming, abort running tasks, and hand them back at once: each is retried
         if it has retries left, else fails as ``interrupted`` (as after a crash)."""
-        if not self.started:
+        if self.scheduler is None or self.executor is None or self.owner is None:
             return
         self.scheduler.stop()
         self.executor.shutdown(SHUTDOWN_WAIT)
-        for task in self.store.recover(self.clock(), owner=self.owner):
-            call_hook(self.registry, task)
+        call_hooks(self.registry, self.store.recover(self.clock(), owner=self.owner))
+        self.store.remove_runner(self.owner)
         self.store.close()
         self.scheduler = self.executor = None
         logger.info("runner %s stopped", self.owner)
+
+    # -- the engine, as the service sees it ---------------------------------------------------
 
     def create_tasks(self, tasks: list[NewTask]) -> list[tuple[Task, bool]]:
         return store_and_wake(self.store, tasks, self.wake)
@@ -77,6 +82,12 @@ class Runtime:
     def abort(self, task_id: str) -> None:
         if self.executor is not None:
             self.executor.abort(task_id, "canceled")
+
+    def ended(self, tasks: list[Task]) -> None:
+        call_hooks(self.registry, tasks)
+
+    def status(self) -> RunnerStatus:
+        return RunnerStatus("running") if self.started else RunnerStatus("down", "not started")
 
 
 def store_and_wake(
