@@ -57,22 +57,28 @@ bp = Blueprint(
 
 
 def init_app(app: Flask) -> None:
-    """Serve the dashboard's pages at ``/`` and its assets under ``/static/``."""
+    """Serve the dashboard's pages at ``/`` and its assets under ``/static/``; every answer
+    of the app carries its server time (``Server-Timing``)."""
     app.register_blueprint(bp)
+    app.before_request(_start_clock)
+    app.after_request(_server_timing)
 
 
-@bp.before_request
 def _start_clock() -> None:
-    g.dashboard_started = time.perf_counter()
+    g.tasky_started = time.perf_counter()
 
 
-@bp.after_request
-def _headers(response: Response) -> Response:
-    response.headers.update(SECURITY_HEADERS)
-    started = g.get("dashboard_started")
+def _server_timing(response: Response) -> Response:
+    started = g.get("tasky_started")
     if started is not None:
         elapsed_ms = (time.perf_counter() - started) * 1000
         response.headers["Server-Timing"] = f"app;dur={elapsed_ms:.1f}"
+    return response
+
+
+@bp.after_request
+def _security_headers(response: Response) -> Response:
+    response.headers.update(SECURITY_HEADERS)
     return response
 
 

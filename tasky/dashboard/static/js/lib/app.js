@@ -38,6 +38,8 @@ $("#token-button").addEventListener("click", () => {
 export async function start(main) {
   try {
     await main();
+    // when the page has drawn its data: what the benchmark reads as "interactive"
+    document.body.dataset.ready = String(Math.round(performance.now()));
   } catch (err) {
     notice(err.message || String(err));
     throw err;

@@ -15,8 +15,9 @@ function indicator(state) {
  * Call `tick()` now and every `intervalMs` while the tab is visible. A tick that throws
  * (network down, server 5xx) shows "reconnecting" and the next one waits longer (up to 30 s).
  * `tick` may return false to stop polling (a finished task). Answers a stop function.
+ * With `immediate: false` the first call is one interval away (the page has just loaded).
  */
-export function poll(tick, intervalMs = 2000) {
+export function poll(tick, intervalMs = 2000, { immediate = true } = {}) {
   const poller = { timer: null, stopped: false, failures: 0, running: false };
   const schedule = (ms) => {
     clearTimeout(poller.timer);
@@ -46,7 +47,8 @@ export function poll(tick, intervalMs = 2000) {
   };
   poller.pause = () => clearTimeout(poller.timer);
   pollers.add(poller);
-  run();
+  if (immediate) run();
+  else schedule(intervalMs);
   return () => {
     poller.stopped = true;
     clearTimeout(poller.timer);

@@ -45,5 +45,6 @@ start(async () => {
   for (const link of $$("[data-range]")) {
     if (link.dataset.range === range) link.setAttribute("aria-current", "true");
   }
-  poll(refresh, 5000);
+  await refresh();
+  poll(refresh, 5000, { immediate: false });
 });
