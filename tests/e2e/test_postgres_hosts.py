@@ -85,7 +85,7 @@ def test_kill_9_of_a_host_its_tasks_are_taken_over_after_the_lease(hosts):
     (a,) = hosts("a", env={"a": env})
     # Only host a runs yet: these are its tasks, retried or failed by b once a is gone.
     running = {
-        a.submit("journal", {"config": {"sleep": 8}, "max_retries": i % 2}): i % 2 for i in range(4)
+        a.submit("journal", {"config": {"sleep": 15}, "max_retries": i % 2}): i % 2 for i in range(4)
     }
     wait_for(lambda: all(a.status(t) == "running" for t in running), timeout=10)
     waiting = [a.submit("journal", {"delay": 5}) for _ in range(20)]
