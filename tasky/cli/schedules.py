@@ -1,10 +1,13 @@
-"""``tasky schedule ls|show|pause|resume|run|rm``."""
+"""``tasky schedule ls|update|show|pause|resume|run|rm``."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import click
 
 from tasky.cli.output import Output, api_command, record_command
+from tasky.cli.params import BACKOFF, CONFIG, LIMITS, TRIGGER, parse_config
 from tasky.client import Client
 
 SCHEDULE_COLUMNS = ["schedule_id", "worker", "status", "cron", "interval", "next_run_at", "runs"]
@@ -12,7 +15,7 @@ SCHEDULE_COLUMNS = ["schedule_id", "worker", "status", "cron", "interval", "next
 
 @click.group("schedule")
 def schedule() -> None:
-    """List and manage schedules (create one with ``tasky submit --cron|--interval``)."""
+    """List and change schedules (tasky submit --cron|--interval creates one)."""
 
 
 @api_command("ls")
@@ -24,6 +27,31 @@ def ls(client: Client, out: Output, limit: int, every: bool) -> None:
         out.rows(client.iter_schedules(page_size=limit), SCHEDULE_COLUMNS, "schedule_id")
         return
     out.page(client.schedules(limit=limit), SCHEDULE_COLUMNS, "schedule_id")
+
+
+@api_command("update")
+@click.argument("schedule_id")
+@CONFIG
+@TRIGGER
+@LIMITS
+@BACKOFF
+def update(
+    client: Client,
+    out: Output,
+    schedule_id: str,
+    params: tuple[str, ...],
+    config: str | None,
+    **options: Any,
+) -> None:
+    """Change a schedule's trigger, config (PARAMS as for submit) or options; a new trigger
+    recomputes its next run."""
+    changes = {name: value for name, value in options.items() if value is not None}
+    new_config = parse_config(config, params)
+    if new_config is not None:
+        changes["config"] = new_config
+    if not changes:
+        raise click.UsageError("nothing to change")
+    out.record(client.update_schedule(schedule_id, **changes), "schedule_id")
 
 
 show = record_command("show", "schedule_id", Client.schedule, "schedule_id", "Show a schedule.")
@@ -53,5 +81,5 @@ rm = record_command(
 )
 
 
-for command in (ls, show, pause, resume, run, rm):
+for command in (ls, update, show, pause, resume, run, rm):
     schedule.add_command(command)

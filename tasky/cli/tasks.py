@@ -1,44 +1,17 @@
-"""``tasky workers|submit|status|result|wait|cancel|pause|resume|run|rm|ls|health|runners``."""
+"""The task commands: ``tasky workers|submit|update|status|show|result|wait|cancel|pause|
+resume|run|rm|ls|health|runners``."""
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
 
 import click
 
 from tasky.cli.output import EXIT_NOT_COMPLETED, Output, api_command, record_command
+from tasky.cli.params import BACKOFF, CONFIG, DUE, LIMITS, TRIGGER, parse_config
 from tasky.client import Client, SubmittedTask
 
 TASK_COLUMNS = ["task_id", "worker", "status", "created_at", "execute_at", "duration"]
-
-
-def parse_config(config: str | None, pairs: tuple[str, ...]) -> dict[str, Any] | None:
-    """The config of a submit: ``--config`` (JSON, or ``@file.json``), then each ``key=value``
-    (a string) or ``key:=json`` (any JSON value) on top of it."""
-    result: dict[str, Any] = {}
-    if config is not None:
-        text = Path(config[1:]).read_text() if config.startswith("@") else config
-        try:
-            result = json.loads(text)
-        except ValueError as exc:
-            raise click.BadParameter(f"not JSON: {exc}", param_hint="--config") from exc
-        if not isinstance(result, dict):
-            raise click.BadParameter("not a JSON object", param_hint="--config")
-    for pair in pairs:
-        key, json_sep, value = pair.partition(":=")
-        if json_sep and "=" not in key:
-            try:
-                result[key] = json.loads(value)
-            except ValueError as exc:
-                raise click.BadParameter(f"{pair!r}: not JSON after ':='") from exc
-            continue
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise click.BadParameter(f"{pair!r}: give key=value or key:=json")
-        result[key] = value
-    return result if (result or config is not None) else None
 
 
 @api_command("workers")
@@ -59,15 +32,11 @@ def workers(client: Client, out: Output, name: str | None, stats: bool) -> None:
 
 @api_command("submit")
 @click.argument("worker")
-@click.argument("params", nargs=-1)
-@click.option("--config", help="The config as JSON, or @FILE holding it.")
-@click.option("--at", "execute_at", metavar="TIME", help="Run at this ISO-8601 time.")
-@click.option("--delay", type=float, metavar="S", help="Run after S seconds.")
-@click.option("--cron", metavar="EXPR", help="A schedule on this cron expression.")
-@click.option("--timezone", metavar="TZ", help="The IANA zone of --cron.")
-@click.option("--interval", type=float, metavar="S", help="A schedule firing every S seconds.")
-@click.option("--timeout", type=float, metavar="S", help="Stop a run after S seconds.")
-@click.option("--retries", "max_retries", type=int, metavar="N", help="Retry a failure N times.")
+@CONFIG
+@DUE
+@TRIGGER
+@LIMITS
+@BACKOFF
 @click.option("--key", "idempotency_key", metavar="K", help="Idempotency key (default: random).")
 @click.option("--wait", "wait", is_flag=True, help="Wait until the task has finished.")
 @click.option("--wait-timeout", type=float, metavar="S", help="Give up waiting after S seconds.")
@@ -113,6 +82,23 @@ show = record_command("show", "task_id", Client.task, "task_id", "Show a task's 
 result = record_command(
     "result", "task_id", Client.result, "task_id", "Show a task's result (null until finished)."
 )
+
+
+@api_command("update")
+@click.argument("task_id")
+@CONFIG
+@DUE
+@LIMITS
+def update(
+    client: Client,
+    out: Output,
+    task_id: str,
+    params: tuple[str, ...],
+    config: str | None,
+    **changes: Any,
+) -> None:
+    """Change a task that has not started: its config (PARAMS as for submit), time or limits."""
+    out.record(client.update(task_id, config=parse_config(config, params), **changes), "task_id")
 
 
 @api_command("wait")
@@ -166,6 +152,7 @@ def runners(client: Client, out: Output) -> None:
 COMMANDS = [
     workers,
     submit,
+    update,
     status,
     show,
     result,

@@ -82,11 +82,21 @@ def test_ls_ndjson_quiet_and_all_pages(tasky):
 
 
 def test_task_actions(tasky):
-    task_id = tasky("submit", "echo", "message=later", "--delay", "3600", "-q").stdout.strip()
+    task_id = tasky(
+        "submit", "echo", "message=later", "--delay", "3600", "--retry-backoff", "5", "-q"
+    ).stdout.strip()
+    changed = json.loads(
+        tasky(
+            "update", task_id, "message=final", "--timeout", "9", "--retries", "2", "--json"
+        ).stdout
+    )
+    assert changed["config"] == {"message": "final"} and changed["retry_backoff"] == 5
+    assert (changed["timeout"], changed["max_retries"]) == (9, 2)
     assert json.loads(tasky("pause", task_id, "--json").stdout)["status"] == "paused"
     assert json.loads(tasky("resume", task_id, "--json").stdout)["status"] == "scheduled"
     tasky("run", task_id, "-q")
     tasky("wait", task_id, "--timeout", "20")
+    tasky("update", task_id, "--delay", "5", code=3)  # finished: 409
     copy = tasky("run", task_id, "-q").stdout.strip()
     assert copy != task_id
     tasky("cancel", task_id, code=3)  # finished: 409
@@ -117,6 +127,7 @@ def test_usage_errors(tasky):
     tasky("submit", "echo", "no-equals-sign", code=2)
     tasky("submit", "echo", "--config", "[1]", code=2)
     tasky("submit", "echo", "--config", "{bad", code=2)
+    tasky("submit", "echo", "--config", "@/no/such/file.json", code=2)
     tasky("submit", "echo", "--cron", "@daily", "--wait", code=2)
     tasky("workers", "--stats", code=2)
     tasky("nosuchcommand", code=2)
@@ -132,6 +143,29 @@ def test_schedules(tasky):
     assert len(every) == len(listed) >= 2
     shown = json.loads(tasky("schedule", "show", sid, "--json").stdout)
     assert shown["interval"] == 3600 and shown["config"] == {"message": "tick"}
+    changed = tasky("schedule", "update", sid, "--cron", "0 9 * * *", "message=tock", "--json")
+    assert json.loads(changed.stdout)["cron"] == "0 9 * * *"
+    assert json.loads(changed.stdout)["config"] == {"message": "tock"}
+    tasky("schedule", "update", sid, code=2)  # nothing to change
+    bounded = tasky(
+        "submit",
+        "echo",
+        "--interval",
+        "30",
+        "--start",
+        "2030-01-01T09:00:00Z",
+        "--end",
+        "2030-01-02T09:00:00Z",
+        "--overlap",
+        "allow",
+        "--misfire",
+        "skip",
+        "--json",
+    )
+    bounded_id = json.loads(bounded.stdout)["schedule_id"]
+    assert json.loads(bounded.stdout)["next_run_at"].startswith("2030-01-01T09:00:00")
+    bounded_schedule = json.loads(tasky("schedule", "show", bounded_id, "--json").stdout)
+    assert (bounded_schedule["overlap"], bounded_schedule["misfire"]) == ("allow", "skip")
     assert json.loads(tasky("schedule", "pause", sid, "--json").stdout)["status"] == "paused"
     tasky("schedule", "pause", sid, code=3)
     assert json.loads(tasky("schedule", "resume", sid, "--json").stdout)["status"] == "active"
