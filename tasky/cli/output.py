@@ -68,8 +68,8 @@ def report(error: TaskyClientError) -> None:
 def cell(value: Any) -> str:
     if value is None:
         return "-"
-    if isinstance(value, float):
-        return f"{value:.3f}"
+    if isinstance(value, float):  # milliseconds, or three significant digits below one second
+        return f"{value:.3f}" if abs(value) >= 1 else f"{value:.3g}"
     if isinstance(value, dict | list | bool):
         return json.dumps(value, separators=(",", ":"))
     return str(value)

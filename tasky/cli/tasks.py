@@ -1,4 +1,4 @@
-"""The task commands: ``tasky workers|submit|update|status|show|result|wait|cancel|pause|
+"""The task commands: ``tasky workers|submit|update|status|show|stats|result|wait|cancel|pause|
 resume|run|rm|ls|health|runners``."""
 
 from __future__ import annotations
@@ -79,6 +79,13 @@ def show_finished(client: Client, out: Output, task_id: str, timeout: float | No
 
 status = record_command("status", "task_id", Client.status, "task_id", "Show a task's status.")
 show = record_command("show", "task_id", Client.task, "task_id", "Show a task's full record.")
+stats = record_command(
+    "stats",
+    "task_id",
+    Client.task_statistics,
+    "task_id",
+    "Show how long a task waited (queued_for), ran (ran_for) and how late it started.",
+)
 result = record_command(
     "result", "task_id", Client.result, "task_id", "Show a task's result (null until finished)."
 )
@@ -155,6 +162,7 @@ COMMANDS = [
     update,
     status,
     show,
+    stats,
     result,
     wait,
     cancel,

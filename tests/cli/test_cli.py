@@ -41,6 +41,8 @@ def test_submit_wait_json(tasky):
     assert status["status"] == "completed" and status["attempts"] == 1
     record = json.loads(tasky("show", answer["task_id"], "--json").stdout)
     assert record["config"] == {"message": "hello"}
+    stats = json.loads(tasky("stats", answer["task_id"], "--json").stdout)
+    assert stats["attempts"] == 1 and stats["ran_for"] >= 0
 
 
 def test_quiet_prints_the_id_and_config_merges_file_and_pairs(tasky, tmp_path):

@@ -12,12 +12,14 @@ def test_a_terminal_gets_aligned_columns(capsys):
     items = [
         TaskSummary.from_json({"task_id": "a", "worker": "sleeper", "duration": 1.23456}),
         TaskSummary.from_json({"task_id": "bbbb", "worker": "echo", "duration": None}),
+        TaskSummary.from_json({"task_id": "c", "worker": "echo", "duration": 0.000123}),
     ]
     out.rows(items, ["task_id", "worker", "duration"], "task_id")
     assert capsys.readouterr().out.splitlines() == [
         "TASK_ID  WORKER   DURATION",
         "a        sleeper  1.235",
         "bbbb     echo     -",
+        "c        echo     0.000123",
     ]
     out.record({"enabled": False, "config": {"a": [1, 2]}})
     assert capsys.readouterr().out.splitlines() == ["enabled  false", 'config   {"a":[1,2]}']
