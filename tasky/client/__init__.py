@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -105,6 +106,15 @@ def _instant(value: datetime | str | None) -> str | None:
     return value.isoformat() if isinstance(value, datetime) else value
 
 
+def _reason(exc: requests.RequestException) -> str:
+    """The useful end of a ``requests`` failure (``[Errno 111] Connection refused``, …)."""
+    text = str(exc)
+    found = re.search(r"\[Errno -?\d+\] [^'\")]+", text) or re.search(
+        r"Remote end closed connection without response|timed out", text
+    )
+    return found.group(0) if found else type(exc).__name__
+
+
 def _without_none(**fields: Any) -> dict[str, Any]:
     return {name: value for name, value in fields.items() if value is not None}
 
@@ -149,7 +159,8 @@ class Client:
                 timeout=self.timeout,
             )
         except requests.RequestException as exc:
-            raise ConnectionFailed(f"{method} {self.base}{path}: {exc}") from exc
+            why = _reason(exc)
+            raise ConnectionFailed(f"{method} {path}: no answer from {self.url} ({why})") from exc
         if resp.status_code >= 400:
             try:
                 payload = resp.json()

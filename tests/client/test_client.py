@@ -218,6 +218,7 @@ def test_unreachable_server(closed_url):
     with Client(closed_url) as c, pytest.raises(ConnectionFailed) as caught:
         c.health()
     assert caught.value.code is None and closed_url in caught.value.message
+    assert "Connection refused" in caught.value.message
 
 
 class Stub:
