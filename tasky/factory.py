@@ -7,19 +7,18 @@ gunicorn's fork, so ``gunicorn.conf.py`` forks each worker process's runner proc
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 
 from flask import Flask
 
 from tasky import api
-from tasky.api.errors import handle_tasky_error
 from tasky.config import Settings
-from tasky.errors import StoreUnavailable
+from tasky.models import RunnerStatus, Task
 from tasky.registry import Registry
+from tasky.runner.hooks import call_hooks
 from tasky.runner.process import RunnerProcess
 from tasky.runner.runtime import Runtime
-from tasky.service import TaskService
+from tasky.service import Service
 from tasky.stores import open_store
 from tasky.stores.base import Store
 
@@ -33,7 +32,7 @@ class Tasky:
     registry: Registry
     runtime: Runtime
     runner: RunnerProcess
-    service: TaskService
+    service: Service
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -41,18 +40,20 @@ def create_app(settings: Settings | None = None) -> Flask:
     store = open_store(settings.database_url)
     registry = Registry.discover(settings)
     runtime = Runtime(settings, store, registry)
-    runner = RunnerProcess(runtime)
-    service = TaskService(settings, store, registry, runner)
+    runner = _Runner(runtime)
+    service = Service(settings, store, registry, runner)
 
     app = Flask(__name__)
     app.extensions["tasky"] = Tasky(settings, store, registry, runtime, runner, service)
     api.init_app(app, service)
-    for error in store.outage_errors:
-        app.register_error_handler(error, functools.partial(_store_unavailable, store))
     return app
 
 
-def _store_unavailable(store: Store, error: Exception):
-    if not store.is_outage(error):
-        raise error  # a server fault: Flask logs it and answers 500
-    return handle_tasky_error(StoreUnavailable(f"store unavailable: {error}"))
+class _Runner(RunnerProcess):
+    """``RunnerProcess`` with the service's ``Engine`` methods ``ended`` and ``status``."""
+
+    def ended(self, tasks: list[Task]) -> None:
+        call_hooks(self.runtime.registry, tasks)
+
+    def status(self) -> RunnerStatus:
+        return RunnerStatus("running")
