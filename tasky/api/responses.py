@@ -16,6 +16,7 @@ from tasky.models import (
     Health,
     RunnerInfo,
     ScheduleState,
+    Task,
     WorkerStatistics,
 )
 from tasky.worker import Worker, describe_parameters, example_config
@@ -107,7 +108,13 @@ class SubmittedSchema(ma.Schema):
 
 
 class BatchSubmittedSchema(ma.Schema):
+    """Dumps the list of tasks a batch created."""
+
     task_ids = fields.List(fields.String())
+
+    @ma.pre_dump
+    def _ids(self, tasks: list[Task], **kwargs) -> dict[str, Any]:
+        return {"task_ids": [task.id for task in tasks]}
 
 
 class TaskItemSchema(ma.Schema):
@@ -264,6 +271,8 @@ class RunnerSchema(ma.Schema):
 
 
 class RunnersSchema(ma.Schema):
+    """Dumps the list of runners."""
+
     runners = fields.List(fields.Nested(RunnerSchema))
 
     @ma.pre_dump

@@ -107,8 +107,9 @@ class TaskSubmitSchema(TaskChangeSchema):
 
 
 class TriggerSchema(OptionalFieldsSchema):
-    """A schedule's trigger and options. Whether a cron expression or a time zone is valid is
-    the trigger's to say (``tasky.triggers``, through the service): both are 422 all the same."""
+    """A schedule's trigger and options, by shape. What they mean (a valid cron expression or
+    time zone, exactly one of cron and interval, end_at not before start_at) is the trigger's
+    to say (``tasky.triggers``), and the interval floor the service's: 422 all the same."""
 
     cron = fields.String(
         metadata={
@@ -158,6 +159,8 @@ class SubmitSchema(TriggerSchema, TaskSubmitSchema):
 
 
 class TaskPatchSchema(TaskChangeSchema):
+    """Changing a task that has not started."""
+
     @ma.post_load
     def _changes(self, data, **kwargs):
         return TaskChanges(**data)

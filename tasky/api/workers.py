@@ -101,5 +101,4 @@ class WorkerBatch(MethodView):
     @blp.response(201, BatchSubmittedSchema)
     def post(self, batch, name):
         """Submit many tasks at once, all or nothing"""
-        tasks = get_service().tasks.submit_batch(name, batch)
-        return {"task_ids": [task.id for task in tasks]}
+        return get_service().tasks.submit_batch(name, batch)

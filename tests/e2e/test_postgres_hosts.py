@@ -150,7 +150,8 @@ def test_cancel_and_new_work_reach_other_hosts_without_polling(hosts, database):
 
 
 def test_each_schedule_tick_fires_once_across_hosts(hosts):
-    a, b = hosts("a", "b")
+    floor = {"TASKY_MIN_INTERVAL": "0.1"}
+    a, b = hosts("a", "b", env={"a": floor, "b": floor})
     resp = a.post("/tasky/v1/workers/journal", {"interval": 0.2, "overlap": "allow"})
     assert resp.status_code == 201, resp.text
     schedule_id = resp.json()["schedule_id"]
