@@ -124,19 +124,16 @@ class Tasks(Part):
 
     def run(self, task_id: str) -> tuple[Task, bool]:
         """A scheduled or paused task made due now: the task and False. A finished one is
-        run again as a new task (``rerun``): that task and True."""
+        run again as a new task, due now: that task and True."""
         task = self.get(task_id)
         if task.status.is_terminal:
-            return self.rerun(task_id), True
+            return self._rerun(task), True
         task = self.store.run_now(task_id, self.clock())
         self.engine.wake()
         return task, False
 
-    def rerun(self, task_id: str) -> Task:
+    def _rerun(self, task: Task) -> Task:
         """A new task with the worker, config and options of a finished one, due now."""
-        task = self.get(task_id)
-        if not task.status.is_terminal:
-            raise StateConflict(f"task is {task.status}, not finished")
         worker = self.enabled_worker(task.worker)
         now = self.clock()
         new = NewTask(
