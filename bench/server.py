@@ -92,6 +92,7 @@ class Server:
                 "TASKY_FILES_ROOT": str(data / "files"),
                 "TASKY_PLUGINS": "bench.noop_worker",
                 "TASKY_BENCH_DIR": str(data),
+                "TASKY_MIN_INTERVAL": "0.01",  # the tick figure's schedule fires every 50 ms
                 **(env or {}),
             },
             args=args,

@@ -238,3 +238,33 @@ class RunnerStatus:
 
     state: str
     reason: str | None = None
+
+
+@dataclass(frozen=True)
+class TaskStatistics:
+    """Seconds a task waited and ran, and how late it first started (``lateness``)."""
+
+    task_id: str
+    attempts: int
+    queued_for: float
+    ran_for: float
+    lateness: float | None
+
+
+@dataclass(frozen=True)
+class WorkerStatistics:
+    """A worker's figures over its tasks still stored."""
+
+    name: str
+    counts: WorkerCounts
+
+
+@dataclass(frozen=True)
+class Health:
+    """This server as ``/health`` reports it when the store answers and the runner is not
+    down."""
+
+    store: str
+    version: str
+    workers: list[str]
+    runner: RunnerStatus

@@ -128,6 +128,7 @@ SPEC_OPERATIONS = {
     ("/tasky/v1/schedules/{schedule_id}", "delete"),
     ("/tasky/v1/schedules/{schedule_id}/actions", "post"),
     ("/tasky/v1/health", "get"),
+    ("/tasky/v1/runners", "get"),
 }
 
 
@@ -144,8 +145,10 @@ def _serve(tmp_path_factory, name: str, env: dict[str, str]):
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    """bash enabled, no token (an inherited TASKY_API_TOKEN is blanked: empty means unset)."""
-    yield from _serve(tmp_path_factory, "routes", {"TASKY_ENABLE_BASH": "1", "TASKY_API_TOKEN": ""})
+    """bash enabled, no token (an inherited TASKY_API_TOKEN is blanked: empty means unset),
+    intervals down to 0.1 s."""
+    env = {"TASKY_ENABLE_BASH": "1", "TASKY_API_TOKEN": "", "TASKY_MIN_INTERVAL": "0.1"}
+    yield from _serve(tmp_path_factory, "routes", env)
 
 
 @pytest.fixture(scope="module")
@@ -546,6 +549,7 @@ def test_health(server):
     health = ok(get(server, f"{V1}/health"))
     assert health["status"] == "ok" and health["store"] == "sqlite"
     assert health["version"] and "bash" in health["workers"]
+    assert health["runner"] == "running"
 
 
 def test_openapi_lists_every_route(server):

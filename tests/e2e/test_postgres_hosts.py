@@ -85,7 +85,8 @@ def test_kill_9_of_a_host_its_tasks_are_taken_over_after_the_lease(hosts):
     (a,) = hosts("a", env={"a": env})
     # Only host a runs yet: these are its tasks, retried or failed by b once a is gone.
     running = {
-        a.submit("journal", {"config": {"sleep": 15}, "max_retries": i % 2}): i % 2 for i in range(4)
+        a.submit("journal", {"config": {"sleep": 15}, "max_retries": i % 2}): i % 2
+        for i in range(4)
     }
     wait_for(lambda: all(a.status(t) == "running" for t in running), timeout=10)
     waiting = [a.submit("journal", {"delay": 5}) for _ in range(20)]
@@ -150,7 +151,8 @@ def test_cancel_and_new_work_reach_other_hosts_without_polling(hosts, database):
 
 
 def test_each_schedule_tick_fires_once_across_hosts(hosts):
-    a, b = hosts("a", "b")
+    floor = {"TASKY_MIN_INTERVAL": "0.1"}
+    a, b = hosts("a", "b", env={"a": floor, "b": floor})
     resp = a.post("/tasky/v1/workers/journal", {"interval": 0.2, "overlap": "allow"})
     assert resp.status_code == 201, resp.text
     schedule_id = resp.json()["schedule_id"]

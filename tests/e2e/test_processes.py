@@ -118,7 +118,7 @@ def _epoch(iso: str) -> float:
 
 
 def test_four_processes_fire_each_schedule_tick_exactly_once(server_factory):
-    server = server_factory(processes=4)
+    server = server_factory(processes=4, env={"TASKY_MIN_INTERVAL": "0.1"})
     resp = server.post("/tasky/v1/workers/journal", {"interval": 0.2, "overlap": "allow"})
     assert resp.status_code == 201, resp.text
     schedule_id = resp.json()["schedule_id"]

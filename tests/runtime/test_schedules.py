@@ -97,7 +97,7 @@ def test_paused_schedule_fires_nothing_and_stays_paused_across_restarts(make_run
 def test_end_at_stops_firing(service):
     now = time.time()
     schedule = service.submit(
-        "probe", {"interval": 0.1, "start_at": now + 0.1, "end_at": now + 0.35}
+        "probe", {"interval": 0.1, "start_at": now + 1, "end_at": now + 1.25}
     ).schedule
     ended = wait_for(lambda: (s := service.get_schedule(schedule.id)).next_run_at is None and s)
     assert ended.runs == 3
