@@ -182,8 +182,10 @@ class Runner(Record):
     started_at: datetime | None = None
     heartbeat_at: datetime | None = None
     status: str = ""
-    workers: Any = None
-    running: int | None = None
+    """``live``, or ``gone`` once its heartbeat stopped."""
+    workers: list[str] = field(default_factory=list)
+    running: dict[str, int] = field(default_factory=dict)
+    """Tasks running now, per worker."""
 
 
 T = TypeVar("T", bound=Record)

@@ -33,6 +33,7 @@ from tasky.client import (
 )
 from tasky.client.errors import error_for
 from tests.client.proxy import DroppingProxy
+from tests.support import wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -159,11 +160,8 @@ def test_schedules(client):
 def test_health_and_runners(client):
     health = client.health()
     assert health.status == "ok" and "echo" in health.workers
-    try:
-        runners = client.runners()
-    except NotFound:
-        pytest.skip("this server has no /tasky/v1/runners route")
-    assert all(r.host and r.pid for r in runners)
+    runners = wait_for(client.runners)  # the runner's first heartbeat
+    assert all(r.host and r.pid and r.status == "live" and "echo" in r.workers for r in runners)
 
 
 def test_error_classes(client):
@@ -266,13 +264,14 @@ def test_runners_are_typed_records():
         "pid": 42,
         "started_at": "2026-12-01T10:00:00Z",
         "heartbeat_at": "2026-12-01T10:00:05.5Z",
-        "status": "running",
+        "status": "live",
         "workers": ["echo"],
-        "running": 2,
+        "running": {"echo": 2},
     }
     with Stub({"/tasky/v1/runners": (200, {"runners": [runner]})}) as c:
         (found,) = c.runners()
-    assert (found.runner_id, found.host, found.pid, found.running) == ("r1", "db1", 42, 2)
+    assert (found.runner_id, found.host, found.pid) == ("r1", "db1", 42)
+    assert (found.status, found.workers, found.running) == ("live", ["echo"], {"echo": 2})
     assert found.heartbeat_at - found.started_at == timedelta(seconds=5.5)
     assert found.started_at.tzinfo is not None
 
