@@ -55,8 +55,8 @@ DIALECT = Dialect(
     lock_row=" FOR UPDATE",
     skip_locked=True,
 )
-"""The idempotency conflict target names tasks_idempotency, a unique index of the tasks that
-have a key."""
+"""PostgreSQL's side of the shared statements. The idempotency conflict target names
+tasks_idempotency, a partial unique index (of the tasks that have a key)."""
 MIGRATION_LOCK = 0x7461736B79
 """Key of the advisory lock that serializes migrations ("tasky" in ASCII)."""
 LISTEN_POLL = 0.2

@@ -73,6 +73,8 @@ RENEW = (
 
 
 class Changed(NamedTuple):
+    """What a writing statement did: its RETURNING rows and how many rows it changed."""
+
     rows: list[tuple]
     rowcount: int
 
@@ -116,6 +118,8 @@ class SQLStore(Store):
     # -- submitting and reading -------------------------------------------------------------
 
     def _insert_task(self, db: Any, new: NewTask) -> tuple[Task, bool]:
+        """Insert one task in ``db``'s transaction: ``(task, created)`` as ``create_tasks``
+        gives them (a stored idempotency key gives back the stored task)."""
         row = self._execute(
             db, f"{self.dialect.insert_task} RETURNING {TASK_COLUMNS}", insert_rows([new])[0]
         ).fetchone()
