@@ -104,7 +104,7 @@ class SQLStore(Store):
             return db.execute(self.dialect.sql(sql), params).fetchall()
 
     def _execute(self, db: Any, sql: str, params: Any = ()) -> Any:
-        """One statement on ``db`` (a connection of ``_write``); its cursor."""
+        """One statement on ``db`` (a connection of ``_reader`` or ``_write``); its cursor."""
         return db.execute(self.dialect.sql(sql), params)
 
     def _wake(self, db: Any) -> None:
@@ -146,28 +146,15 @@ class SQLStore(Store):
 
     def worker_counts(self, worker: str) -> WorkerCounts:
         of_worker = "FROM tasks WHERE worker = %s"
+        finished = "status IN ('completed', 'failed')"
         with self._reader() as db:
-            sql = self.dialect.sql
-            by_status = dict(
-                db.execute(sql(f"SELECT status, count(*) {of_worker} GROUP BY status"), (worker,))
-            )
-            durations = array(
-                "d",
-                (
-                    r[0]
-                    for r in db.execute(
-                        sql(
-                            f"SELECT ran_for {of_worker} AND status IN ('completed', 'failed')"
-                            f" ORDER BY ran_for"
-                        ),
-                        (worker,),
-                    )
-                ),
-            )
-            last = db.execute(
-                sql(f"SELECT max(finished_at) {of_worker} AND status IN {TERMINAL}"), (worker,)
-            ).fetchone()[0]
-        return WorkerCounts(by_status, durations, last)
+            counts = f"SELECT status, count(*) {of_worker} GROUP BY status"
+            by_status = dict(self._execute(db, counts, (worker,)))
+            ran = f"SELECT ran_for {of_worker} AND {finished} ORDER BY ran_for"
+            durations = array("d", (r[0] for r in self._execute(db, ran, (worker,))))
+            last = f"SELECT max(finished_at) {of_worker} AND status IN {TERMINAL}"
+            (last_finish,) = self._execute(db, last, (worker,)).fetchone()
+        return WorkerCounts(by_status, durations, last_finish)
 
     # -- the runner's side ------------------------------------------------------------------
 
