@@ -187,7 +187,7 @@ def test_a_batch_of_outcomes_comes_back_in_their_order(store):
     tasks = store.claim("echo", "a", 6, T0, T0, T0 + 30)
     outcomes = [Outcome(t.id, "a", 1, TaskState.COMPLETED, T0 + 1) for t in reversed(tasks)]
     stale = Outcome(tasks[0].id, "a", 2, TaskState.FAILED, T0 + 1)
-    done = store.finish(outcomes[:3] + [stale] + outcomes[3:])
+    done = store.finish([*outcomes[:3], stale, *outcomes[3:]])
     assert [t.id for t in done] == [o.task_id for o in outcomes]
     assert {t.status for t in done} == {TaskState.COMPLETED}
     assert store.get_task(tasks[0].id).status is TaskState.COMPLETED
