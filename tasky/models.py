@@ -111,8 +111,9 @@ class Task:
 class Outcome:
     """The end of one attempt, as the executor reports it to the store.
 
-    ``status`` is the wanted state (completed, failed, canceled, or scheduled for a retry at
-    ``retry_at``); the store turns it into canceled when a cancel arrived meanwhile.
+    ``status`` is the wanted state (completed, failed or canceled); the store turns it into
+    canceled when a cancel arrived meanwhile, and a failure into a retry (``scheduled`` at
+    ``retry_at``) while the task has retries left.
     ``output_json`` is the output as stored: JSON text, already bounded by the output limit.
     """
 

@@ -32,6 +32,7 @@ from tasky.stores.rows import (
     ACTIVE,
     TASK_COLUMNS,
     WAITING,
+    ending,
     in_due_order,
     insert_rows,
     outcome_row,
@@ -64,12 +65,7 @@ LISTEN_POLL = 0.2
 INSERT_TASK = DIALECT.insert_task
 
 FINISH = (
-    f"UPDATE tasks SET"
-    f" status = CASE WHEN status = 'canceling' THEN 'canceled' ELSE o.new_status END,"
-    f" finished_at = CASE WHEN status = 'canceling' OR o.new_status != 'scheduled'"
-    f"   THEN o.new_finished_at END,"
-    f" execute_at = CASE WHEN status != 'canceling' AND o.new_status = 'scheduled'"
-    f"   THEN o.retry_at ELSE execute_at END,"
+    f"UPDATE tasks SET {ending('o.new_status', 'o.new_finished_at', 'o.retry_at')},"
     f" ran_for = ran_for + greatest(0, o.new_finished_at - started_at),"
     f" output = o.new_output, output_truncated = o.new_output_truncated,"
     f" error = o.new_error, owner = NULL, lease_until = NULL"

@@ -158,6 +158,29 @@ def insert_rows(tasks: list[NewTask]) -> list[tuple]:
     return rows
 
 
+RETRIES_LEFT = "attempts <= max_retries"
+"""The retry rule, one for an attempt that failed and for one that a crash interrupted: the
+task is tried again while its attempts do not exceed its retries."""
+
+
+def retrying(wanted: str) -> str:
+    """SQL true when an attempt's end, whose wanted state is the expression ``wanted``, sends
+    the task back for a retry: it failed, no cancel came meanwhile, and retries are left."""
+    return f"(status != 'canceling' AND {wanted} = 'failed' AND {RETRIES_LEFT})"
+
+
+def ending(wanted: str, finished_at: str, retry_at: str) -> str:
+    """The SET list of an attempt's end: a cancel that arrived meanwhile wins; a failure with
+    retries left goes back to ``scheduled`` at ``retry_at``; otherwise the wanted state."""
+    retry = retrying(wanted)
+    return (
+        f"status = CASE WHEN status = 'canceling' THEN 'canceled'"
+        f" WHEN {retry} THEN 'scheduled' ELSE {wanted} END,"
+        f" finished_at = CASE WHEN {retry} THEN NULL ELSE {finished_at} END,"
+        f" execute_at = CASE WHEN {retry} THEN {retry_at} ELSE execute_at END"
+    )
+
+
 def outcome_row(o: Outcome) -> tuple:
     """An attempt's end as each store's FINISH takes it: the fence (id, owner, attempt), then
     the wanted state and what is stored."""

@@ -39,6 +39,7 @@ from tasky.stores.rows import (
     EDITABLE,
     LIST_COLUMNS,
     NOT_TERMINAL,
+    RETRIES_LEFT,
     RUNNER,
     RUNNER_COLUMNS,
     SCHEDULE,
@@ -51,12 +52,15 @@ from tasky.stores.rows import (
     KeysetPage,
     insert_rows,
     lease_report,
+    retrying,
     runner_from_row,
     schedule_from_row,
     schedule_params,
     task_from_row,
 )
 
+INTERRUPTED = "'failed'"
+"""An attempt a crash interrupted ends as a failed one would (``rows.retrying``)."""
 EDITABLE_COLUMNS = {"config", "execute_at", "timeout", "max_retries", "retry_backoff"}
 """The fields of a task that ``update_waiting`` may change."""
 
@@ -166,9 +170,11 @@ class SQLStore(Store):
         return [r[0] for r in self._read(sql, (owner,))]
 
     def recover(self, now: float, owner: str | None = None) -> list[Task]:
-        # Every runner reaps expired leases every second: rows that another one is reaping
-        # (or their late owner finishing) are skipped rather than waited for. An owner handing
-        # its own tasks back waits, so that none is left behind.
+        # An interrupted attempt counts as a failed one: the same retry rule decides, and a
+        # task retried after a crash is due at once (queued). Every runner reaps expired
+        # leases every second: rows that another one is reaping (or their late owner
+        # finishing) are skipped rather than waited for. An owner handing its own tasks back
+        # waits, so that none is left behind.
         d = self.dialect
         held_by = (
             f"owner = %(owner)s AND status IN {ACTIVE}"
@@ -179,11 +185,9 @@ class SQLStore(Store):
         rows = self._change(
             f"UPDATE tasks SET"
             f" status = CASE WHEN status = 'canceling' THEN 'canceled'"
-            f"   WHEN attempts <= max_retries THEN 'queued' ELSE 'failed' END,"
-            f" finished_at = CASE WHEN status != 'canceling' AND attempts <= max_retries"
-            f"   THEN NULL ELSE %(now)s END,"
-            f" execute_at = CASE WHEN status != 'canceling' AND attempts <= max_retries"
-            f"   THEN %(now)s ELSE execute_at END,"
+            f"   WHEN {RETRIES_LEFT} THEN 'queued' ELSE 'failed' END,"
+            f" finished_at = CASE WHEN {retrying(INTERRUPTED)} THEN NULL ELSE %(now)s END,"
+            f" execute_at = CASE WHEN {retrying(INTERRUPTED)} THEN %(now)s ELSE execute_at END,"
             f" error = CASE WHEN status = 'canceling' THEN error ELSE 'interrupted' END,"
             f" ran_for = ran_for + {d.greatest}(0, {ran}),"
             f" owner = NULL, lease_until = NULL"

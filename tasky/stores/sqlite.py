@@ -29,6 +29,7 @@ from tasky.stores.rows import (
     ACTIVE,
     TASK_COLUMNS,
     WAITING,
+    ending,
     in_due_order,
     insert_rows,
     insert_task_sql,
@@ -66,11 +67,7 @@ CLAIM = (
     f" RETURNING {TASK_COLUMNS}"
 )
 FINISH = (
-    f"UPDATE tasks SET"
-    f" status = CASE WHEN status = 'canceling' THEN 'canceled' ELSE ?4 END,"
-    f" finished_at = CASE WHEN status = 'canceling' OR ?4 != 'scheduled' THEN ?5 END,"
-    f" execute_at = CASE WHEN status != 'canceling' AND ?4 = 'scheduled'"
-    f"   THEN ?6 ELSE execute_at END,"
+    f"UPDATE tasks SET {ending('?4', '?5', '?6')},"
     f" ran_for = ran_for + max(0, ?5 - started_at),"
     f" output = ?7, output_truncated = ?8, error = ?9, owner = NULL, lease_until = NULL"
     f" WHERE id = ?1 AND owner = ?2 AND attempts = ?3"

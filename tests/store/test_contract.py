@@ -203,16 +203,27 @@ def test_finish_of_a_canceling_task_ends_canceled(store):
     assert done.finished_at == T0 + 1
 
 
-def test_retry_goes_back_to_scheduled_and_counts_attempts(store):
+def test_a_failure_with_retries_left_goes_back_to_scheduled_and_counts_attempts(store):
     add(store, new(max_retries=1))
     task = claim_one(store)
-    (retry,) = store.finish([outcome(task, TaskState.SCHEDULED, error="boom", retry_at=T0 + 3)])
+    (retry,) = store.finish([outcome(task, TaskState.FAILED, error="boom", retry_at=T0 + 3)])
     assert retry.status is TaskState.SCHEDULED
     assert retry.execute_at == T0 + 3 and retry.finished_at is None and retry.error == "boom"
     second = claim_one(store, now=T0 + 3)
     assert second.attempts == 2 and second.lateness == 0
-    (failed,) = store.finish([outcome(second, TaskState.FAILED, at=T0 + 5, error="boom")])
-    assert failed.status is TaskState.FAILED and failed.ran_for == 3
+    (failed,) = store.finish(
+        [outcome(second, TaskState.FAILED, at=T0 + 5, error="boom", retry_at=T0 + 9)]
+    )
+    assert failed.status is TaskState.FAILED and failed.ran_for == 3, "no retry left"
+    assert failed.finished_at == T0 + 5 and failed.execute_at == T0 + 3
+
+
+def test_a_cancel_wins_over_a_retry(store):
+    add(store, new(max_retries=1))
+    task = claim_one(store)
+    store.cancel(task.id, T0)
+    (done,) = store.finish([outcome(task, TaskState.FAILED, error="boom", retry_at=T0 + 3)])
+    assert (done.status, done.finished_at) == (TaskState.CANCELED, T0 + 1)
 
 
 def test_finish_many_in_one_call(store):
