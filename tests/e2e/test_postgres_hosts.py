@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 import time
 from collections import Counter
@@ -162,7 +163,7 @@ def test_each_schedule_tick_fires_once_across_hosts(hosts):
     tasks = a.get(f"/tasky/v1/tasks/?schedule_id={schedule_id}&limit=1000").json()["tasks"]
     ticks = sorted(epoch(t["execute_at"]) for t in tasks)
     assert len(ticks) == len(set(ticks)) == paused.json()["runs"]
-    for earlier, later in zip(ticks, ticks[1:]):
+    for earlier, later in itertools.pairwise(ticks):
         assert later - earlier == pytest.approx(0.2, abs=1e-3), "a tick was lost or doubled"
     for task in tasks:
         a.wait_finished(task["task_id"])

@@ -186,7 +186,7 @@ def test_expired_lease_of_another_runner_is_recovered(make_runner):
     dead = make_runner(start=False)
     store = dead.store
     task = dead.submit("probe", {"max_retries": 1}).task
-    (claimed,) = store.claim(
+    (_claimed,) = store.claim(
         "probe", "elsewhere:1:dead", 1, time.time(), time.time(), time.time() + 0.3
     )
     service = make_runner(lease=0.3)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 
 import pytest
@@ -110,5 +111,5 @@ def test_several_runners_fire_each_tick_exactly_once(make_runner):
     services[2].schedule_action(schedule.id, "pause")
     ticks = sorted(t.execute_at for t in runs(services[3], schedule.id))
     assert len(ticks) == len(set(ticks)) == services[3].get_schedule(schedule.id).runs
-    for earlier, later in zip(ticks, ticks[1:]):
+    for earlier, later in itertools.pairwise(ticks):
         assert later - earlier == pytest.approx(0.1, abs=1e-6), "a tick was lost or doubled"
