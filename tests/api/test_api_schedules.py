@@ -13,31 +13,13 @@ import pytest
 from tasky.api.fields import format_instant
 from tasky.models import TaskState
 from tests.api.api_helpers import assert_error, assert_z_time, finish, start, submit
+from tests.spec_fields import SCHEDULE_FIELDS as SPEC_SCHEDULE_FIELDS
+from tests.spec_fields import SCHEDULE_SUBMITTED_FIELDS
 
 pytestmark = pytest.mark.timeout(60)
 
-SUBMITTED_FIELDS = {"schedule_id", "worker", "next_run_at", "created_at"}
-SCHEDULE_FIELDS = {
-    "schedule_id",
-    "worker",
-    "config",
-    "cron",
-    "interval",
-    "timezone",
-    "status",
-    "next_run_at",
-    "last_run_at",
-    "last_task_id",
-    "runs",
-    "overlap",
-    "misfire",
-    "start_at",
-    "end_at",
-    "created_at",
-    "timeout",
-    "max_retries",
-    "retry_backoff",
-}
+SUBMITTED_FIELDS = SCHEDULE_SUBMITTED_FIELDS
+SCHEDULE_FIELDS = SPEC_SCHEDULE_FIELDS | {"timeout", "max_retries", "retry_backoff"}
 UNKNOWN_ID = "0" * 32
 BASE = "/tasky/v1/schedules"
 
