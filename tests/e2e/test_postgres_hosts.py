@@ -22,14 +22,6 @@ LEASE = 3.0
 
 
 @pytest.fixture
-def database(postgres_server):
-    """An empty database: the servers' processes, starting together, migrate it."""
-    url = postgres_server.create_database()
-    yield url
-    postgres_server.drop_database(url)
-
-
-@pytest.fixture
 def hosts(database, server_factory, tmp_path):
     """Start servers ("hosts") on the database, one after the other (the processes of each
     start together); each is named by its data folder and gets ``env`` over the defaults."""
