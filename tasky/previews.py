@@ -10,14 +10,14 @@ from zoneinfo import ZoneInfo
 
 from tasky.errors import InvalidInput
 from tasky.models import Schedule, ScheduleState
+from tasky.requests import TRIGGER_FIELDS
 from tasky.schedules import trigger_of
-from tasky.service import TRIGGER_FIELDS, TaskService
-from tasky.triggers import TriggerError
+from tasky.service import Service
 
 MAX_PREVIEW = 100
 
 
-def preview(service: TaskService, query: dict[str, Any], count: int) -> dict[str, Any]:
+def preview(service: Service, query: dict[str, Any], count: int) -> dict[str, Any]:
     """The first ``count`` ticks at or after now of the trigger in ``query`` (cron or
     interval, timezone, start_at, end_at). With ``schedule_id``, of that schedule with the
     fields of ``query`` changed, as a PATCH would change it."""
@@ -28,7 +28,7 @@ def preview(service: TaskService, query: dict[str, Any], count: int) -> dict[str
     if given.get("interval") is not None:
         given.setdefault("cron", None)
     if query.get("schedule_id"):
-        base = service.get_schedule(query["schedule_id"])
+        base = service.schedules.get(query["schedule_id"])
     else:
         base = Schedule(
             id="",
@@ -45,10 +45,7 @@ def preview(service: TaskService, query: dict[str, Any], count: int) -> dict[str
     if draft.cron is None and draft.interval is None:
         message = "Give a cron expression or an interval."
         raise InvalidInput(message, errors={"cron": [message], "interval": [message]})
-    try:
-        trigger = trigger_of(draft)
-    except TriggerError as exc:
-        raise InvalidInput(str(exc), errors={exc.field: [str(exc)]}) from None
+    trigger = trigger_of(draft)  # a bad trigger is a TriggerError: 422, naming its field
     zone = ZoneInfo(draft.timezone)
     ticks: list[float] = []
     at = trigger.first_run(now)

@@ -52,7 +52,7 @@ def store(tmp_path):
 def test_queued_inserts_are_all_stored_and_each_caller_gets_its_own(store):
     tasks = [new() for _ in range(5)]
     results = insert_behind_a_writer(store, tasks)
-    for task, result in zip(tasks, results):
+    for task, result in zip(tasks, results, strict=True):
         ((stored, created),) = result
         assert created and stored.id == task.id
         assert store.get_task(task.id) is not None
