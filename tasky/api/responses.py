@@ -4,7 +4,6 @@ workers, statistics, runners, health) into SPEC's JSON."""
 from __future__ import annotations
 
 import statistics
-from collections.abc import Sequence
 from typing import Any
 
 import marshmallow as ma
@@ -19,6 +18,7 @@ from tasky.models import (
     Task,
     WorkerStatistics,
 )
+from tasky.stats import percentile
 from tasky.worker import Worker, describe_parameters, example_config
 
 
@@ -27,6 +27,9 @@ class ParameterSchema(ma.Schema):
     required = fields.Boolean()
     default = fields.Raw(allow_none=True)
     help = fields.String()
+    min = fields.Float(metadata={"description": "Lowest value allowed, when bounded."})
+    max = fields.Float(metadata={"description": "Highest value allowed, when bounded."})
+    choices = fields.List(fields.Raw(), metadata={"description": "The values allowed, if listed."})
 
 
 class WorkerSchema(ma.Schema):
@@ -86,17 +89,10 @@ class WorkerStatisticsSchema(ma.Schema):
             "canceled": by_status.get("canceled", 0),
             "failure_rate": failed / (completed + failed) if completed + failed else None,
             "avg_duration": statistics.fmean(durations) if durations else None,
-            "p50_duration": _percentile(durations, 50),
-            "p95_duration": _percentile(durations, 95),
+            "p50_duration": percentile(durations, 50),
+            "p95_duration": percentile(durations, 95),
             "last_finished_at": stats.counts.last_finished_at,
         }
-
-
-def _percentile(sorted_values: Sequence[float], pct: int) -> float | None:
-    if not sorted_values:
-        return None
-    index = round(pct / 100 * (len(sorted_values) - 1))
-    return sorted_values[index]
 
 
 class SubmittedSchema(ma.Schema):

@@ -223,6 +223,46 @@ class Store(ABC):
     def forget_runners(self, heartbeat_before: float) -> int:
         """Delete the rows of runners whose last heartbeat is before that instant; how many."""
 
+    # -- the dashboard -----------------------------------------------------------------------
+
+    @abstractmethod
+    def live_tasks(self, finished_after: float, limit: int) -> list[Task]:
+        """List items (no config or output) of the tasks running or canceling, of at most
+        ``limit`` tasks finished at or after ``finished_after`` (the latest first), and of the
+        newest task; one task may come twice. The live feed's one query."""
+
+    @abstractmethod
+    def task_counts(self) -> dict[tuple[str, str], int]:
+        """How many tasks each (worker, status) has. Reads every row: callers keep it."""
+
+    @abstractmethod
+    def finished_since(self, since: float, limit: int) -> list[tuple[str, float, float | None]]:
+        """(status, finished_at, lateness) of at most ``limit`` tasks finished at or after
+        ``since``, the latest first."""
+
+    @abstractmethod
+    def count_matching(
+        self, filters: TaskFilter, max_id: str | None
+    ) -> tuple[dict[str, int], str | None]:
+        """How many tasks of the filter (with an id at most ``max_id``) each status has, and
+        the newest id among them (None when none matches)."""
+
+    @abstractmethod
+    def act_on_matching(
+        self,
+        filters: TaskFilter,
+        action: str,
+        max_id: str,
+        before_id: str | None,
+        limit: int,
+        now: float,
+    ) -> list[Task]:
+        """One page of a bulk action (``tasky.bulk.BULK_ACTIONS``), one statement: the
+        ``limit`` newest tasks of the filter with an id at most ``max_id`` (and below
+        ``before_id``) in a state the action fits are changed as the one-task transition would
+        change them (``delete`` removes them); answers them as they are now (as they were,
+        for ``delete``). A cancel leaves a running task ``canceling``."""
+
     # -- housekeeping -----------------------------------------------------------------------
 
     def subscribe(self, on_change: Callable[[], None]) -> None:

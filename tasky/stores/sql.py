@@ -33,6 +33,7 @@ from tasky.models import (
     WorkerCounts,
 )
 from tasky.stores.base import Store
+from tasky.stores.dashboard import DashboardSQL
 from tasky.stores.dialect import Dialect
 from tasky.stores.rows import (
     ACTIVE,
@@ -83,7 +84,7 @@ class Changed(NamedTuple):
     rowcount: int
 
 
-class SQLStore(Store):
+class SQLStore(DashboardSQL, Store):
     """The contract in SQL, over the connections of a subclass."""
 
     dialect: Dialect

@@ -2,11 +2,11 @@ import { start } from "../lib/app.js";
 import { api } from "../lib/api.js";
 import { $, badge, fmtSeconds, fmtTime, h, notice, url } from "../lib/dom.js";
 import { actionButtons, enableFor, isTerminal } from "../lib/actions.js";
-import { poll } from "../lib/live.js";
+import { watchFeed } from "../lib/feed.js";
 
 const taskId = document.body.dataset.taskId;
 const base = `/tasky/v1/tasks/${encodeURIComponent(taskId)}`;
-let task = null;
+let task = null; // as last shown
 
 function timeline(t, stats) {
   const rows = [
@@ -71,9 +71,17 @@ function onAction(action, body) {
 }
 
 let stop = null;
-function live() {
+/** Load the task, then follow it through the live feed until it has finished. */
+async function live() {
   if (stop) stop();
-  stop = poll(load, 1000);
+  if (!(await load())) return;
+  stop = watchFeed(async (feed) => {
+    const now = feed.tasks.find((t) => t.task_id === taskId);
+    if (now && (now.status !== task.status || now.duration !== task.duration)) {
+      return load();
+    }
+    return undefined;
+  });
 }
 
 $("#copy-output").addEventListener("click", async () => {

@@ -1,8 +1,8 @@
 import { start } from "../lib/app.js";
 import { api } from "../lib/api.js";
 import { $, badge, fmtSeconds, fmtTime, h, notice, shortId, url } from "../lib/dom.js";
-import { ALLOWED, actionButtons } from "../lib/actions.js";
-import { poll } from "../lib/live.js";
+import { actionButtons, enableFor } from "../lib/actions.js";
+import { watchFeed } from "../lib/feed.js";
 
 const FILTERS = ["status", "worker", "schedule_id"];
 const PAGE = 50;
@@ -57,9 +57,38 @@ function render(page) {
   $("#page-newest").href = url(`/tasks?${newest}`);
 }
 
+let shown = { tasks: [] };
+let seenNewest = null; // the feed's newest task id at the last look
+
 async function refresh() {
-  const { data, notModified } = await api(listPath(), { etag: true });
-  if (!notModified) render(data);
+  shown = (await api(listPath())).data;
+  render(shown);
+}
+
+/** Apply the live feed to the rows shown: new states in place; a new task on the first
+ * page (or a shown task gone from the filter) refetches the page, one request. */
+async function onFeed(feed) {
+  const status = query.get("status");
+  // a task created since the page was read may belong on the first page
+  let stale = !query.get("cursor") && seenNewest !== null && feed.newest_task_id !== seenNewest;
+  seenNewest = feed.newest_task_id;
+  const byId = new Map(feed.tasks.map((t) => [t.task_id, t]));
+  for (const task of shown.tasks) {
+    const now = byId.get(task.task_id);
+    if (!now || now.status === task.status && now.duration === task.duration) continue;
+    if (status && now.status !== status) stale = true;
+    Object.assign(task, now);
+    const tr = document.querySelector(`#tasks tr[data-task-id="${task.task_id}"]`);
+    if (!tr) continue;
+    tr.dataset.status = task.status;
+    tr.querySelector(".status").replaceChildren(badge(task.status));
+    const cells = tr.children;
+    cells[5].textContent = fmtTime(task.started_at);
+    cells[6].textContent = fmtTime(task.finished_at);
+    cells[7].textContent = fmtSeconds(task.duration);
+    enableFor(tr, task.status);
+  }
+  if (stale) await refresh();
 }
 
 // -- bulk actions on the filtered query ---------------------------------------------------
@@ -90,24 +119,26 @@ async function countBulk() {
   const label = $("#bulk-action").selectedOptions[0].textContent;
   $("#bulk-status").textContent =
     `${data.matched} task(s) match (${describeFilter(filter)}); ${data.eligible} of them ` +
-    `in a state that allows "${label}" (${ALLOWED[action].join(", ")}). ` +
+    `in a state that allows "${label}" (${data.states.join(", ")}). ` +
     "Tasks created after this count are left alone.";
   $("#bulk-count").hidden = true;
   $("#bulk-confirm").hidden = false;
+  $("#bulk-confirm").disabled = data.eligible === 0;
   $("#bulk-confirm").textContent = `${label}: ${data.eligible} task(s)`;
   $("#bulk-abort").hidden = false;
-  $("#bulk-confirm").focus();
+  $(data.eligible ? "#bulk-confirm" : "#bulk-abort").focus();
 }
 
 async function confirmBulk() {
-  const { action, filter, max_id: maxId } = counted;
+  const { action, max_id: maxId, matched } = counted;
+  const filter = filterOf(query);
   $("#bulk-confirm").disabled = true;
   try {
     const { data } = await api("/tasky/v1/tasks/actions", {
       method: "POST",
-      body: { action, filter, max_id: maxId },
+      body: { action, filter, max_id: maxId ?? undefined, counted: matched },
     });
-    const skipped = Object.entries(data.skipped || {}).map(([why, n]) => `${n} ${why}`);
+    const skipped = Object.entries(data.skipped || {}).map(([why, n]) => `${why}: ${n}`);
     resetBulk(
       `Done: ${data.acted} acted on, ${data.skipped_total || 0} skipped` +
         (skipped.length ? ` (${skipped.join("; ")})` : "") + ".",
@@ -134,5 +165,6 @@ start(async () => {
   $("#bulk-confirm").addEventListener("click", () => confirmBulk().catch((err) => resetBulk(`Failed: ${err.message}`)));
   $("#bulk-abort").addEventListener("click", () => resetBulk());
   $("#bulk-action").addEventListener("change", () => resetBulk());
-  poll(refresh, 2000);
+  await refresh();
+  watchFeed(onFeed);
 });
