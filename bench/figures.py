@@ -400,6 +400,9 @@ def fig_scale(
             raise AssertionError(f"scale: {counts['scheduled']} scheduled, expected {n}")
         lists = {name: list_latency(conn, path, list_gets) for name, path in LIST_PATHS.items()}
         rss["after_lists"] = server.rss_mb()
+        from bench import dashboard  # it reads this module's percentile
+
+        dash = dashboard.measure(server.port, list_gets)
         rounds = []
         for _ in range(lateness_rounds):  # as figure 1 does, so the two compare
             rounds.append(lateness_round(server, conn, lateness_n, spread, lead, cap))
@@ -418,6 +421,7 @@ def fig_scale(
             "lists": lists,
             "list_ms": max(v["median_ms"] for v in lists.values()),
             "lateness": late,
+            "dashboard": dash,
             "db_mb": sum(f.stat().st_size for f in server.data.glob("tasks.db*")) / (1024 * 1024),
         }
 

@@ -47,6 +47,8 @@ KEYS = (
     "scale_rss_mb",
     "scale_lateness_p99_ms",
     "list_ms",
+    "dashboard_server_ms",
+    "dashboard_ready_ms",
     "pg_e2e_tasks_per_s",
     "pg_naive_claims_per_s",
     "tick_lateness_p50_ms",
@@ -322,6 +324,12 @@ def _recording_cost(work: Path) -> dict:
     return {"per_task_us": per_us, "flush_per_task_us": flush_us}
 
 
+def _ready_ms(m: dict[str, dict]) -> float | None:
+    """The slower page's median time to show its data, where a browser ran."""
+    ready = m.get("scale", {}).get("dashboard", {}).get("ready")
+    return max(v["median_ms"] for v in ready.values()) if ready else None
+
+
 def _results(m: dict[str, dict]) -> dict:
     def get(figure: str, *path: str):
         value = m.get(figure)
@@ -343,6 +351,8 @@ def _results(m: dict[str, dict]) -> dict:
         "scale_rss_mb": get("scale", "rss_mb"),
         "scale_lateness_p99_ms": get("scale", "lateness", "p99_ms"),
         "list_ms": get("scale", "list_ms"),
+        "dashboard_server_ms": get("scale", "dashboard", "server_ms"),
+        "dashboard_ready_ms": _ready_ms(m),
         "pg_e2e_tasks_per_s": get("pg", "e2e_tasks_per_s"),
         "pg_naive_claims_per_s": get("pg", "naive_claims_per_s"),
         "tick_lateness_p50_ms": get("ticks", "p50_ms"),
@@ -638,6 +648,36 @@ def render_table(r: dict, m: dict, sizes: Sizes, failures: dict) -> str:
                 _met(got.get("median_ms"), 20, True),
             )
         )
+    dash = sc.get("dashboard", {})
+    server = dash.get("server", {})
+    rows.append(
+        (
+            "   dashboard: overview and tasks pages, server time (Server-Timing, median)",
+            val("dashboard_server_ms", " ms", 1),
+            "<= 200 ms",
+            ", ".join(
+                f"{name} {_fmt(server.get(name, {}).get('median_ms'), 1)}"
+                for name in (
+                    "overview_page",
+                    "overview_api",
+                    "tasks_page",
+                    "tasks_api",
+                    "live_feed",
+                )
+            ),
+            met("dashboard_server_ms", 200, True),
+        )
+    )
+    ready = dash.get("ready") or {}
+    rows.append(
+        (
+            "   dashboard: page shows its data (headless chromium, median of 3)",
+            val("dashboard_ready_ms", " ms", 0) if ready else "skipped (no chromium)",
+            "<= 1000 ms",
+            ", ".join(f"{name} {_fmt(v['median_ms'], 0)} ms" for name, v in ready.items()),
+            met("dashboard_ready_ms", 1000, True) if ready else "-",
+        )
+    )
     pg = m.get("pg", {})
     naive = r["pg_naive_claims_per_s"]
     reference = f"naive SKIP LOCKED loop: {_fmt(naive)} claims/s" if naive else ""

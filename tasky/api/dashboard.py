@@ -70,8 +70,11 @@ class Live(MethodView):
     @blp.response(200, FeedSchema, headers={"ETag": {"schema": {"type": "string"}}})
     @blp.alt_response(304, description="Unchanged since the ETag sent as If-None-Match.")
     def get(self):
-        """Tasks running now and finished lately, and the newest task id (kept per process
-        for a second: send If-None-Match to get a 304 while nothing changed)"""
+        """Tasks running now or finished lately, and the newest task id
+
+        Kept per process for a second, whatever the number of clients: send the ETag back as
+        If-None-Match to get a 304 while nothing changed.
+        """
         return conditional(get_service().dashboard.feed(), FEED)
 
 
@@ -133,8 +136,11 @@ class Overview(MethodView):
     @blp.response(200, OverviewSchema)
     @blp.alt_response(304, description="Unchanged since the ETag sent as If-None-Match.")
     def get(self, query):
-        """Tasks by state and by worker (counted every few seconds per process), and finished
-        tasks and start lateness per interval over a range"""
+        """Tasks by state and worker; finished tasks and start lateness over a range
+
+        The counts are taken at most every 10 s per process, in the background (a page view
+        never counts the table); `counted_at` says when.
+        """
         value = get_service().dashboard.overview(query["range"])
         kept = Kept(value, 0.0, etag_of(value))
         return conditional(kept, OVERVIEW)

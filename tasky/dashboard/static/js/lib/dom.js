@@ -26,8 +26,9 @@ export const url = (path) => root + path;
 export function fmtTime(iso) {
   if (!iso) return "—";
   const d = new Date(iso);
+  const thisYear = d.getFullYear() === new Date().getFullYear();
   return d.toLocaleString(undefined, {
-    year: "numeric", month: "2-digit", day: "2-digit",
+    year: thisYear ? undefined : "numeric", month: "2-digit", day: "2-digit",
     hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false,
   });
 }

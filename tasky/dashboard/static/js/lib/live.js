@@ -48,7 +48,10 @@ export function poll(tick, intervalMs = 2000, { immediate = true } = {}) {
   poller.pause = () => clearTimeout(poller.timer);
   pollers.add(poller);
   if (immediate) run();
-  else schedule(intervalMs);
+  else {
+    indicator("live"); // the page has just loaded its data
+    schedule(intervalMs);
+  }
   return () => {
     poller.stopped = true;
     clearTimeout(poller.timer);

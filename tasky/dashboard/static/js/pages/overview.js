@@ -5,6 +5,7 @@ import { finishedChart, latenessChart } from "../lib/chart.js";
 import { poll } from "../lib/live.js";
 
 const RANGES = ["15m", "1h", "24h", "7d"];
+const STATES = ["scheduled", "queued", "paused", "running", "canceling", "completed", "failed", "canceled"];
 const params = new URLSearchParams(location.search);
 const range = RANGES.includes(params.get("range")) ? params.get("range") : "1h";
 
@@ -14,7 +15,7 @@ function showCounts(counts) {
     : `Counted at ${new Date(counts.counted_at).toLocaleTimeString()}`;
   $("#counts-note").textContent = `${note} (refreshed at most every ${counts.max_age} s).`;
   $("#state-counts").replaceChildren(
-    ...Object.entries(counts.by_status).map(([state, n]) =>
+    ...STATES.filter((state) => state in counts.by_status).map((state) => [state, counts.by_status[state]]).map(([state, n]) =>
       h("li", { class: `tile s-${state}` }, h("a", { href: url(`/tasks?status=${state}`) }, h("span", { class: "count" }, n.toLocaleString()), h("span", { class: "what" }, state))),
     ),
   );

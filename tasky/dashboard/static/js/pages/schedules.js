@@ -15,7 +15,7 @@ function row(s) {
     h("td", {}, s.worker),
     h("td", {}, h("code", {}, triggerText(s))),
     h("td", {}, badge(s.status)),
-    h("td", {}, fmtTime(s.next_run_at)),
+    h("td", { class: "time" }, fmtTime(s.next_run_at)),
     h("td", {}, s.last_task_id ? h("a", { href: url(`/tasks/${s.last_task_id}`) }, fmtTime(s.last_run_at)) : "—"),
     h("td", { class: "num" }, s.runs),
     h(
