@@ -34,9 +34,10 @@ class TimedCache(Generic[T]):
     recomputes it otherwise, one caller at a time (the others wait for that answer rather
     than query too).
 
-    With ``stale_ok`` a value that has aged is still answered at once while one background
-    thread recomputes it: for a value slow to compute (counts over a big table), only the
-    first caller of the process waits.
+    ``peek()`` never waits: it answers the kept value, however old (None before the first),
+    and has one background thread recompute it when it has aged. For a value slow to compute
+    (counts over a big table) a caller is then never held up, and ``cost_factor`` keeps the
+    recomputations rare: a value stays fresh at least that many times as long as it took.
     """
 
     def __init__(
@@ -44,17 +45,19 @@ class TimedCache(Generic[T]):
         compute: Callable[[], T],
         max_age: float,
         *,
-        stale_ok: bool = False,
+        cost_factor: float = 0.0,
         monotonic: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,
     ):
         self.compute = compute
         self.max_age = max_age
-        self.stale_ok = stale_ok
+        self.cost_factor = cost_factor
         self.monotonic = monotonic
         self.wall = wall
         self.computations = 0
         """How many times ``compute`` ran: the store queries this cache made."""
+        self.fresh_for = max_age
+        """Seconds the last value stays fresh: ``max_age``, or more for a slow computation."""
         self._kept: Kept[T] | None = None
         self._fresh_until = float("-inf")
         self._lock = threading.Lock()  # held while computing
@@ -65,20 +68,26 @@ class TimedCache(Generic[T]):
         kept = self._kept
         if kept is not None and self.monotonic() < self._fresh_until:
             return kept
-        if kept is not None and self.stale_ok:
-            self._refresh_in_background()
-            return kept
         with self._lock:
             if self._kept is not None and self.monotonic() < self._fresh_until:
                 return self._kept  # another caller recomputed it while this one waited
             return self._recompute()
 
+    def peek(self) -> Kept[T] | None:
+        kept = self._kept
+        if kept is None or self.monotonic() >= self._fresh_until:
+            self._refresh_in_background()
+        return kept
+
     def _recompute(self) -> Kept[T]:
+        started = self.monotonic()
         value = self.compute()
         self.computations += 1
         kept = Kept(value, self.wall(), etag_of(value))
         self._kept = kept
-        self._fresh_until = self.monotonic() + self.max_age
+        done = self.monotonic()
+        self.fresh_for = max(self.max_age, self.cost_factor * (done - started))
+        self._fresh_until = done + self.fresh_for
         return kept
 
     def _refresh_in_background(self) -> None:
@@ -90,7 +99,8 @@ class TimedCache(Generic[T]):
         def run() -> None:
             try:
                 with self._lock:
-                    self._recompute()
+                    if self._kept is None or self.monotonic() >= self._fresh_until:
+                        self._recompute()
             finally:
                 self._refreshing = False
 

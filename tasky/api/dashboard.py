@@ -100,7 +100,9 @@ class CountsSchema(ma.Schema):
     by_status = fields.Dict(keys=fields.String(), values=fields.Integer())
     by_worker = fields.Dict(keys=fields.String(), values=fields.Nested(WorkerCountSchema))
     counted_at = Timestamp(metadata={"description": "When these counts were taken."})
-    max_age = fields.Float(metadata={"description": "Seconds between two counts, at most."})
+    max_age = fields.Float(
+        metadata={"description": "Seconds until the next count (longer for a big table)."}
+    )
     estimated = fields.Constant(False)
 
 
@@ -123,7 +125,11 @@ class SeriesSchema(ma.Schema):
 
 
 class OverviewSchema(ma.Schema):
-    counts = fields.Nested(CountsSchema)
+    counts = fields.Nested(
+        CountsSchema,
+        allow_none=True,
+        metadata={"description": "null until this server process has counted the tasks."},
+    )
     series = fields.Nested(SeriesSchema)
 
 

@@ -24,7 +24,10 @@ FEED_WINDOW = 30.0
 FEED_LIMIT = 500
 """... at most this many of them."""
 COUNTS_MAX_AGE = 10.0
-"""Seconds between two counts of the tasks (a scan of the table, made in the background)."""
+"""Seconds between two counts of the tasks (a scan of the table, made in the background)..."""
+COUNTS_COST_FACTOR = 20.0
+"""... or 20 times as long as the last count took: at most 5 % of a core goes to counting
+(a million tasks take about 2 s on SQLite: a count every 40 s)."""
 RANGES = {"15m": (900, 60), "1h": (3600, 60), "24h": (86400, 1800), "7d": (7 * 86400, 7200)}
 """The overview's ranges: (seconds, seconds per bucket)."""
 SERIES_MAX_AGE = {"15m": 5.0, "1h": 10.0, "24h": 60.0, "7d": 300.0}
@@ -68,9 +71,9 @@ class Dashboard(Part):
     def __init__(self, *parts: Any):
         super().__init__(*parts)
         self._feed = TimedCache(self._read_feed, FEED_MAX_AGE)
-        self._counts = TimedCache(self._count, COUNTS_MAX_AGE, stale_ok=True)
+        self._counts = TimedCache(self._count, COUNTS_MAX_AGE, cost_factor=COUNTS_COST_FACTOR)
         self._series = {
-            key: TimedCache(functools.partial(self._activity, key), age, stale_ok=True)
+            key: TimedCache(functools.partial(self._activity, key), age)
             for key, age in SERIES_MAX_AGE.items()
         }
 
@@ -103,13 +106,21 @@ class Dashboard(Part):
     # -- overview ---------------------------------------------------------------------------
 
     def overview(self, range_key: str) -> dict[str, Any]:
+        """The counts (None until the first count of this process is done: it never holds
+        a request up) and the activity over the range."""
         if range_key not in RANGES:
             message = f"Must be one of: {', '.join(RANGES)}."
             raise InvalidInput("unknown range", errors={"range": [message]})
-        counts = self._counts.get()
+        counts = self._counts.peek()
         series = self._series[range_key].get()
         return {
-            "counts": {**counts.value, "counted_at": counts.computed_at, "max_age": COUNTS_MAX_AGE},
+            "counts": None
+            if counts is None
+            else {
+                **counts.value,
+                "counted_at": counts.computed_at,
+                "max_age": self._counts.fresh_for,
+            },
             "series": {**series.value, "computed_at": series.computed_at},
         }
 

@@ -10,6 +10,7 @@ import pytest
 from tasky.config import Settings
 from tasky.factory import create_app
 from tasky.models import Outcome, TaskState
+from tests.support import wait_for
 
 OWNER = "runner-1"
 
@@ -74,7 +75,11 @@ def test_the_overview_counts_by_state_and_worker_and_charts_a_range(client, serv
     submit(client, "echo", config={"message": "a"})
     task = start(service, "echo")
     finish(service, task, TaskState.FAILED)
-    body = client.get("/tasky/v1/overview?range=15m").get_json()
+    first = client.get("/tasky/v1/overview?range=15m").get_json()
+    assert first["counts"] is None  # counted in the background: no request waits for it
+    body = wait_for(
+        lambda: (b := client.get("/tasky/v1/overview?range=15m").get_json())["counts"] and b
+    )
     counts = body["counts"]
     assert counts["by_status"]["queued"] == 1 and counts["by_status"]["failed"] == 1
     assert counts["by_worker"]["echo"] == {"waiting": 0, "running": 0, "finished": 1, "total": 1}

@@ -54,24 +54,44 @@ def test_concurrent_callers_wait_for_one_computation():
     assert answers == [1] * 8 and cache.computations == 1
 
 
-def test_stale_ok_answers_at_once_and_refreshes_in_the_background():
+def test_peek_never_waits_and_refreshes_in_the_background():
     clock = Clock()
     release = threading.Event()
     values = iter(range(100))
 
     def compute():
-        value = next(values)
-        if value:
-            release.wait(5)
-        return value
+        release.wait(5)
+        return next(values)
 
-    cache = TimedCache(compute, max_age=1.0, stale_ok=True, monotonic=clock)
-    assert cache.get().value == 0
-    clock.now += 5
-    assert cache.get().value == 0  # aged: answered at once, recomputed meanwhile
-    assert cache.get().value == 0
+    cache = TimedCache(compute, max_age=1.0, monotonic=clock)
+    assert cache.peek() is None  # nothing yet: computed meanwhile
     release.set()
-    wait_for(lambda: cache.get().value == 1, timeout=5)
+    wait_for(lambda: cache.peek() is not None, timeout=5)
+    assert cache.peek().value == 0
+    release.clear()
+    clock.now += 5
+    assert cache.peek().value == 0  # aged: answered at once, recomputed meanwhile
+    assert cache.peek().value == 0
+    release.set()
+    wait_for(lambda: cache.peek().value == 1, timeout=5)
+    assert cache.computations == 2
+
+
+def test_a_slow_value_stays_fresh_longer():
+    clock = Clock()
+
+    def slow():
+        clock.now += 3.0  # the computation took 3 s
+        return "counted"
+
+    cache = TimedCache(slow, max_age=10.0, cost_factor=20.0, monotonic=clock)
+    cache.get()
+    assert cache.fresh_for == 60.0
+    clock.now += 59
+    cache.get()
+    assert cache.computations == 1
+    clock.now += 2
+    cache.get()
     assert cache.computations == 2
 
 

@@ -10,10 +10,14 @@ const params = new URLSearchParams(location.search);
 const range = RANGES.includes(params.get("range")) ? params.get("range") : "1h";
 
 function showCounts(counts) {
+  if (!counts) {
+    $("#counts-note").textContent = "Counting the tasks (the first count of this server process)…";
+    return;
+  }
   const note = counts.estimated
     ? `Estimated counts, as of ${new Date(counts.counted_at).toLocaleTimeString()}`
     : `Counted at ${new Date(counts.counted_at).toLocaleTimeString()}`;
-  $("#counts-note").textContent = `${note} (refreshed at most every ${counts.max_age} s).`;
+  $("#counts-note").textContent = `${note}; recounted every ${Math.round(counts.max_age)} s or more.`;
   $("#state-counts").replaceChildren(
     ...STATES.filter((state) => state in counts.by_status).map((state) => [state, counts.by_status[state]]).map(([state, n]) =>
       h("li", { class: `tile s-${state}` }, h("a", { href: url(`/tasks?status=${state}`) }, h("span", { class: "count" }, n.toLocaleString()), h("span", { class: "what" }, state))),
