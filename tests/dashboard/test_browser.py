@@ -158,3 +158,47 @@ def test_axe_finds_no_serious_violation(server, tab_factory, scheme):
             found[path] = bad
         tab.shot(f"{path.strip('/').replace('/', '_') or 'overview'}-{scheme}")
     assert found == {}
+
+
+def test_task_detail_shows_output_and_timeline_and_clones_into_the_form(server, tab):
+    task_id = server.submit("echo", {"config": {"message": "hello"}, "max_retries": 2})
+    server.wait_finished(task_id)
+    page = tab.goto(f"/tasks/{task_id}")
+    expect(page.locator("#t-status")).to_have_text("completed")
+    expect(page.locator("#t-output")).to_contain_text('"message": "hello"')
+    expect(page.locator("#timeline")).to_contain_text("Lateness")
+    expect(page.locator("[data-action=delete]")).to_be_enabled()
+    expect(page.locator("[data-action=cancel]")).to_be_disabled()
+    page.get_by_role("button", name="Copy").click()
+    expect(page.locator("#output-note")).to_have_text(re.compile("Copied|Selected"))
+    page.get_by_role("link", name="Clone and edit").click()
+    expect(page.locator("[name='config.message']")).to_have_value("hello")
+    expect(page.locator("[name='max_retries']")).to_have_value("2")
+    page.get_by_role("button", name="Submit").click()
+    expect(page.locator("#form-result a[data-task-id]")).to_be_visible()
+    clone = page.locator("#form-result a[data-task-id]").get_attribute("data-task-id")
+    assert server.wait_finished(clone)["config"] == {"message": "hello"}
+    tab.shot("task")
+
+
+def test_the_runners_page_lists_the_live_runner(tab):
+    page = tab.goto("/runners")
+    row = page.locator("#runners tbody tr").first
+    expect(row).to_contain_text("live", timeout=LIVE)
+    expect(row).to_contain_text("sleeper")
+
+
+def test_the_keyboard_reaches_the_skip_link_the_navigation_and_the_theme(tab):
+    page = tab.goto("/schedules")
+    page.keyboard.press("Tab")
+    skip = page.get_by_role("link", name="Skip to content")
+    expect(skip).to_be_focused()
+    expect(skip).to_be_in_viewport()
+    focused = []
+    for _ in range(8):
+        page.keyboard.press("Tab")
+        focused.append(page.evaluate("document.activeElement.textContent.trim()"))
+    assert {"Overview", "Workers", "Tasks", "Schedules", "Runners", "Theme: auto"} <= set(focused)
+    page.locator("#theme-toggle").focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#theme-toggle")).to_have_text("Theme: light")
