@@ -12,6 +12,7 @@ const range = RANGES.includes(params.get("range")) ? params.get("range") : "1h";
 function showCounts(counts) {
   if (!counts) {
     $("#counts-note").textContent = "Counting the tasks (the first count of this server process)…";
+    setTimeout(() => refresh().catch(() => {}), 1000); // sooner than the next poll
     return;
   }
   const note = counts.estimated
