@@ -8,6 +8,7 @@ its lifeline pipe reads end-of-file. Either way a stop hands its running tasks b
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import select
@@ -35,6 +36,9 @@ def run(settings: Settings, attach: str | None = None, lifeline: int | None = No
     signal.set_wakeup_fd(signal_end)
     for number in STOP_SIGNALS:
         signal.signal(number, lambda *_: None)
+    # The loaded code lives as long as the process: frozen, the garbage collector stops
+    # walking it on every full collection (as the HTTP processes do after loading the app).
+    gc.freeze()
     runner.start()
     listener = channel.serve(attach, runner) if attach is not None else None
     try:
