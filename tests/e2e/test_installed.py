@@ -4,6 +4,7 @@ its schema files, its built-in workers (through the ``tasky.workers`` entry poin
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 
@@ -18,10 +19,21 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
 def installed(tmp_path_factory) -> str:
     """A folder where the wheel of the checkout is installed (its dependencies are those of
     this environment)."""
+    # Built from a copy of the tracked files: a build writes build/ and *.egg-info/ into
+    # the tree it builds.
+    source = tmp_path_factory.mktemp("source")
+    tracked = (
+        subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True)
+        .stdout.decode()
+        .split("\0")
+    )
+    for name in filter(None, tracked):
+        (source / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / name, source / name)
     wheels = tmp_path_factory.mktemp("wheels")
     target = tmp_path_factory.mktemp("site")
     pip = [sys.executable, "-m", "pip", "--quiet", "--disable-pip-version-check"]
-    subprocess.run([*pip, "wheel", "--no-deps", "-w", str(wheels), str(ROOT)], check=True)
+    subprocess.run([*pip, "wheel", "--no-deps", "-w", str(wheels), str(source)], check=True)
     (wheel,) = wheels.glob("tasky-*.whl")
     subprocess.run([*pip, "install", "--no-deps", "--target", str(target), str(wheel)], check=True)
     return str(target)
