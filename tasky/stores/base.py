@@ -116,6 +116,26 @@ class Store(ABC):
     def prune(self, finished_before: float) -> int:
         """Delete terminal tasks finished before that instant; how many went."""
 
+    # -- dependencies ---------------------------------------------------------------------
+    # A task created with ``depends_on`` is ``blocked`` until its parents have ended; every
+    # transition that ends a task (finish, cancel, recover, a deleted schedule's cancels, a
+    # skip) releases or skips its blocked children in the same transaction, by their
+    # ``run_if`` rule: released to ``scheduled`` or ``queued`` (its ``$from`` references
+    # resolved, or ``failed`` naming a path with no value), or ``skipped`` with a
+    # ``skip_reason`` as soon as the rule can no longer hold. ``create_tasks`` raises
+    # ``InvalidInput`` (storing none) for a parent that is not stored, and settles at once a
+    # task whose parents have all ended. ``prune`` keeps a parent while a child is unfinished.
+
+    @abstractmethod
+    def task_inputs(self, task_id: str) -> dict[str, dict[str, Any]]:
+        """The results ``{status, output, error}`` of a task's parents, keyed by step name
+        for parents in the task's chain, else by task id."""
+
+    @abstractmethod
+    def sweep_blocked(self, now: float) -> list[str]:
+        """Settle blocked tasks whose parents have all ended (none, in a healthy store); the
+        ids it settled."""
+
     # -- transitions asked for by clients -------------------------------------------------
 
     @abstractmethod

@@ -33,6 +33,7 @@ from tasky.models import (
     WorkerCounts,
 )
 from tasky.stores.base import Store
+from tasky.stores.deps import CANCEL_SET, Dependencies
 from tasky.stores.dialect import Dialect
 from tasky.stores.rows import (
     ACTIVE,
@@ -79,7 +80,7 @@ class Changed(NamedTuple):
     rowcount: int
 
 
-class SQLStore(Store):
+class SQLStore(Dependencies, Store):
     """The contract in SQL, over the connections of a subclass."""
 
     dialect: Dialect
@@ -112,6 +113,9 @@ class SQLStore(Store):
         if self.dialect.notify is not None:
             db.execute(f"SELECT {self.dialect.notify}")
 
+    def _released(self, db: Any) -> None:
+        self._wake(db)
+
     def ping(self) -> None:
         self._read("SELECT 1")
 
@@ -124,6 +128,7 @@ class SQLStore(Store):
             db, f"{self.dialect.insert_task} RETURNING {TASK_COLUMNS}", insert_rows([new])[0]
         ).fetchone()
         if row is not None:
+            self._link(db, [new])
             return task_from_row(row), True
         return self._by_idempotency_key(db, new.idempotency_key), False
 
@@ -140,6 +145,7 @@ class SQLStore(Store):
             "status": filters.status,
             "worker": filters.worker,
             "schedule_id": filters.schedule_id,
+            "chain_id": filters.chain_id,
         }
         page = KeysetPage.of(LIST_COLUMNS, "tasks", equal, cursor, limit)
         return TaskPage(*page.read(self._read(page.sql, page.params), task_from_row))
@@ -176,21 +182,25 @@ class SQLStore(Store):
             else d.unlocked(f"status IN {ACTIVE} AND lease_until < %(now)s")
         )
         ran = f"{d.least}(%(now)s, coalesce(lease_until, %(now)s)) - started_at"
-        rows = self._change(
-            f"UPDATE tasks SET"
-            f" status = CASE WHEN status = 'canceling' THEN 'canceled'"
-            f"   WHEN attempts <= max_retries THEN 'queued' ELSE 'failed' END,"
-            f" finished_at = CASE WHEN status != 'canceling' AND attempts <= max_retries"
-            f"   THEN NULL ELSE %(now)s END,"
-            f" execute_at = CASE WHEN status != 'canceling' AND attempts <= max_retries"
-            f"   THEN %(now)s ELSE execute_at END,"
-            f" error = CASE WHEN status = 'canceling' THEN error ELSE 'interrupted' END,"
-            f" ran_for = ran_for + {d.greatest}(0, {ran}),"
-            f" owner = NULL, lease_until = NULL"
-            f" WHERE {held_by} RETURNING {d.returning(TASK, wake=True)}",
-            {"now": now, "owner": owner},
-        ).rows
-        return [task_from_row(row) for row in rows]
+        with self._write() as db:
+            rows = self._execute(
+                db,
+                f"UPDATE tasks SET"
+                f" status = CASE WHEN status = 'canceling' THEN 'canceled'"
+                f"   WHEN attempts <= max_retries THEN 'queued' ELSE 'failed' END,"
+                f" finished_at = CASE WHEN status != 'canceling' AND attempts <= max_retries"
+                f"   THEN NULL ELSE %(now)s END,"
+                f" execute_at = CASE WHEN status != 'canceling' AND attempts <= max_retries"
+                f"   THEN %(now)s ELSE execute_at END,"
+                f" error = CASE WHEN status = 'canceling' THEN error ELSE 'interrupted' END,"
+                f" ran_for = ran_for + {d.greatest}(0, {ran}),"
+                f" owner = NULL, lease_until = NULL"
+                f" WHERE {held_by} RETURNING {d.returning(TASK, wake=True)}",
+                {"now": now, "owner": owner},
+            ).fetchall()
+            recovered = [task_from_row(row) for row in rows]
+            self._ended(db, recovered, now)
+        return recovered
 
     def owners(self) -> set[str]:
         return {
@@ -198,7 +208,12 @@ class SQLStore(Store):
         }
 
     def prune(self, finished_before: float) -> int:
-        where = self.dialect.unlocked(f"finished_at < %s AND status IN {TERMINAL}")
+        # A parent stays while a child waits for it or has yet to read its result.
+        where = self.dialect.unlocked(
+            f"finished_at < %s AND status IN {TERMINAL} AND NOT EXISTS (SELECT 1 FROM task_deps d"
+            f" JOIN tasks c ON c.id = d.child_id WHERE d.parent_id = tasks.id"
+            f" AND c.status NOT IN {TERMINAL})"
+        )
         return self._change(f"DELETE FROM tasks WHERE {where}", (finished_before,)).rowcount
 
     # -- transitions asked for by clients -------------------------------------------------
@@ -212,14 +227,19 @@ class SQLStore(Store):
         wake: bool = False,
     ) -> Task:
         """One conditional UPDATE; when it matches nothing, tell a missing task from a task in
-        the wrong state. With ``wake`` the change wakes the runners (it made work due)."""
-        rows = self._change(
-            f"UPDATE tasks SET {assignments} WHERE id = %(id)s AND status IN {allowed}"
-            f" RETURNING {self.dialect.returning(TASK, wake)}",
-            {**params, "id": task_id},
-        ).rows
-        if rows:
-            return task_from_row(rows[0])
+        the wrong state. With ``wake`` the change wakes the runners (it made work due). A
+        task it ends settles its children in the same transaction."""
+        with self._write() as db:
+            row = self._execute(
+                db,
+                f"UPDATE tasks SET {assignments} WHERE id = %(id)s AND status IN {allowed}"
+                f" RETURNING {self.dialect.returning(TASK, wake)}",
+                {**params, "id": task_id},
+            ).fetchone()
+            if row is not None:
+                task = task_from_row(row)
+                self._ended(db, [task], params.get("now", task.finished_at or 0.0))
+                return task
         raise self._unchanged(task_id)
 
     def _unchanged(self, task_id: str, why: str = "") -> Exception:
@@ -232,12 +252,7 @@ class SQLStore(Store):
 
     def cancel(self, task_id: str, now: float) -> Task:
         return self._transition(
-            task_id,
-            NOT_TERMINAL,
-            f"status = CASE WHEN status IN {ACTIVE} THEN 'canceling' ELSE 'canceled' END,"
-            f" finished_at = CASE WHEN status IN {ACTIVE} THEN NULL ELSE %(now)s END",
-            {"now": now},
-            wake=True,
+            task_id, NOT_TERMINAL, CANCEL_SET.replace("%s", "%(now)s"), {"now": now}, wake=True
         )
 
     def update_waiting(self, task_id: str, changes: dict[str, Any], now: float) -> Task:
@@ -331,7 +346,9 @@ class SQLStore(Store):
                 f" AND status IN {EDITABLE} RETURNING {TASK_COLUMNS}",
                 (now, schedule_id),
             ).fetchall()
-        return [task_from_row(row) for row in rows]
+            canceled = [task_from_row(row) for row in rows]
+            self._ended(db, canceled, now)
+        return canceled
 
     def next_schedule_due_at(self) -> float | None:
         return self._read("SELECT min(next_run_at) FROM schedules WHERE status = 'active'")[0][0]
