@@ -138,6 +138,13 @@ class TaskSchema(TaskItemSchema):
     error = fields.String(allow_none=True)
     idempotency_key = fields.String(allow_none=True)
     output_truncated = fields.Boolean()
+    depends_on = fields.List(fields.String(), allow_none=True)
+    chain_id = fields.String(allow_none=True)
+    step = fields.String(allow_none=True, metadata={"description": "Its name in its chain."})
+    run_if = fields.String(allow_none=True)
+    skip_reason = fields.String(
+        allow_none=True, metadata={"description": "Why a `skipped` task never ran."}
+    )
 
 
 class TaskPageSchema(ma.Schema):

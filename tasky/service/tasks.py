@@ -13,6 +13,7 @@ from tasky.models import (
     EDITABLE_STATES,
     WAITING_STATES,
     NewTask,
+    RunIf,
     Task,
     TaskFilter,
     TaskPage,
@@ -20,7 +21,7 @@ from tasky.models import (
     TaskStatistics,
 )
 from tasky.requests import BatchRequest, TaskChanges, TaskRequest
-from tasky.service.base import Part, valid_config
+from tasky.service.base import Part, config_with_references, valid_config
 from tasky.worker import Worker
 
 ConfigCheck = Callable[[dict[str, Any] | None], dict[str, Any]]
@@ -35,7 +36,10 @@ class Tasks(Part):
         worker = self.enabled_worker(worker_name)
         now = self.clock()
         new = _new_task(worker, request, now, new_id(now), lambda c: valid_config(worker, c))
-        return self.engine.create_tasks([new])[0]
+        task, created = self.engine.create_tasks([new])[0]
+        if new.depends_on and created:  # released or skipped at once when its parents ended
+            task = self.store.get_task(task.id) or task
+        return task, created
 
     def submit_batch(self, worker_name: str, batch: BatchRequest) -> list[Task]:
         """All or nothing: one invalid item rejects the batch, naming its index. Items with
@@ -112,6 +116,7 @@ class Tasks(Part):
             self.engine.abort(task.id)
         else:
             self.engine.ended([task])
+            self.engine.wake()  # its children may have been released
         return task
 
     def pause(self, task_id: str) -> Task:
@@ -155,16 +160,19 @@ class Tasks(Part):
 def _new_task(
     worker: Worker, request: TaskRequest, now: float, task_id: str, check: ConfigCheck
 ) -> NewTask:
+    parents = list(dict.fromkeys(request.depends_on)) if request.depends_on else None
     return NewTask(
         id=task_id,
         worker=worker.name,
-        config=check(request.config),
+        config=config_with_references(request.config, parents or (), check),
         execute_at=_due_at(request.execute_at, request.delay, now),
         created_at=now,
         timeout=request.timeout,
         max_retries=request.max_retries,
         retry_backoff=request.retry_backoff,
         idempotency_key=request.idempotency_key,
+        depends_on=parents,
+        run_if=RunIf(request.run_if) if request.run_if else None,
     )
 
 
