@@ -135,3 +135,23 @@ def submit_request(given: dict[str, Any]) -> TaskRequest | ScheduleRequest:
             errors={name: ["Only for a schedule (with cron or interval)."] for name in misplaced},
         )
     return TaskRequest(**given)
+
+
+@dataclass(frozen=True, slots=True)
+class StepRequest:
+    """One step of a chain: a task of ``worker`` named ``step``, whose ``task.depends_on``
+    names other steps of the chain."""
+
+    step: str
+    worker: str
+    task: TaskRequest
+
+
+@dataclass(frozen=True, slots=True)
+class ChainRequest:
+    """Named steps submitted together, all or nothing."""
+
+    steps: list[StepRequest]
+    name: str | None = None
+    idempotency_key: str | None = None
+    failure_policy: str = "continue"

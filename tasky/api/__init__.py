@@ -9,7 +9,7 @@ from __future__ import annotations
 from flask import Flask, send_from_directory
 from swagger_ui_bundle import swagger_ui_path
 
-from tasky.api import health, schedules, tasks, workers
+from tasky.api import chains, health, schedules, tasks, workers
 from tasky.api.auth import require_token
 from tasky.api.context import EXTENSION, get_service
 from tasky.api.errors import TaskyApi, register_error_handlers
@@ -53,6 +53,6 @@ def init_app(app: Flask, service: Service) -> TaskyApi:
         "swagger_ui_assets",
         lambda filename: send_from_directory(swagger_ui_path, filename),
     )
-    for module in (workers, tasks, schedules, health):
+    for module in (workers, tasks, schedules, chains, health):
         api.register_blueprint(module.blp)
     return api

@@ -93,7 +93,7 @@ class TaskChangeSchema(RunSchema):
         _not_both_due_fields(data)
 
 
-def _retry_backoff() -> fields.Float:
+def retry_backoff_field() -> fields.Float:
     return _seconds(positive=True, description="Base seconds of the retry backoff.")
 
 
@@ -126,7 +126,7 @@ class DependentSchema(OptionalFieldsSchema):
 class TaskSubmitSchema(TaskChangeSchema, DependentSchema):
     """Submitting one task."""
 
-    retry_backoff = _retry_backoff()
+    retry_backoff = retry_backoff_field()
     idempotency_key = fields.String(
         validate=validate.Length(min=1, max=200),
         metadata={"description": "A second submit with this key returns the first task."},
@@ -236,7 +236,7 @@ class SchedulePatchSchema(TriggerSchema, RunSchema):
     """Changing a schedule: its trigger, config or options. A new cron replaces the interval
     and the other way round; null clears ``start_at``, ``end_at`` or ``timeout``."""
 
-    retry_backoff = _retry_backoff()
+    retry_backoff = retry_backoff_field()
 
     start_at = Timestamp(
         allow_none=True, metadata={"description": "No run before this time; null: no lower bound."}

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from tasky.config import Settings
 from tasky.registry import Registry
 from tasky.service.base import Part
+from tasky.service.chains import Chains
 from tasky.service.engine import Engine
 from tasky.service.operations import Operations
 from tasky.service.schedules import Schedules
@@ -25,7 +26,8 @@ __all__ = ["Engine", "Service"]
 
 
 class Service(Part):
-    """``.workers``, ``.tasks``, ``.schedules``, ``.operations``: one method per action. Its
+    """``.workers``, ``.tasks``, ``.schedules``, ``.chains``, ``.operations``: one method per
+    action. Its
     ``settings``, ``store``, ``registry``, ``engine`` and ``clock`` are those of every part."""
 
     def __init__(
@@ -41,4 +43,5 @@ class Service(Part):
         self.workers = Workers(*parts)
         self.tasks = Tasks(*parts)
         self.schedules = Schedules(*parts)
+        self.chains = Chains(*parts)
         self.operations = Operations(*parts)

@@ -35,7 +35,7 @@ class Tasks(Part):
         instead: nothing is created)."""
         worker = self.enabled_worker(worker_name)
         now = self.clock()
-        new = _new_task(worker, request, now, new_id(now), lambda c: valid_config(worker, c))
+        new = new_task(worker, request, now, new_id(now), lambda c: valid_config(worker, c))
         task, created = self.engine.create_tasks([new])[0]
         if new.depends_on and created:  # released or skipped at once when its parents ended
             task = self.store.get_task(task.id) or task
@@ -51,7 +51,7 @@ class Tasks(Part):
         ids = new_ids(now, len(batch.tasks))
         for index, (request, task_id) in enumerate(zip(batch.tasks, ids, strict=True)):
             try:
-                news.append(_new_task(worker, request, now, task_id, check))
+                news.append(new_task(worker, request, now, task_id, check))
             except InvalidInput as exc:
                 errors[index] = exc.errors or {"_schema": [exc.message]}
         if errors:
@@ -157,7 +157,7 @@ class Tasks(Part):
         self.store.delete_task(task_id)
 
 
-def _new_task(
+def new_task(
     worker: Worker, request: TaskRequest, now: float, task_id: str, check: ConfigCheck
 ) -> NewTask:
     parents = list(dict.fromkeys(request.depends_on)) if request.depends_on else None

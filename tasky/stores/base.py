@@ -13,10 +13,12 @@ Rules every implementation follows:
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
 from tasky.models import (
+    Chain,
+    ChainPage,
     Firing,
     LeaseReport,
     NewTask,
@@ -135,6 +137,52 @@ class Store(ABC):
     def sweep_blocked(self, now: float) -> list[str]:
         """Settle blocked tasks whose parents have all ended (none, in a healthy store); the
         ids it settled."""
+
+    # -- chains ------------------------------------------------------------------------------
+    # A chain's steps are tasks whose ``chain_id`` is the chain's, wired by their
+    # ``depends_on`` like any dependent task. With ``failure_policy`` ``cancel_all``, the
+    # transition that fails a step cancels every unfinished step of its chain.
+
+    @abstractmethod
+    def create_chain(self, chain: Chain, steps: list[NewTask]) -> tuple[Chain, bool]:
+        """Store the chain and its steps in one transaction, all or nothing; ``(chain,
+        created)``. A chain whose ``idempotency_key`` is stored is not created: the stored
+        one comes back with ``created`` False."""
+
+    @abstractmethod
+    def get_chain(self, chain_id: str) -> Chain | None:
+        """The chain, or None."""
+
+    @abstractmethod
+    def list_chains(self, limit: int, cursor: str | None, name: str | None = None) -> ChainPage:
+        """Newest first, keyset-paginated like :meth:`list_tasks`; ``name`` filters."""
+
+    @abstractmethod
+    def chain_steps(self, chain_id: str) -> list[Task]:
+        """The chain's steps, in the order they were given."""
+
+    @abstractmethod
+    def chain_counts(self, chain_ids: Sequence[str]) -> dict[str, dict[str, int]]:
+        """Per chain, how many of its steps are in each state."""
+
+    @abstractmethod
+    def cancel_chain(self, chain_id: str, now: float) -> list[Task]:
+        """Cancel every unfinished step (``canceled`` now, a running one flagged
+        ``canceling``), record the cancel on the chain, and settle what depends on the
+        steps; the steps it changed. Raises ``ChainNotFound``."""
+
+    @abstractmethod
+    def retry_chain(self, chain_id: str, now: float) -> list[Task]:
+        """Run again the failed, canceled and skipped steps of a finished chain and every step
+        that depends on them, in place (same ids, attempts from 0, configs as submitted);
+        completed steps that they do not depend on keep their outputs. The steps it reset.
+        Raises ``ChainNotFound``, or ``StateConflict`` while a step is unfinished or when
+        none is to run again."""
+
+    @abstractmethod
+    def delete_chain(self, chain_id: str) -> None:
+        """Remove the chain and its steps once every step has ended. Raises
+        ``ChainNotFound`` or ``StateConflict``."""
 
     # -- transitions asked for by clients -------------------------------------------------
 

@@ -20,7 +20,7 @@ from tasky.errors import InvalidInput
 from tasky.models import NewTask, RunIf, Task
 from tasky.refs import MissingValue, resolve
 from tasky.stores.dialect import Dialect
-from tasky.stores.rows import ACTIVE, TERMINAL
+from tasky.stores.rows import ACTIVE, TASK_COLUMNS, TERMINAL, task_from_row
 
 CHUNK = 500
 """Ids per ``IN (...)`` list: far below either database's limit of parameters."""
@@ -122,20 +122,23 @@ class Dependencies:
     def _cancel_all(self, db: Any, chain_ids: Sequence[str], now: float) -> list[str]:
         sql = f"SELECT id FROM chains WHERE id IN {marks(chain_ids)} AND failure_policy = %s"
         doomed = [row[0] for row in self._execute(db, sql, (*chain_ids, "cancel_all"))]
-        return self._cancel_steps(db, doomed, now) if doomed else []
+        if not doomed:
+            return []
+        return [task.id for task in self._cancel_steps(db, doomed, now) if task.status.is_terminal]
 
-    def _cancel_steps(self, db: Any, chain_ids: Sequence[str], now: float) -> list[str]:
-        """Cancel every unfinished step of the chains; the ids of those that ended now (the
-        running ones are flagged ``canceling``). The caller settles their children."""
+    def _cancel_steps(self, db: Any, chain_ids: Sequence[str], now: float) -> list[Task]:
+        """Cancel every unfinished step of the chains: ``canceled`` now, or ``canceling``
+        when running; the steps changed. The caller settles their children."""
         rows = self._execute(
             db,
             f"UPDATE tasks SET {CANCEL_SET} WHERE chain_id IN {marks(chain_ids)}"
-            f" AND status NOT IN {TERMINAL} RETURNING id, status",
+            f" AND status NOT IN {TERMINAL} RETURNING {TASK_COLUMNS}",
             (now, *chain_ids),
         ).fetchall()
-        if any(status == "canceling" for _, status in rows):
+        changed = sorted((task_from_row(row) for row in rows), key=lambda task: task.id)
+        if any(task.status == "canceling" for task in changed):
             self._released(db)  # a flagged cancel wakes the runners too
-        return sorted(task_id for task_id, status in rows if status == "canceled")
+        return changed
 
     def _cascade(self, db: Any, parents: Sequence[str], now: float) -> None:
         while parents:

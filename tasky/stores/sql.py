@@ -33,7 +33,8 @@ from tasky.models import (
     WorkerCounts,
 )
 from tasky.stores.base import Store
-from tasky.stores.deps import CANCEL_SET, Dependencies
+from tasky.stores.chains import Chains
+from tasky.stores.deps import CANCEL_SET
 from tasky.stores.dialect import Dialect
 from tasky.stores.rows import (
     ACTIVE,
@@ -80,7 +81,7 @@ class Changed(NamedTuple):
     rowcount: int
 
 
-class SQLStore(Dependencies, Store):
+class SQLStore(Chains, Store):
     """The contract in SQL, over the connections of a subclass."""
 
     dialect: Dialect
