@@ -87,7 +87,7 @@ def test_continue_lets_independent_branches_go_on(store):
 
 
 def test_cancel_chain_ends_waiting_steps_and_flags_running_ones(store):
-    chain, _, ids = make_chain(store, [("a", []), ("b", ["a"])])
+    chain, _, _ = make_chain(store, [("a", []), ("b", ["a"])])
     store.claim("a", "a", 1, T0, T0, T0 + 30)
     changed = store.cancel_chain(chain.id, T0 + 1)
     assert {t.step: t.status for t in changed} == {
