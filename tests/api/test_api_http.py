@@ -239,7 +239,7 @@ def test_openapi_lists_every_route_with_schemas(app, client):
     assert spec["openapi"] == "3.0.3"
     assert spec["info"]["title"] == "Tasky" and spec["info"]["version"] == "v1"
     routes = api_routes(app)
-    assert len(routes) == 23  # 5 worker, 10 task, 6 schedule, health and runners operations
+    assert len(routes) == 30  # 5 worker, 10 task, 6 schedule, 7 chain, health and runners
     assert ("/tasky/v1/runners", "get") in routes
     for path, method in routes:
         operation = spec["paths"][path][method]
