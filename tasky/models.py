@@ -220,6 +220,9 @@ class Schedule:
     timeout: float | None = None
     max_retries: int = 0
     retry_backoff: float = 1.0
+    chain: dict[str, Any] | None = None
+    """A chain schedule's body, the template of the chain each tick stores
+    (``tasky.chain_runs``); ``worker`` and ``config`` are then empty."""
 
 
 @dataclass(frozen=True)

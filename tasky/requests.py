@@ -155,3 +155,12 @@ class ChainRequest:
     name: str | None = None
     idempotency_key: str | None = None
     failure_policy: str = "continue"
+
+
+@dataclass(frozen=True, slots=True)
+class ChainScheduleRequest:
+    """A schedule whose every tick stores one run of ``chain``: its trigger and options
+    (``timeout``, ``max_retries`` and ``retry_backoff`` are the steps' own)."""
+
+    chain: ChainRequest
+    schedule: ScheduleRequest

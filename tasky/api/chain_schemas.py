@@ -15,10 +15,18 @@ from tasky.api.schemas import (
     PageQuerySchema,
     RequestSchema,
     TaskChangeSchema,
+    TriggerSchema,
     retry_backoff_field,
 )
 from tasky.models import FailurePolicy
-from tasky.requests import ChainRequest, StepRequest, TaskRequest
+from tasky.requests import (
+    SCHEDULE_FIELDS,
+    ChainRequest,
+    ChainScheduleRequest,
+    ScheduleRequest,
+    StepRequest,
+    TaskRequest,
+)
 from tasky.service.chains import ChainView, chain_status
 
 NAME = validate.Length(min=1, max=200)
@@ -53,11 +61,13 @@ class StepSchema(TaskChangeSchema, DependentSchema):
         return StepRequest(step, worker, TaskRequest(**data))
 
 
-class ChainSubmitSchema(RequestSchema):
-    steps = fields.Nested(
+class ChainSubmitSchema(TriggerSchema):
+    """A chain; with ``cron`` or ``interval`` (and the trigger's options) a schedule whose
+    every tick stores one run of it."""
+
+    steps = fields.Nested(  # required: checked by _steps_given (the load is partial)
         StepSchema,
         many=True,
-        required=True,
         error_messages={"type": "Not a valid list of steps."},
         validate=validate.Length(min=1, max=MAX_BATCH),
     )
@@ -74,9 +84,23 @@ class ChainSubmitSchema(RequestSchema):
         },
     )
 
+    @ma.validates_schema
+    def _steps_given(self, data, **kwargs):
+        if "steps" not in data:
+            raise ma.ValidationError({"steps": ["Missing data for required field."]})
+        if ("cron" in data or "interval" in data) and "idempotency_key" in data:
+            raise ma.ValidationError({"idempotency_key": ["Not for a schedule."]})
+
     @ma.post_load
     def _request(self, data, **kwargs):
-        return ChainRequest(**data)
+        trigger = {name: data.pop(name) for name in SCHEDULE_FIELDS if name in data}
+        chain = ChainRequest(**data)
+        if "cron" in trigger or "interval" in trigger:
+            return ChainScheduleRequest(chain, ScheduleRequest(**trigger))
+        if trigger:
+            message = "Only for a schedule (with cron or interval)."
+            raise ma.ValidationError({name: [message] for name in trigger})
+        return chain
 
 
 class ChainActionSchema(RequestSchema):

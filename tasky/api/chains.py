@@ -17,8 +17,11 @@ from tasky.api.chain_schemas import (
     GraphQuerySchema,
     chain_page,
 )
-from tasky.api.context import get_service
+from tasky.api.context import get_service, schedule_location
+from tasky.api.responses import ScheduleSubmittedSchema
+from tasky.api.schedules import dumped
 from tasky.models import TaskState
+from tasky.requests import ChainScheduleRequest
 from tasky.service.chains import ChainView
 
 CHAINS_URL = "/tasky/v1/chains"
@@ -31,6 +34,8 @@ blp = Blueprint(
     description="Chains: named steps that depend on each other, submitted together.",
 )
 
+SCHEDULE_SUBMITTED = ScheduleSubmittedSchema()
+CHAIN_SUBMITTED = ChainSubmittedSchema()
 LOCATION = {"Location": {"description": "URL of the chain", "schema": {"type": "string"}}}
 
 
@@ -56,7 +61,13 @@ class ChainList(MethodView):
         return chain_page(page, counts)
 
     @blp.arguments(ChainSubmitSchema())
-    @blp.response(201, ChainSubmittedSchema, headers=LOCATION)
+    @blp.response(
+        201,
+        {"oneOf": [ChainSubmittedSchema, ScheduleSubmittedSchema]},
+        headers=LOCATION,
+        description="The new chain (ChainSubmitted), or with cron or interval the new "
+        "schedule (ScheduleSubmitted).",
+    )
     @blp.alt_response(
         200,
         schema=ChainSubmittedSchema,
@@ -65,9 +76,12 @@ class ChainList(MethodView):
         description="The idempotency key matched a stored chain: that chain.",
     )
     def post(self, body):
-        """Submit a chain: all its steps, or none"""
+        """Submit a chain (all its steps, or none), or with cron or interval a schedule of it"""
+        if isinstance(body, ChainScheduleRequest):
+            schedule = get_service().schedules.create_chain(body)
+            return dumped(SCHEDULE_SUBMITTED, schedule), 201, schedule_location(schedule.id)
         view, created = get_service().chains.submit(body)
-        return view, 201 if created else 200, _location(view.chain.id)
+        return dumped(CHAIN_SUBMITTED, view), 201 if created else 200, _location(view.chain.id)
 
 
 @blp.route("/<chain_id>")

@@ -222,6 +222,16 @@ class ScheduleSchema(ma.Schema):
     timeout = fields.Float(allow_none=True)
     max_retries = fields.Integer()
     retry_backoff = fields.Float()
+    chain = fields.Dict(
+        allow_none=True,
+        metadata={"description": "A chain schedule's chain (then `worker` is empty)."},
+    )
+
+    @ma.post_dump
+    def _chain_only_if_any(self, data: dict[str, Any], **kwargs) -> dict[str, Any]:
+        if data.get("chain") is None:
+            data.pop("chain", None)
+        return data
 
 
 class SchedulePageSchema(ma.Schema):

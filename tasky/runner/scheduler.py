@@ -188,8 +188,8 @@ class Scheduler:
                 now,
                 skip_if_running=schedule.overlap == "skip",
             )
-            if firing.task is not None:
-                self._next_look[schedule.worker] = now  # its run is due: claim it this pass
+            if firing.task is not None:  # its run is due: claim it this pass
+                self._next_look[firing.task.worker] = now
         return now
 
     def _dispatch(self, worker: str, now: float) -> float:

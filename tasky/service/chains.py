@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
+from tasky.chain_runs import chain_run
 from tasky.errors import ChainNotFound, InvalidInput, NotFound, WorkerDisabled
-from tasky.ids import new_ids
 from tasky.models import Chain, ChainPage, FailurePolicy, Task, TaskState
 from tasky.requests import ChainRequest, StepRequest
 from tasky.service.base import Part, valid_config
@@ -49,51 +49,60 @@ def chain_status(counts: dict[str, int], canceled_at: float | None) -> str:
     return "completed"
 
 
+def chain_template(part: Part, request: ChainRequest, now: float) -> dict[str, Any]:
+    """The chain's template (``tasky.chain_runs``), every step checked: ``InvalidInput``
+    naming each step at fault (an unknown or disabled worker, a bad config, a duplicate
+    name, an unknown dependency, a cycle)."""
+    names = {step.step for step in request.steps}
+    errors: dict[str, Any] = {}
+    steps = []
+    for step in request.steps:
+        try:
+            steps.append(_template_step(part, step, names, now))
+        except (InvalidInput, NotFound, WorkerDisabled) as exc:
+            errors.setdefault(step.step, exc.errors or {"worker": [exc.message]})
+    for name, count in Counter(step.step for step in request.steps).items():
+        if count > 1:
+            errors[name] = {"step": [f"{count} steps are named {name!r}."]}
+    cycle = None if errors else _cycle({s.step: s.task.depends_on or [] for s in request.steps})
+    if cycle:
+        errors[cycle[0]] = {"depends_on": ["A cycle: " + " → ".join(cycle)]}
+    if errors:
+        raise InvalidInput("invalid chain", errors={"steps": errors})
+    policy = str(FailurePolicy(request.failure_policy))
+    return {"name": request.name, "failure_policy": policy, "steps": steps}
+
+
+def _template_step(part: Part, step: StepRequest, names: set[str], now: float) -> dict[str, Any]:
+    worker = part.enabled_worker(step.worker)
+    unknown = [name for name in step.task.depends_on or () if name not in names]
+    if unknown:
+        raise InvalidInput(errors={"depends_on": [f"No step is named {unknown[0]!r}."]})
+    new = new_task(worker, step.task, now, "", lambda c: valid_config(worker, c))
+    return {
+        "step": step.step,
+        "worker": worker.name,
+        "config": new.config,
+        "delay": new.execute_at - now,
+        "timeout": new.timeout,
+        "max_retries": new.max_retries,
+        "retry_backoff": new.retry_backoff,
+        "depends_on": new.depends_on or [],
+        "run_if": None if new.run_if is None else str(new.run_if),
+    }
+
+
 class Chains(Part):
     def submit(self, request: ChainRequest) -> tuple[ChainView, bool]:
-        """All steps or none; ``InvalidInput`` naming each step at fault. False when the
-        idempotency key matched a stored chain (returned instead)."""
+        """All steps or none (see :func:`chain_template`). False when the idempotency key
+        matched a stored chain (returned instead)."""
         now = self.clock()
-        # sorted: the steps read back (by id) in the order they were given
-        chain_id, *task_ids = sorted(new_ids(now, len(request.steps) + 1))
-        ids = {step.step: task_id for step, task_id in zip(request.steps, task_ids, strict=True)}
-        errors: dict[str, Any] = {}
-        steps = []
-        for step, task_id in zip(request.steps, task_ids, strict=True):
-            try:
-                steps.append(self._step(step, task_id, ids, chain_id, now))
-            except (InvalidInput, NotFound, WorkerDisabled) as exc:
-                errors.setdefault(step.step, exc.errors or {"worker": [exc.message]})
-        for name, count in Counter(step.step for step in request.steps).items():
-            if count > 1:
-                errors[name] = {"step": [f"{count} steps are named {name!r}."]}
-        cycle = None if errors else _cycle({s.step: s.task.depends_on or [] for s in request.steps})
-        if cycle:
-            errors[cycle[0]] = {"depends_on": ["A cycle: " + " → ".join(cycle)]}
-        if errors:
-            raise InvalidInput("invalid chain", errors={"steps": errors})
-        chain = Chain(
-            id=chain_id,
-            name=request.name,
-            failure_policy=str(FailurePolicy(request.failure_policy)),
-            created_at=now,
-            idempotency_key=request.idempotency_key,
-        )
-        stored, created = self.store.create_chain(chain, steps)
+        template = chain_template(self, request, now)
+        run = chain_run(template, now, now, idempotency_key=request.idempotency_key)
+        stored, created = self.store.create_chain(run.chain, run.steps)
         if created:
             self.engine.wake()
         return self._view(stored), created
-
-    def _step(
-        self, step: StepRequest, task_id: str, ids: dict[str, str], chain_id: str, now: float
-    ) -> Any:
-        worker = self.enabled_worker(step.worker)
-        unknown = [name for name in step.task.depends_on or () if name not in ids]
-        if unknown:
-            raise InvalidInput(errors={"depends_on": [f"No step is named {unknown[0]!r}."]})
-        new = new_task(worker, step.task, now, task_id, lambda c: valid_config(worker, c))
-        parents = [ids[name] for name in new.depends_on] if new.depends_on else None
-        return replace(new, depends_on=parents, chain_id=chain_id, step=step.step)
 
     def get(self, chain_id: str) -> ChainView:
         chain = self.store.get_chain(chain_id)

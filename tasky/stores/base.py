@@ -16,6 +16,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
+from tasky.chain_runs import ChainRun
 from tasky.models import (
     Chain,
     ChainPage,
@@ -239,7 +240,7 @@ class Store(ABC):
     @abstractmethod
     def delete_schedule(self, schedule_id: str, now: float) -> list[Task]:
         """Remove the schedule and cancel its tasks that have not started (scheduled, queued,
-        paused); started and finished ones are kept. Returns the canceled tasks. Raises
+        paused, blocked); started and finished ones are kept. Returns the canceled tasks. Raises
         ``ScheduleNotFound``."""
 
     @abstractmethod
@@ -256,7 +257,7 @@ class Store(ABC):
         schedule_id: str,
         due_at: float,
         next_run_at: float | None,
-        task: NewTask | None,
+        task: NewTask | ChainRun | None,
         now: float,
         skip_if_running: bool,
     ) -> Firing:
@@ -265,10 +266,12 @@ class Store(ABC):
         process), move ``next_run_at`` on and, in the same transaction, insert ``task``
         (counted in ``runs``, ``last_run_at`` = ``now``, ``last_task_id``). With
         ``skip_if_running`` the task is not inserted while the schedule's last task has not
-        finished; the tick is consumed all the same. ``won`` False: another caller had it."""
+        finished (for a chain schedule: while a step of its last chain has not); the tick is
+        consumed all the same. ``task`` may be a chain run: its chain and steps are stored,
+        and ``last_task_id`` is its first step. ``won`` False: another caller had it."""
 
     @abstractmethod
-    def run_schedule_now(self, schedule_id: str, task: NewTask, now: float) -> Task:
+    def run_schedule_now(self, schedule_id: str, task: NewTask | ChainRun, now: float) -> Task:
         """Insert ``task`` as a run of the schedule outside its trigger (``next_run_at`` is
         kept). Raises ``ScheduleNotFound``."""
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from tasky.chain_runs import ChainRun
 from tasky.errors import ChainNotFound, StateConflict
 from tasky.models import Chain, ChainPage, NewTask, Task
 from tasky.stores.deps import Dependencies, marks
@@ -37,20 +38,28 @@ class Chains(Dependencies):
 
     def create_chain(self, chain: Chain, steps: list[NewTask]) -> tuple[Chain, bool]:
         with self._write() as db:  # type: ignore[attr-defined]
-            row = self._execute(
-                db,
-                f"INSERT INTO chains ({CHAIN_COLUMNS}) VALUES ({', '.join(['%s'] * CHAIN.width)})"
-                f" ON CONFLICT (idempotency_key) DO NOTHING RETURNING {CHAIN_COLUMNS}",
-                CHAIN.to_row(chain),
-            ).fetchone()
-            if row is None:
+            stored = self._insert_chain(db, ChainRun(chain, steps))
+            if stored is None:
                 sql = f"SELECT {CHAIN_COLUMNS} FROM chains WHERE idempotency_key = %s"
                 existing = self._execute(db, sql, (chain.idempotency_key,)).fetchone()
                 return chain_from_row(existing), False
-            db.cursor().executemany(self.dialect.sql(insert_task_sql("%s")), insert_rows(steps))
-            self._link(db, steps)
-            self._released(db)
-        return chain_from_row(row), True
+        return stored, True
+
+    def _insert_chain(self, db: Any, run: ChainRun) -> Chain | None:
+        """Store a chain and its steps in ``db``'s transaction; None (nothing stored) when
+        its idempotency key is stored already."""
+        row = self._execute(
+            db,
+            f"INSERT INTO chains ({CHAIN_COLUMNS}) VALUES ({', '.join(['%s'] * CHAIN.width)})"
+            f" ON CONFLICT (idempotency_key) DO NOTHING RETURNING {CHAIN_COLUMNS}",
+            CHAIN.to_row(run.chain),
+        ).fetchone()
+        if row is None:
+            return None
+        db.cursor().executemany(self.dialect.sql(insert_task_sql("%s")), insert_rows(run.steps))
+        self._link(db, run.steps)
+        self._released(db)
+        return chain_from_row(row)
 
     def get_chain(self, chain_id: str) -> Chain | None:
         rows = self._read(f"SELECT {CHAIN_COLUMNS} FROM chains WHERE id = %s", (chain_id,))

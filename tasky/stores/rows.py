@@ -101,7 +101,7 @@ task_from_row = TASK.from_row
 
 SCHEDULE = Columns(
     Schedule,
-    {"config": json.loads, "status": ScheduleState},
+    {"config": json.loads, "status": ScheduleState, "chain": _json_or_none},
     renamed={"interval": "interval_seconds"},
 )
 SCHEDULE_COLUMNS = SCHEDULE.sql
@@ -131,6 +131,7 @@ ACTIVE = sql_in(ACTIVE_STATES)
 TERMINAL = sql_in(TERMINAL_STATES)
 EDITABLE = sql_in(EDITABLE_STATES)
 NOT_TERMINAL = sql_in(set(TaskState) - TERMINAL_STATES)
+NOT_STARTED = sql_in(EDITABLE_STATES | {TaskState.BLOCKED})
 
 INSERT_FIELDS = (
     "id",
@@ -200,7 +201,7 @@ def schedule_params(fields: dict[str, Any]) -> dict[str, Any]:
     params = {}
     for name, value in fields.items():
         column = "interval_seconds" if name == "interval" else name
-        if name == "config":
+        if name == "config" or (name == "chain" and value is not None):
             params[column] = json.dumps(value)
         elif name == "status":
             params[column] = str(value)

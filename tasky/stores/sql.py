@@ -18,6 +18,7 @@ from collections.abc import Collection
 from contextlib import AbstractContextManager
 from typing import Any, NamedTuple
 
+from tasky.chain_runs import ChainRun
 from tasky.errors import ScheduleNotFound, StateConflict, TaskNotFound
 from tasky.models import (
     Firing,
@@ -40,6 +41,7 @@ from tasky.stores.rows import (
     ACTIVE,
     EDITABLE,
     LIST_COLUMNS,
+    NOT_STARTED,
     NOT_TERMINAL,
     RUNNER,
     RUNNER_COLUMNS,
@@ -344,7 +346,7 @@ class SQLStore(Chains, Store):
             rows = self._execute(
                 db,
                 f"UPDATE tasks SET status = 'canceled', finished_at = %s WHERE schedule_id = %s"
-                f" AND status IN {EDITABLE} RETURNING {TASK_COLUMNS}",
+                f" AND status IN {NOT_STARTED} RETURNING {TASK_COLUMNS}",
                 (now, schedule_id),
             ).fetchall()
             canceled = [task_from_row(row) for row in rows]
@@ -367,7 +369,7 @@ class SQLStore(Chains, Store):
         schedule_id: str,
         due_at: float,
         next_run_at: float | None,
-        task: NewTask | None,
+        task: NewTask | ChainRun | None,
         now: float,
         skip_if_running: bool,
     ) -> Firing:
@@ -389,7 +391,7 @@ class SQLStore(Chains, Store):
             created = self._record_run(db, schedule_id, task, now)
         return Firing(True, created)
 
-    def run_schedule_now(self, schedule_id: str, task: NewTask, now: float) -> Task:
+    def run_schedule_now(self, schedule_id: str, task: NewTask | ChainRun, now: float) -> Task:
         with self._write() as db:
             # A row lock keeps a concurrent delete from leaving a run of a gone schedule.
             sql = f"SELECT 1 FROM schedules WHERE id = %s{self.dialect.lock_row}"
@@ -399,8 +401,13 @@ class SQLStore(Chains, Store):
             self._wake(db)
             return created
 
-    def _record_run(self, db: Any, schedule_id: str, task: NewTask, now: float) -> Task:
-        created, _ = self._insert_task(db, task)
+    def _record_run(self, db: Any, schedule_id: str, task: NewTask | ChainRun, now: float) -> Task:
+        if isinstance(task, ChainRun):
+            self._insert_chain(db, task)
+            sql = f"SELECT {TASK_COLUMNS} FROM tasks WHERE id = %s"
+            created = task_from_row(self._execute(db, sql, (task.steps[0].id,)).fetchone())
+        else:
+            created, _ = self._insert_task(db, task)
         self._execute(
             db,
             "UPDATE schedules SET runs = runs + 1, last_run_at = %s, last_task_id = %s"
@@ -412,7 +419,8 @@ class SQLStore(Chains, Store):
     def _last_run_unfinished(self, db: Any, schedule_id: str) -> bool:
         sql = (
             f"SELECT 1 FROM schedules s JOIN tasks t ON t.id = s.last_task_id"
-            f" WHERE s.id = %s AND t.status NOT IN {TERMINAL}"
+            f" WHERE s.id = %s AND (t.status NOT IN {TERMINAL} OR EXISTS (SELECT 1 FROM tasks u"
+            f" WHERE u.chain_id = t.chain_id AND u.status NOT IN {TERMINAL}))"
         )
         return self._execute(db, sql, (schedule_id,)).fetchone() is not None
 

@@ -278,3 +278,34 @@ def test_delete_once_every_step_has_ended(client, store, clock):
 )
 def test_an_unknown_chain_is_a_404(client, method, suffix):
     assert_error(getattr(client, method)(f"{CHAINS}/{'0' * 32}{suffix}"), 404)
+
+
+def test_a_chain_with_an_interval_is_a_schedule_of_chain_runs(client, store):
+    body = {"steps": [step("a"), step("b", depends_on=["a"])], "interval": 60, "name": "tick"}
+    resp = client.post(CHAINS, json=body)
+    assert resp.status_code == 201, resp.get_json()
+    schedule_id = resp.get_json()["schedule_id"]
+    assert resp.headers["Location"].endswith(f"/tasky/v1/schedules/{schedule_id}")
+    schedule = client.get(f"/tasky/v1/schedules/{schedule_id}").get_json()
+    assert (schedule["worker"], schedule["interval"]) == ("", 60.0)
+    assert [s["step"] for s in schedule["chain"]["steps"]] == ["a", "b"]
+    ran = client.post(f"/tasky/v1/schedules/{schedule_id}/actions", json={"action": "run"})
+    assert ran.status_code == 201, ran.get_json()
+    first = ran.get_json()
+    assert first["step"] == "a" and first["schedule_id"] == schedule_id
+    got = chain(client, first["chain_id"])
+    assert (got["name"], got["counts"]) == ("tick", {"queued": 1, "blocked": 1})
+    patch = client.patch(f"/tasky/v1/schedules/{schedule_id}", json={"config": {"x": 1}})
+    assert "config" in assert_error(patch, 422)["errors"]
+
+
+@pytest.mark.parametrize(
+    ("extra", "field"),
+    [
+        ({"interval": 60, "idempotency_key": "k"}, "idempotency_key"),
+        ({"overlap": "allow"}, "overlap"),
+    ],
+)
+def test_schedule_fields_of_a_chain_need_a_trigger_and_no_key(client, extra, field):
+    resp = client.post(CHAINS, json={"steps": [step("a")], **extra})
+    assert field in assert_error(resp, 422)["errors"]

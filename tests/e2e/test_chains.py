@@ -195,3 +195,27 @@ def test_an_idempotent_chain_and_a_cycle(server_factory):
     cycle = server.post("/tasky/v1/chains", {"steps": [step("a", ["b"]), step("b", ["a"])]})
     assert cycle.status_code == 422
     assert "cycle" in cycle.json()["errors"]["steps"]["a"]["depends_on"][0].lower()
+
+
+def test_a_chain_schedule_stores_one_chain_per_tick(server_factory):
+    server = server_factory(processes=2)
+    body = {"steps": [step("a"), step("b", ["a"])], "interval": 1, "overlap": "allow"}
+    resp = server.post("/tasky/v1/chains", body)
+    assert resp.status_code == 201, resp.text
+    schedule_id = resp.json()["schedule_id"]
+
+    def completed_runs():
+        tasks = server.get(f"/tasky/v1/tasks/?schedule_id={schedule_id}").json()["tasks"]
+        chains = {t["task_id"]: t for t in tasks}
+        done = [t for t in chains.values() if t["status"] == "completed"]
+        return len(done) >= 4 and done
+
+    wait_for(completed_runs, timeout=20)
+    server.post(f"/tasky/v1/schedules/{schedule_id}/actions", {"action": "pause"})
+    tasks = server.get(f"/tasky/v1/tasks/?schedule_id={schedule_id}").json()["tasks"]
+    records = [task(server, t["task_id"]) for t in tasks]
+    by_chain: dict[str, set[str]] = {}
+    for record in records:
+        by_chain.setdefault(record["chain_id"], set()).add(record["step"])
+    assert len(by_chain) >= 2 and all(steps == {"a", "b"} for steps in by_chain.values())
+    assert max(server.runs().values()) == 1

@@ -135,3 +135,64 @@ def test_list_chains_newest_first_by_name(store):
     page = store.list_chains(10, None)
     assert {c.id for c in page.chains} == {first.id, second.id}
     assert store.list_chains(10, None, name="other").chains == []
+
+
+def _chain_schedule(store):
+    from tasky.chain_runs import chain_run
+    from tasky.ids import new_id
+    from tasky.models import Schedule, ScheduleState
+
+    template = {
+        "name": "nightly",
+        "failure_policy": "continue",
+        "steps": [
+            {"step": "a", "worker": "a", "config": {}},
+            {"step": "b", "worker": "b", "config": {}, "depends_on": ["a"], "delay": 5},
+        ],
+    }
+    schedule = store.create_schedule(
+        Schedule(
+            id=new_id(T0),
+            worker="",
+            config={},
+            cron=None,
+            interval=60.0,
+            timezone="UTC",
+            status=ScheduleState.ACTIVE,
+            next_run_at=T0,
+            created_at=T0,
+            chain=template,
+        )
+    )
+    return schedule, lambda at: chain_run(template, at, at, schedule_id=schedule.id)
+
+
+def test_a_chain_schedules_tick_stores_one_chain_run(store):
+    schedule, run_at = _chain_schedule(store)
+    assert store.get_schedule(schedule.id).chain == schedule.chain
+    firing = store.fire_schedule(schedule.id, T0, T0 + 60, run_at(T0), T0, skip_if_running=True)
+    assert firing.won and firing.task.step == "a" and firing.task.schedule_id == schedule.id
+    steps = store.chain_steps(firing.task.chain_id)
+    assert [(t.step, t.status, t.execute_at) for t in steps] == [
+        ("a", TaskState.QUEUED, T0),
+        ("b", TaskState.BLOCKED, T0 + 5),
+    ]
+    assert store.get_chain(firing.task.chain_id).name == "nightly"
+    fired = store.get_schedule(schedule.id)
+    assert (fired.runs, fired.last_task_id) == (1, firing.task.id)
+    # overlap skip: the last chain still has a step to run, so the next tick stores nothing
+    end(store, firing.task.id)
+    skipped = store.fire_schedule(
+        schedule.id, T0 + 60, T0 + 120, run_at(T0 + 60), T0 + 60, skip_if_running=True
+    )
+    assert skipped.won and skipped.task is None
+    now_run = store.run_schedule_now(schedule.id, run_at(T0 + 61), T0 + 61)
+    assert now_run.chain_id not in (None, firing.task.chain_id)
+
+
+def test_deleting_a_chain_schedule_cancels_its_blocked_steps(store):
+    schedule, run_at = _chain_schedule(store)
+    firing = store.fire_schedule(schedule.id, T0, T0 + 60, run_at(T0), T0, skip_if_running=True)
+    canceled = store.delete_schedule(schedule.id, T0 + 1)
+    assert {t.step for t in canceled} == {"a", "b"}
+    assert set(states(store, firing.task.chain_id).values()) == {TaskState.CANCELED}
