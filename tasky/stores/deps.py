@@ -177,7 +177,7 @@ class Dependencies:
                 self._execute(
                     db,
                     f"UPDATE tasks SET status = 'skipped', skip_reason = %s, finished_at = %s"
-                    f" WHERE id IN {marks(part)}",
+                    f" WHERE status = 'blocked' AND id IN {marks(part)}",
                     (reason, now, *part),
                 )
             ended.extend(ids)
@@ -191,7 +191,11 @@ class Dependencies:
         plain = [child for child, template in releases if template is None]
         failed = []
         for part in chunks(plain):
-            self._execute(db, f"{_RELEASE} WHERE id IN {marks(part)}", (now, now, now, *part))
+            self._execute(
+                db,
+                f"{_RELEASE} WHERE status = 'blocked' AND id IN {marks(part)}",
+                (now, now, now, *part),
+            )
         for child, template in releases:
             if template is None:
                 continue
@@ -201,14 +205,14 @@ class Dependencies:
                 self._execute(
                     db,
                     "UPDATE tasks SET status = 'failed', error = %s, finished_at = %s"
-                    " WHERE id = %s",
+                    " WHERE id = %s AND status = 'blocked'",
                     (str(exc), now, child),
                 )
                 failed.append(child)
                 continue
             self._execute(
                 db,
-                f"{_RELEASE}, config = %s WHERE id = %s",
+                f"{_RELEASE}, config = %s WHERE id = %s AND status = 'blocked'",
                 (now, now, now, json.dumps(config), child),
             )
         if len(failed) < len(releases):
@@ -250,7 +254,7 @@ class Dependencies:
         """Settle the blocked tasks whose parents have all ended: a healthy store has none,
         as each end settles its children. The ids it settled."""
         with self._write() as db:  # type: ignore[attr-defined]
-            rows = self._execute(db, _STRANDED).fetchall()
+            rows = self._execute(db, _STRANDED + self.dialect.lock_row).fetchall()
             stranded = [row[0] for row in rows]
             if stranded:
                 self._settle_then_cascade(db, stranded, now)
@@ -281,3 +285,6 @@ _STRANDED = (
     f" (SELECT 1 FROM task_deps d JOIN tasks p ON p.id = d.parent_id"
     f" WHERE d.child_id = c.id AND p.status NOT IN {TERMINAL}) ORDER BY id"
 )
+"""Blocked tasks whose parents have all ended. Every update of a settle is conditioned on
+``status = 'blocked'`` too: a task the sweep read as stranded that a parent's end settled
+meanwhile is left as that end left it."""
