@@ -38,6 +38,10 @@ class ScheduleNotFound(NotFound):
     """No schedule has that id."""
 
 
+class ChainNotFound(NotFound):
+    """No chain has that id."""
+
+
 class WorkerDisabled(TaskyError):
     """This worker is disabled on this server."""
 

@@ -18,18 +18,37 @@ class TaskState(StrEnum):
     COMPLETED = "completed"
     FAILED = "failed"
     CANCELED = "canceled"
+    BLOCKED = "blocked"
+    """Waiting for the tasks it depends on to end."""
+    SKIPPED = "skipped"
+    """Never run: its ``run_if`` rule could no longer hold (``skip_reason`` says why)."""
 
     @property
     def is_terminal(self) -> bool:
         return self in TERMINAL_STATES
 
 
-TERMINAL_STATES = frozenset({TaskState.COMPLETED, TaskState.FAILED, TaskState.CANCELED})
+TERMINAL_STATES = frozenset(
+    {TaskState.COMPLETED, TaskState.FAILED, TaskState.CANCELED, TaskState.SKIPPED}
+)
 WAITING_STATES = frozenset({TaskState.SCHEDULED, TaskState.QUEUED})
 """Not yet started and claimable once due."""
 EDITABLE_STATES = WAITING_STATES | {TaskState.PAUSED}
 ACTIVE_STATES = frozenset({TaskState.RUNNING, TaskState.CANCELING})
 """Held by a runner under a lease."""
+
+
+class RunIf(StrEnum):
+    """When a task that depends on others runs, once they have ended (see the README)."""
+
+    ALL_SUCCESS = "all_success"
+    """Every parent completed."""
+    ALL_DONE = "all_done"
+    """Every parent ended, whatever the outcome (a cleanup)."""
+    ANY_FAILED = "any_failed"
+    """At least one parent failed (an alert)."""
+    NONE_FAILED = "none_failed"
+    """No parent failed or was canceled: completed or skipped ones only."""
 
 
 @dataclass(slots=True)
@@ -47,9 +66,16 @@ class NewTask:
     retry_backoff: float = 1.0
     idempotency_key: str | None = None
     schedule_id: str | None = None
+    depends_on: list[str] | None = None
+    """Ids of the tasks it waits for (``blocked`` until they end); None: it waits for none."""
+    run_if: RunIf | None = None
+    chain_id: str | None = None
+    step: str | None = None
 
     @property
     def status(self) -> TaskState:
+        if self.depends_on:
+            return TaskState.BLOCKED
         return TaskState.QUEUED if self.execute_at <= self.created_at else TaskState.SCHEDULED
 
     def as_task(self) -> Task:
@@ -66,6 +92,10 @@ class NewTask:
             timeout=self.timeout,
             schedule_id=self.schedule_id,
             idempotency_key=self.idempotency_key,
+            depends_on=self.depends_on,
+            run_if=self.run_if,
+            chain_id=self.chain_id,
+            step=self.step,
         )
 
 
@@ -97,6 +127,15 @@ class Task:
     lateness: float | None = None
     queued_for: float = 0.0
     ran_for: float = 0.0
+    depends_on: list[str] | None = None
+    run_if: RunIf | None = None
+    skip_reason: str | None = None
+    chain_id: str | None = None
+    step: str | None = None
+    """Its name in its chain."""
+    config_template: dict[str, Any] | None = None
+    """The config as submitted, when it takes values from its parents (``$from``): ``config``
+    holds it resolved once the task is released."""
 
     def duration(self, now: float) -> float | None:
         """Seconds run so far (running) or in total over all attempts (finished)."""
@@ -139,6 +178,7 @@ class TaskFilter:
     status: TaskState | None = None
     worker: str | None = None
     schedule_id: str | None = None
+    chain_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -181,11 +221,40 @@ class Schedule:
     timeout: float | None = None
     max_retries: int = 0
     retry_backoff: float = 1.0
+    chain: dict[str, Any] | None = None
+    """A chain schedule's body, the template of the chain each tick stores
+    (``tasky.chain_runs``); ``worker`` and ``config`` are then empty."""
 
 
 @dataclass(frozen=True)
 class SchedulePage:
     schedules: list[Schedule]
+    next_cursor: str | None
+
+
+class FailurePolicy(StrEnum):
+    CONTINUE = "continue"
+    """A failed step skips what needs it; independent branches go on."""
+    CANCEL_ALL = "cancel_all"
+    """The first failed step cancels every unfinished step."""
+
+
+@dataclass(frozen=True)
+class Chain:
+    """Named steps submitted together: each step is a task whose ``chain_id`` is the
+    chain's. ``canceled_at``: when a cancel of the whole chain came (retry clears it)."""
+
+    id: str
+    name: str | None
+    failure_policy: str
+    created_at: float
+    idempotency_key: str | None = None
+    canceled_at: float | None = None
+
+
+@dataclass(frozen=True)
+class ChainPage:
+    chains: list[Chain]
     next_cursor: str | None
 
 

@@ -19,7 +19,7 @@ TRIGGER_FIELDS = ("cron", "interval", "timezone", "start_at", "end_at")
 """The fields a schedule's ticks are computed from: changing one recomputes ``next_run_at``."""
 SCHEDULE_FIELDS = (*TRIGGER_FIELDS, "overlap", "misfire")
 """Fields of a schedule only: a task has none of them."""
-TASK_ONLY_FIELDS = ("execute_at", "delay", "idempotency_key")
+TASK_ONLY_FIELDS = ("execute_at", "delay", "idempotency_key", "depends_on", "run_if")
 """Fields of one task only: a schedule has none of them."""
 
 
@@ -34,6 +34,10 @@ class TaskRequest:
     max_retries: int = 0
     retry_backoff: float = 1.0
     idempotency_key: str | None = None
+    depends_on: list[str] | None = None
+    """Ids of the tasks this one waits for; ``run_if`` (default ``all_success``) decides
+    whether it runs once they have ended."""
+    run_if: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,3 +135,32 @@ def submit_request(given: dict[str, Any]) -> TaskRequest | ScheduleRequest:
             errors={name: ["Only for a schedule (with cron or interval)."] for name in misplaced},
         )
     return TaskRequest(**given)
+
+
+@dataclass(frozen=True, slots=True)
+class StepRequest:
+    """One step of a chain: a task of ``worker`` named ``step``, whose ``task.depends_on``
+    names other steps of the chain."""
+
+    step: str
+    worker: str
+    task: TaskRequest
+
+
+@dataclass(frozen=True, slots=True)
+class ChainRequest:
+    """Named steps submitted together, all or nothing."""
+
+    steps: list[StepRequest]
+    name: str | None = None
+    idempotency_key: str | None = None
+    failure_policy: str = "continue"
+
+
+@dataclass(frozen=True, slots=True)
+class ChainScheduleRequest:
+    """A schedule whose every tick stores one run of ``chain``: its trigger and options
+    (``timeout``, ``max_retries`` and ``retry_backoff`` are the steps' own)."""
+
+    chain: ChainRequest
+    schedule: ScheduleRequest

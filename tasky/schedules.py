@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from tasky.chain_runs import ChainRun, chain_run
 from tasky.ids import new_id
 from tasky.models import NewTask, Schedule
 from tasky.triggers import make_trigger
@@ -30,8 +31,10 @@ def trigger_of(schedule: Schedule):
     )
 
 
-def run_of(schedule: Schedule, execute_at: float, now: float) -> NewTask:
-    """The task one firing of the schedule creates."""
+def run_of(schedule: Schedule, execute_at: float, now: float) -> NewTask | ChainRun:
+    """The task (or, for a chain schedule, the chain) one firing of the schedule creates."""
+    if schedule.chain is not None:
+        return chain_run(schedule.chain, execute_at, now, schedule_id=schedule.id)
     return NewTask(
         id=new_id(now),
         worker=schedule.worker,
@@ -48,7 +51,7 @@ def run_of(schedule: Schedule, execute_at: float, now: float) -> NewTask:
 @dataclass(frozen=True)
 class FiringPlan:
     next_run_at: float | None
-    task: NewTask | None
+    task: NewTask | ChainRun | None
 
 
 def plan_firing(schedule: Schedule, now: float) -> FiringPlan:

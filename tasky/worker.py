@@ -94,6 +94,9 @@ class RunContext:
     attempt: int
     abort_event: threading.Event = field(repr=False)
     logger: logging.LoggerAdapter = field(repr=False)
+    inputs: dict[str, Any] = field(default_factory=dict, repr=False)
+    """The results ``{status, output, error}`` of the tasks this one depended on, by step
+    name in its chain, else by task id."""
 
     def should_abort(self) -> bool:
         return self.abort_event.is_set()

@@ -46,5 +46,5 @@ def postgres_url(postgres_database):
     import psycopg
 
     with psycopg.connect(postgres_database, autocommit=True) as conn:
-        conn.execute("TRUNCATE tasks, schedules, runners")
+        conn.execute("TRUNCATE tasks, task_deps, chains, schedules, runners")
     return postgres_database

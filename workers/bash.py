@@ -3,6 +3,7 @@ server's user may run."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 
@@ -15,7 +16,8 @@ from tasky.worker import TaskFailed, Worker
 class Bash(Worker):
     name = "bash"
     description = (
-        "Runs a bash command; a non-zero exit fails the task and keeps its output. "
+        "Runs a bash command; a non-zero exit fails the task and keeps its output. The "
+        "results of the tasks it depends on are in TASKY_INPUTS, as JSON. "
         "Disabled unless TASKY_ENABLE_BASH=1."
     )
     usage = (
@@ -53,6 +55,8 @@ class Bash(Worker):
         if not self.enabled:
             raise PermissionError("the bash worker is disabled on this server (TASKY_ENABLE_BASH)")
         env = {**os.environ, **config["env"]} if config["env"] else None
+        if ctx.inputs:  # its parents' results, as data: never spliced into the command
+            env = {**(env or os.environ), "TASKY_INPUTS": json.dumps(ctx.inputs)}
         exit_code, stdout, stderr = ctx.run_process(
             ["bash", "-c", config["command"]],
             env=env,

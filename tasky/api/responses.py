@@ -134,6 +134,13 @@ class TaskSchema(TaskItemSchema):
     error = fields.String(allow_none=True)
     idempotency_key = fields.String(allow_none=True)
     output_truncated = fields.Boolean()
+    depends_on = fields.List(fields.String(), allow_none=True)
+    chain_id = fields.String(allow_none=True)
+    step = fields.String(allow_none=True, metadata={"description": "Its name in its chain."})
+    run_if = fields.String(allow_none=True)
+    skip_reason = fields.String(
+        allow_none=True, metadata={"description": "Why a `skipped` task never ran."}
+    )
 
 
 class TaskPageSchema(ma.Schema):
@@ -211,6 +218,16 @@ class ScheduleSchema(ma.Schema):
     timeout = fields.Float(allow_none=True)
     max_retries = fields.Integer()
     retry_backoff = fields.Float()
+    chain = fields.Dict(
+        allow_none=True,
+        metadata={"description": "A chain schedule's chain (then `worker` is empty)."},
+    )
+
+    @ma.post_dump
+    def _chain_only_if_any(self, data: dict[str, Any], **kwargs) -> dict[str, Any]:
+        if data.get("chain") is None:
+            data.pop("chain", None)
+        return data
 
 
 class SchedulePageSchema(ma.Schema):

@@ -8,7 +8,7 @@ import marshmallow as ma
 from marshmallow import fields, validate
 
 from tasky.api.fields import Timestamp
-from tasky.models import TaskState
+from tasky.models import RunIf, TaskState
 from tasky.requests import (
     BatchRequest,
     ScheduleChanges,
@@ -24,6 +24,7 @@ MAX_SECONDS = 100 * 365 * 86400.0
 MAX_RETRIES = 1000
 MAX_BATCH = 10_000
 MAX_LIMIT = 1000
+MAX_PARENTS = 1000
 TASK_ACTIONS = ("cancel", "pause", "resume", "run")
 SCHEDULE_ACTIONS = ("pause", "resume", "run")
 
@@ -92,14 +93,40 @@ class TaskChangeSchema(RunSchema):
         _not_both_due_fields(data)
 
 
-def _retry_backoff() -> fields.Float:
+def retry_backoff_field() -> fields.Float:
     return _seconds(positive=True, description="Base seconds of the retry backoff.")
 
 
-class TaskSubmitSchema(TaskChangeSchema):
+def run_if_field() -> fields.String:
+    return fields.String(
+        validate=validate.OneOf([rule.value for rule in RunIf]),
+        metadata={
+            "description": "When it runs once its parents have ended: `all_success` "
+            "(default), `all_done`, `any_failed`, `none_failed`."
+        },
+    )
+
+
+class DependentSchema(OptionalFieldsSchema):
+    """A task that waits for other tasks."""
+
+    depends_on = fields.List(
+        fields.String(validate=validate.Length(min=1, max=200)),
+        validate=validate.Length(min=1, max=MAX_PARENTS),
+        metadata={"description": "Ids of the tasks it waits for: `blocked` until they end."},
+    )
+    run_if = run_if_field()
+
+    @ma.validates_schema
+    def _rule_needs_parents(self, data, **kwargs):
+        if "run_if" in data and "depends_on" not in data:
+            raise ma.ValidationError({"run_if": ["Only with depends_on."]})
+
+
+class TaskSubmitSchema(TaskChangeSchema, DependentSchema):
     """Submitting one task."""
 
-    retry_backoff = _retry_backoff()
+    retry_backoff = retry_backoff_field()
     idempotency_key = fields.String(
         validate=validate.Length(min=1, max=200),
         metadata={"description": "A second submit with this key returns the first task."},
@@ -209,7 +236,7 @@ class SchedulePatchSchema(TriggerSchema, RunSchema):
     """Changing a schedule: its trigger, config or options. A new cron replaces the interval
     and the other way round; null clears ``start_at``, ``end_at`` or ``timeout``."""
 
-    retry_backoff = _retry_backoff()
+    retry_backoff = retry_backoff_field()
 
     start_at = Timestamp(
         allow_none=True, metadata={"description": "No run before this time; null: no lower bound."}
@@ -240,3 +267,4 @@ class TaskQuerySchema(PageQuerySchema):
     status = fields.String(validate=validate.OneOf([s.value for s in TaskState]))
     worker = fields.String()
     schedule_id = fields.String()
+    chain_id = fields.String()

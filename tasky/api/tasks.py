@@ -41,6 +41,7 @@ class TaskList(MethodView):
             status=TaskState(query["status"]) if "status" in query else None,
             worker=query.get("worker"),
             schedule_id=query.get("schedule_id"),
+            chain_id=query.get("chain_id"),
         )
         return get_service().tasks.list(filters, query["limit"], query.get("cursor"))
 

@@ -32,6 +32,7 @@ from typing import Any, TypeVar
 import requests
 from requests.adapters import HTTPAdapter, Retry
 
+from tasky.client.chains import Chain, ChainMethods, ChainSummary, SubmittedChain
 from tasky.client.errors import (
     BadRequest,
     Conflict,
@@ -67,6 +68,8 @@ from tasky.client.records import (
 
 __all__ = [
     "BadRequest",
+    "Chain",
+    "ChainSummary",
     "Client",
     "Conflict",
     "ConnectionFailed",
@@ -79,6 +82,7 @@ __all__ = [
     "Runner",
     "Schedule",
     "ServerError",
+    "SubmittedChain",
     "SubmittedSchedule",
     "SubmittedTask",
     "Task",
@@ -119,7 +123,7 @@ def _without_none(**fields: Any) -> dict[str, Any]:
     return {name: value for name, value in fields.items() if value is not None}
 
 
-class Client:
+class Client(ChainMethods):
     """The Tasky API at ``url`` (default ``$TASKY_URL``, else http://127.0.0.1:8888), with the
     bearer ``token`` (default ``$TASKY_API_TOKEN``). ``timeout`` bounds each HTTP request."""
 

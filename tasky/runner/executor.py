@@ -190,7 +190,8 @@ class Executor:
         log = logging.LoggerAdapter(
             logging.getLogger(f"tasky.task.{task.worker}"), {"task_id": task.id}
         )
-        ctx = RunContext(task.id, task.attempts, run.abort_event, log)
+        inputs = self.store.task_inputs(task.id) if task.depends_on else {}
+        ctx = RunContext(task.id, task.attempts, run.abort_event, log, inputs)
         output: Any = None
         error: str | None = None
         failed = False
@@ -198,6 +199,8 @@ class Executor:
             run.started_at = self.clock()
             try:
                 config = worker.config_schema.load(task.config)
+                if task.config_template is not None:  # resolved on release: never validated
+                    config = worker.validate(config)
                 output = worker.perform(config, ctx)
             except Aborted:
                 if run.reason is None:

@@ -36,6 +36,9 @@ MARK_QUEUED_EVERY = 0.1
 """Seconds between two passes that mark a backlogged worker's due tasks ``queued``: a slot
 that frees is filled without waiting for one more round trip."""
 PRUNE_EVERY = 60.0
+SWEEP_EVERY = 10.0
+"""Seconds between two sweeps for blocked tasks whose parents have all ended: each end
+settles its children itself, so a sweep that finds one has found a fault."""
 
 
 class Scheduler:
@@ -64,6 +67,7 @@ class Scheduler:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._renewed_at = self._recovered_at = self._pruned_at = self._heartbeat_at = 0.0
+        self._swept_at = 0.0
         self._started_at = 0.0
         self._ticking = False
         """A tick is under way: what ``_next_look`` says may not include the newest tasks."""
@@ -184,8 +188,8 @@ class Scheduler:
                 now,
                 skip_if_running=schedule.overlap == "skip",
             )
-            if firing.task is not None:
-                self._next_look[schedule.worker] = now  # its run is due: claim it this pass
+            if firing.task is not None:  # its run is due: claim it this pass
+                self._next_look[firing.task.worker] = now
         return now
 
     def _dispatch(self, worker: str, now: float) -> float:
@@ -224,6 +228,11 @@ class Scheduler:
         if now - self._recovered_at >= RECOVER_EVERY:
             self._recovered(self.store.recover(now))
             self._recovered_at = now
+        if now - self._swept_at >= SWEEP_EVERY:
+            stranded = self.store.sweep_blocked(now)
+            if stranded:
+                logger.warning("settled %d blocked tasks left behind", len(stranded))
+            self._swept_at = now
         if now - self._pruned_at >= PRUNE_EVERY:
             pruned = self.store.prune(now - self.settings.retention)
             if pruned:

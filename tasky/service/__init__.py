@@ -14,6 +14,7 @@ from collections.abc import Callable
 from tasky.config import Settings
 from tasky.registry import Registry
 from tasky.service.base import Part
+from tasky.service.chains import Chains
 from tasky.service.dashboard import Dashboard
 from tasky.service.engine import Engine
 from tasky.service.operations import Operations
@@ -26,9 +27,9 @@ __all__ = ["Engine", "Service"]
 
 
 class Service(Part):
-    """``.workers``, ``.tasks``, ``.schedules``, ``.operations``, ``.dashboard``: one method per
-    action. Its ``settings``, ``store``, ``registry``, ``engine`` and ``clock`` are those of
-    every part."""
+    """``.workers``, ``.tasks``, ``.schedules``, ``.chains``, ``.operations``, ``.dashboard``:
+    one method per action. Its ``settings``, ``store``, ``registry``, ``engine`` and ``clock``
+    are those of every part."""
 
     def __init__(
         self,
@@ -43,5 +44,6 @@ class Service(Part):
         self.workers = Workers(*parts)
         self.tasks = Tasks(*parts)
         self.schedules = Schedules(*parts)
+        self.chains = Chains(*parts)
         self.operations = Operations(*parts)
         self.dashboard = Dashboard(*parts)

@@ -7,19 +7,34 @@ from dataclasses import replace
 from tasky.errors import InvalidInput, ScheduleNotFound
 from tasky.ids import new_id
 from tasky.models import Schedule, SchedulePage, ScheduleState, Task
-from tasky.requests import TRIGGER_FIELDS, ScheduleChanges, ScheduleRequest
+from tasky.requests import TRIGGER_FIELDS, ChainScheduleRequest, ScheduleChanges, ScheduleRequest
 from tasky.schedules import run_of, trigger_of
 from tasky.service.base import Part, valid_config
+from tasky.service.chains import chain_template
 
 
 class Schedules(Part):
     def create(self, worker_name: str, request: ScheduleRequest) -> Schedule:
         worker = self.enabled_worker(worker_name)
+        return self._create(worker.name, valid_config(worker, request.config), request)
+
+    def create_chain(self, request: ChainScheduleRequest) -> Schedule:
+        """A schedule whose every tick stores one run of the chain (checked as a submit)."""
+        template = chain_template(self, request.chain, self.clock())
+        return self._create("", {}, request.schedule, template)
+
+    def _create(
+        self,
+        worker: str,
+        config: dict,
+        request: ScheduleRequest,
+        chain: dict | None = None,
+    ) -> Schedule:
         now = self.clock()
         draft = Schedule(
             id=new_id(now),
-            worker=worker.name,
-            config=valid_config(worker, request.config),
+            worker=worker,
+            config=config,
             cron=request.cron,
             interval=request.interval,
             timezone=request.timezone or self.settings.timezone,
@@ -33,6 +48,7 @@ class Schedules(Part):
             timeout=request.timeout,
             max_retries=request.max_retries,
             retry_backoff=request.retry_backoff,
+            chain=chain,
         )
         first_run = self._first_run(draft, now, new_interval=True)
         if first_run is None:
@@ -58,6 +74,9 @@ class Schedules(Part):
         from now; other changes leave the coming tick as it is."""
         current = self.get(schedule_id)
         fields = changes.given()
+        if "config" in fields and current.chain is not None:
+            message = "A chain schedule has no config of its own: its steps have."
+            raise InvalidInput(message, errors={"config": [message]})
         if "config" in fields:
             worker = self.registry.get(current.worker)
             fields["config"] = valid_config(worker, fields["config"])
@@ -93,9 +112,10 @@ class Schedules(Part):
         return schedule
 
     def run(self, schedule_id: str) -> Task:
-        """One run now, outside the trigger: the new task."""
+        """One run now, outside the trigger: the new task (a chain's first step)."""
         schedule = self.get(schedule_id)
-        self.enabled_worker(schedule.worker)
+        if schedule.chain is None:
+            self.enabled_worker(schedule.worker)
         now = self.clock()
         task = self.store.run_schedule_now(schedule_id, run_of(schedule, now, now), now)
         self.engine.wake()

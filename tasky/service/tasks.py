@@ -13,6 +13,7 @@ from tasky.models import (
     EDITABLE_STATES,
     WAITING_STATES,
     NewTask,
+    RunIf,
     Task,
     TaskFilter,
     TaskPage,
@@ -20,7 +21,7 @@ from tasky.models import (
     TaskStatistics,
 )
 from tasky.requests import BatchRequest, TaskChanges, TaskRequest
-from tasky.service.base import Part, valid_config
+from tasky.service.base import Part, config_with_references, valid_config
 from tasky.worker import Worker
 
 ConfigCheck = Callable[[dict[str, Any] | None], dict[str, Any]]
@@ -34,8 +35,11 @@ class Tasks(Part):
         instead: nothing is created)."""
         worker = self.enabled_worker(worker_name)
         now = self.clock()
-        new = _new_task(worker, request, now, new_id(now), lambda c: valid_config(worker, c))
-        return self.engine.create_tasks([new])[0]
+        new = new_task(worker, request, now, new_id(now), lambda c: valid_config(worker, c))
+        task, created = self.engine.create_tasks([new])[0]
+        if new.depends_on and created:  # released or skipped at once when its parents ended
+            task = self.store.get_task(task.id) or task
+        return task, created
 
     def submit_batch(self, worker_name: str, batch: BatchRequest) -> list[Task]:
         """All or nothing: one invalid item rejects the batch, naming its index. Items with
@@ -47,7 +51,7 @@ class Tasks(Part):
         ids = new_ids(now, len(batch.tasks))
         for index, (request, task_id) in enumerate(zip(batch.tasks, ids, strict=True)):
             try:
-                news.append(_new_task(worker, request, now, task_id, check))
+                news.append(new_task(worker, request, now, task_id, check))
             except InvalidInput as exc:
                 errors[index] = exc.errors or {"_schema": [exc.message]}
         if errors:
@@ -112,6 +116,7 @@ class Tasks(Part):
             self.engine.abort(task.id)
         else:
             self.engine.ended([task])
+            self.engine.wake()  # its children may have been released
         return task
 
     def pause(self, task_id: str) -> Task:
@@ -152,19 +157,22 @@ class Tasks(Part):
         self.store.delete_task(task_id)
 
 
-def _new_task(
+def new_task(
     worker: Worker, request: TaskRequest, now: float, task_id: str, check: ConfigCheck
 ) -> NewTask:
+    parents = list(dict.fromkeys(request.depends_on)) if request.depends_on else None
     return NewTask(
         id=task_id,
         worker=worker.name,
-        config=check(request.config),
+        config=config_with_references(request.config, parents or (), check),
         execute_at=_due_at(request.execute_at, request.delay, now),
         created_at=now,
         timeout=request.timeout,
         max_retries=request.max_retries,
         retry_backoff=request.retry_backoff,
         idempotency_key=request.idempotency_key,
+        depends_on=parents,
+        run_if=RunIf(request.run_if) if request.run_if else None,
     )
 
 

@@ -13,10 +13,13 @@ Rules every implementation follows:
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
+from tasky.chain_runs import ChainRun
 from tasky.models import (
+    Chain,
+    ChainPage,
     Firing,
     LeaseReport,
     NewTask,
@@ -117,6 +120,72 @@ class Store(ABC):
     def prune(self, finished_before: float) -> int:
         """Delete terminal tasks finished before that instant; how many went."""
 
+    # -- dependencies ---------------------------------------------------------------------
+    # A task created with ``depends_on`` is ``blocked`` until its parents have ended; every
+    # transition that ends a task (finish, cancel, recover, a deleted schedule's cancels, a
+    # skip) releases or skips its blocked children in the same transaction, by their
+    # ``run_if`` rule: released to ``scheduled`` or ``queued`` (its ``$from`` references
+    # resolved, or ``failed`` naming a path with no value), or ``skipped`` with a
+    # ``skip_reason`` as soon as the rule can no longer hold. ``create_tasks`` raises
+    # ``InvalidInput`` (storing none) for a parent that is not stored, and settles at once a
+    # task whose parents have all ended. ``prune`` keeps a parent while a child is unfinished.
+
+    @abstractmethod
+    def task_inputs(self, task_id: str) -> dict[str, dict[str, Any]]:
+        """The results ``{status, output, error}`` of a task's parents, keyed by step name
+        for parents in the task's chain, else by task id."""
+
+    @abstractmethod
+    def sweep_blocked(self, now: float) -> list[str]:
+        """Settle blocked tasks whose parents have all ended (none, in a healthy store); the
+        ids it settled."""
+
+    # -- chains ------------------------------------------------------------------------------
+    # A chain's steps are tasks whose ``chain_id`` is the chain's, wired by their
+    # ``depends_on`` like any dependent task. With ``failure_policy`` ``cancel_all``, the
+    # transition that fails a step cancels every unfinished step of its chain.
+
+    @abstractmethod
+    def create_chain(self, chain: Chain, steps: list[NewTask]) -> tuple[Chain, bool]:
+        """Store the chain and its steps in one transaction, all or nothing; ``(chain,
+        created)``. A chain whose ``idempotency_key`` is stored is not created: the stored
+        one comes back with ``created`` False."""
+
+    @abstractmethod
+    def get_chain(self, chain_id: str) -> Chain | None:
+        """The chain, or None."""
+
+    @abstractmethod
+    def list_chains(self, limit: int, cursor: str | None, name: str | None = None) -> ChainPage:
+        """Newest first, keyset-paginated like :meth:`list_tasks`; ``name`` filters."""
+
+    @abstractmethod
+    def chain_steps(self, chain_id: str) -> list[Task]:
+        """The chain's steps, in the order they were given."""
+
+    @abstractmethod
+    def chain_counts(self, chain_ids: Sequence[str]) -> dict[str, dict[str, int]]:
+        """Per chain, how many of its steps are in each state."""
+
+    @abstractmethod
+    def cancel_chain(self, chain_id: str, now: float) -> list[Task]:
+        """Cancel every unfinished step (``canceled`` now, a running one flagged
+        ``canceling``), record the cancel on the chain, and settle what depends on the
+        steps; the steps it changed. Raises ``ChainNotFound``."""
+
+    @abstractmethod
+    def retry_chain(self, chain_id: str, now: float) -> list[Task]:
+        """Run again the failed, canceled and skipped steps of a finished chain and every step
+        that depends on them, in place (same ids, attempts from 0, configs as submitted);
+        completed steps that they do not depend on keep their outputs. The steps it reset.
+        Raises ``ChainNotFound``, or ``StateConflict`` while a step is unfinished or when
+        none is to run again."""
+
+    @abstractmethod
+    def delete_chain(self, chain_id: str) -> None:
+        """Remove the chain and its steps once every step has ended. Raises
+        ``ChainNotFound`` or ``StateConflict``."""
+
     # -- transitions asked for by clients -------------------------------------------------
 
     @abstractmethod
@@ -172,7 +241,7 @@ class Store(ABC):
     @abstractmethod
     def delete_schedule(self, schedule_id: str, now: float) -> list[Task]:
         """Remove the schedule and cancel its tasks that have not started (scheduled, queued,
-        paused); started and finished ones are kept. Returns the canceled tasks. Raises
+        paused, blocked); started and finished ones are kept. Returns the canceled tasks. Raises
         ``ScheduleNotFound``."""
 
     @abstractmethod
@@ -189,7 +258,7 @@ class Store(ABC):
         schedule_id: str,
         due_at: float,
         next_run_at: float | None,
-        task: NewTask | None,
+        task: NewTask | ChainRun | None,
         now: float,
         skip_if_running: bool,
     ) -> Firing:
@@ -198,10 +267,12 @@ class Store(ABC):
         process), move ``next_run_at`` on and, in the same transaction, insert ``task``
         (counted in ``runs``, ``last_run_at`` = ``now``, ``last_task_id``). With
         ``skip_if_running`` the task is not inserted while the schedule's last task has not
-        finished; the tick is consumed all the same. ``won`` False: another caller had it."""
+        finished (for a chain schedule: while a step of its last chain has not); the tick is
+        consumed all the same. ``task`` may be a chain run: its chain and steps are stored,
+        and ``last_task_id`` is its first step. ``won`` False: another caller had it."""
 
     @abstractmethod
-    def run_schedule_now(self, schedule_id: str, task: NewTask, now: float) -> Task:
+    def run_schedule_now(self, schedule_id: str, task: NewTask | ChainRun, now: float) -> Task:
         """Insert ``task`` as a run of the schedule outside its trigger (``next_run_at`` is
         kept). Raises ``ScheduleNotFound``."""
 

@@ -262,6 +262,7 @@ class PostgresStore(SQLStore):
         with self._write() as db:
             if all(new.idempotency_key is None for new in tasks):
                 db.cursor().executemany(INSERT_TASK, insert_rows(tasks))
+                self._link(db, tasks)
                 self._wake(db)
                 return [(new.as_task(), True) for new in tasks]
             cur = db.cursor()
@@ -277,6 +278,9 @@ class PostgresStore(SQLStore):
                 else (self._by_idempotency_key(db, new.idempotency_key), False)
                 for new, row in zip(tasks, rows, strict=True)
             ]
+            self._link(
+                db, [new for new, (_, created) in zip(tasks, results, strict=True) if created]
+            )
             if any(created for _, created in results):
                 self._wake(db)
         return results
@@ -310,9 +314,11 @@ class PostgresStore(SQLStore):
     def finish(self, outcomes: list[Outcome]) -> list[Task]:
         if not outcomes:
             return []
-        with self._db() as db:
+        with self._write() as db:
             rows = db.execute(FINISH, _outcome_columns(outcomes)).fetchall()
-        return _in_order_of(outcomes, [task_from_row(row) for row in rows])
+            finished = [task_from_row(row) for row in rows]
+            self._ended(db, finished, max(o.finished_at for o in outcomes))
+        return _in_order_of(outcomes, finished)
 
 
 class _Listener(threading.Thread):

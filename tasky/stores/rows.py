@@ -21,15 +21,18 @@ from tasky.models import (
     EDITABLE_STATES,
     TERMINAL_STATES,
     WAITING_STATES,
+    Chain,
     LeaseReport,
     NewTask,
     Outcome,
+    RunIf,
     RunnerInfo,
     Schedule,
     ScheduleState,
     Task,
     TaskState,
 )
+from tasky.refs import has_references
 
 M = TypeVar("M")
 
@@ -86,6 +89,9 @@ TASK = Columns(
         "config": json.loads,
         "output": _json_or_none,
         "output_truncated": bool,
+        "depends_on": _json_or_none,
+        "run_if": lambda value: None if value is None else RunIf(value),
+        "config_template": _json_or_none,
     },
 )
 TASK_COLUMNS = TASK.sql
@@ -95,13 +101,17 @@ task_from_row = TASK.from_row
 
 SCHEDULE = Columns(
     Schedule,
-    {"config": json.loads, "status": ScheduleState},
+    {"config": json.loads, "status": ScheduleState, "chain": _json_or_none},
     renamed={"interval": "interval_seconds"},
 )
 SCHEDULE_COLUMNS = SCHEDULE.sql
 schedule_from_row = SCHEDULE.from_row
 SCHEDULE_FIELDS = set(SCHEDULE.fields) - {"id", "created_at", "last_run_at", "last_task_id", "runs"}
 """The fields a schedule is created with and may change; the others are the store's."""
+
+CHAIN = Columns(Chain, {})
+CHAIN_COLUMNS = CHAIN.sql
+chain_from_row = CHAIN.from_row
 
 RUNNER = Columns(
     RunnerInfo,
@@ -121,6 +131,7 @@ ACTIVE = sql_in(ACTIVE_STATES)
 TERMINAL = sql_in(TERMINAL_STATES)
 EDITABLE = sql_in(EDITABLE_STATES)
 NOT_TERMINAL = sql_in(set(TaskState) - TERMINAL_STATES)
+NOT_STARTED = sql_in(EDITABLE_STATES | {TaskState.BLOCKED})
 
 INSERT_FIELDS = (
     "id",
@@ -133,28 +144,34 @@ INSERT_FIELDS = (
     "timeout",
     "schedule_id",
     "idempotency_key",
+    "run_if",
+    "chain_id",
+    "step",
 )
-"""The fields of a new task that its row takes as they are; ``config`` (JSON) follows."""
-INSERT_COLUMNS = ", ".join((*INSERT_FIELDS, "config"))
+"""The fields of a new task that its row takes as they are; ``config``, ``depends_on`` and
+``config_template`` (JSON) follow."""
+INSERT_COLUMNS = ", ".join((*INSERT_FIELDS, "config", "depends_on", "config_template"))
 _insert_values = attrgetter(*INSERT_FIELDS)
 
 
 def insert_task_sql(mark: str) -> str:
     """``INSERT`` of the ``insert_rows`` values; ``mark`` is the driver's placeholder."""
-    marks = ", ".join([mark] * (len(INSERT_FIELDS) + 1))
+    marks = ", ".join([mark] * (len(INSERT_FIELDS) + 3))
     return f"INSERT INTO tasks ({INSERT_COLUMNS}) VALUES ({marks})"
 
 
 def insert_rows(tasks: list[NewTask]) -> list[tuple]:
     """The values of ``INSERT_COLUMNS`` for each new task. Each config object is encoded
     once: the tasks of a batch share one per distinct config."""
-    encoded: dict[int, str] = {}
+    encoded: dict[int, tuple[str, str | None]] = {}
     rows = []
     for new in tasks:
         config = encoded.get(id(new.config))
         if config is None:
-            config = encoded[id(new.config)] = json.dumps(new.config)
-        rows.append((*_insert_values(new), config))
+            text = json.dumps(new.config)
+            config = encoded[id(new.config)] = (text, text if has_references(new.config) else None)
+        depends_on = None if new.depends_on is None else json.dumps(new.depends_on)
+        rows.append((*_insert_values(new), config[0], depends_on, config[1]))
     return rows
 
 
@@ -207,7 +224,7 @@ def schedule_params(fields: dict[str, Any]) -> dict[str, Any]:
     params = {}
     for name, value in fields.items():
         column = "interval_seconds" if name == "interval" else name
-        if name == "config":
+        if name == "config" or (name == "chain" and value is not None):
             params[column] = json.dumps(value)
         elif name == "status":
             params[column] = str(value)

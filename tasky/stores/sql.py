@@ -18,6 +18,7 @@ from collections.abc import Collection
 from contextlib import AbstractContextManager
 from typing import Any, NamedTuple
 
+from tasky.chain_runs import ChainRun
 from tasky.errors import ScheduleNotFound, StateConflict, TaskNotFound
 from tasky.models import (
     Firing,
@@ -33,12 +34,15 @@ from tasky.models import (
     WorkerCounts,
 )
 from tasky.stores.base import Store
+from tasky.stores.chains import Chains
 from tasky.stores.dashboard import DashboardSQL
+from tasky.stores.deps import CANCEL_SET
 from tasky.stores.dialect import Dialect
 from tasky.stores.rows import (
     ACTIVE,
     EDITABLE,
     LIST_COLUMNS,
+    NOT_STARTED,
     NOT_TERMINAL,
     RETRIES_LEFT,
     RUNNER,
@@ -84,7 +88,7 @@ class Changed(NamedTuple):
     rowcount: int
 
 
-class SQLStore(DashboardSQL, Store):
+class SQLStore(DashboardSQL, Chains, Store):
     """The contract in SQL, over the connections of a subclass."""
 
     dialect: Dialect
@@ -117,6 +121,9 @@ class SQLStore(DashboardSQL, Store):
         if self.dialect.notify is not None:
             db.execute(f"SELECT {self.dialect.notify}")
 
+    def _released(self, db: Any) -> None:
+        self._wake(db)
+
     def ping(self) -> None:
         self._read("SELECT 1")
 
@@ -129,6 +136,7 @@ class SQLStore(DashboardSQL, Store):
             db, f"{self.dialect.insert_task} RETURNING {TASK_COLUMNS}", insert_rows([new])[0]
         ).fetchone()
         if row is not None:
+            self._link(db, [new])
             return task_from_row(row), True
         return self._by_idempotency_key(db, new.idempotency_key), False
 
@@ -145,6 +153,7 @@ class SQLStore(DashboardSQL, Store):
             "status": filters.status,
             "worker": filters.worker,
             "schedule_id": filters.schedule_id,
+            "chain_id": filters.chain_id,
         }
         page = KeysetPage.of(LIST_COLUMNS, "tasks", equal, cursor, limit)
         return TaskPage(*page.read(self._read(page.sql, page.params), task_from_row))
@@ -183,19 +192,24 @@ class SQLStore(DashboardSQL, Store):
             else d.unlocked(f"status IN {ACTIVE} AND lease_until < %(now)s")
         )
         ran = f"{d.least}(%(now)s, coalesce(lease_until, %(now)s)) - started_at"
-        rows = self._change(
-            f"UPDATE tasks SET"
-            f" status = CASE WHEN status = 'canceling' THEN 'canceled'"
-            f"   WHEN {RETRIES_LEFT} THEN 'queued' ELSE 'failed' END,"
-            f" finished_at = CASE WHEN {retrying(INTERRUPTED)} THEN NULL ELSE %(now)s END,"
-            f" execute_at = CASE WHEN {retrying(INTERRUPTED)} THEN %(now)s ELSE execute_at END,"
-            f" error = CASE WHEN status = 'canceling' THEN error ELSE 'interrupted' END,"
-            f" ran_for = ran_for + {d.greatest}(0, {ran}),"
-            f" owner = NULL, lease_until = NULL"
-            f" WHERE {held_by} RETURNING {d.returning(TASK, wake=True)}",
-            {"now": now, "owner": owner},
-        ).rows
-        return [task_from_row(row) for row in rows]
+        with self._write() as db:
+            rows = self._execute(
+                db,
+                f"UPDATE tasks SET"
+                f" status = CASE WHEN status = 'canceling' THEN 'canceled'"
+                f"   WHEN {RETRIES_LEFT} THEN 'queued' ELSE 'failed' END,"
+                f" finished_at = CASE WHEN {retrying(INTERRUPTED)} THEN NULL ELSE %(now)s END,"
+                f" execute_at = CASE WHEN {retrying(INTERRUPTED)}"
+                f"   THEN %(now)s ELSE execute_at END,"
+                f" error = CASE WHEN status = 'canceling' THEN error ELSE 'interrupted' END,"
+                f" ran_for = ran_for + {d.greatest}(0, {ran}),"
+                f" owner = NULL, lease_until = NULL"
+                f" WHERE {held_by} RETURNING {d.returning(TASK, wake=True)}",
+                {"now": now, "owner": owner},
+            ).fetchall()
+            recovered = [task_from_row(row) for row in rows]
+            self._ended(db, recovered, now)
+        return recovered
 
     def owners(self) -> set[str]:
         return {
@@ -203,7 +217,12 @@ class SQLStore(DashboardSQL, Store):
         }
 
     def prune(self, finished_before: float) -> int:
-        where = self.dialect.unlocked(f"finished_at < %s AND status IN {TERMINAL}")
+        # A parent stays while a child waits for it or has yet to read its result.
+        where = self.dialect.unlocked(
+            f"finished_at < %s AND status IN {TERMINAL} AND NOT EXISTS (SELECT 1 FROM task_deps d"
+            f" JOIN tasks c ON c.id = d.child_id WHERE d.parent_id = tasks.id"
+            f" AND c.status NOT IN {TERMINAL})"
+        )
         return self._change(f"DELETE FROM tasks WHERE {where}", (finished_before,)).rowcount
 
     # -- transitions asked for by clients -------------------------------------------------
@@ -217,14 +236,19 @@ class SQLStore(DashboardSQL, Store):
         wake: bool = False,
     ) -> Task:
         """One conditional UPDATE; when it matches nothing, tell a missing task from a task in
-        the wrong state. With ``wake`` the change wakes the runners (it made work due)."""
-        rows = self._change(
-            f"UPDATE tasks SET {assignments} WHERE id = %(id)s AND status IN {allowed}"
-            f" RETURNING {self.dialect.returning(TASK, wake)}",
-            {**params, "id": task_id},
-        ).rows
-        if rows:
-            return task_from_row(rows[0])
+        the wrong state. With ``wake`` the change wakes the runners (it made work due). A
+        task it ends settles its children in the same transaction."""
+        with self._write() as db:
+            row = self._execute(
+                db,
+                f"UPDATE tasks SET {assignments} WHERE id = %(id)s AND status IN {allowed}"
+                f" RETURNING {self.dialect.returning(TASK, wake)}",
+                {**params, "id": task_id},
+            ).fetchone()
+            if row is not None:
+                task = task_from_row(row)
+                self._ended(db, [task], params.get("now", task.finished_at or 0.0))
+                return task
         raise self._unchanged(task_id)
 
     def _unchanged(self, task_id: str, why: str = "") -> Exception:
@@ -237,12 +261,7 @@ class SQLStore(DashboardSQL, Store):
 
     def cancel(self, task_id: str, now: float) -> Task:
         return self._transition(
-            task_id,
-            NOT_TERMINAL,
-            f"status = CASE WHEN status IN {ACTIVE} THEN 'canceling' ELSE 'canceled' END,"
-            f" finished_at = CASE WHEN status IN {ACTIVE} THEN NULL ELSE %(now)s END",
-            {"now": now},
-            wake=True,
+            task_id, NOT_TERMINAL, CANCEL_SET.replace("%s", "%(now)s"), {"now": now}, wake=True
         )
 
     def update_waiting(self, task_id: str, changes: dict[str, Any], now: float) -> Task:
@@ -333,10 +352,12 @@ class SQLStore(DashboardSQL, Store):
             rows = self._execute(
                 db,
                 f"UPDATE tasks SET status = 'canceled', finished_at = %s WHERE schedule_id = %s"
-                f" AND status IN {EDITABLE} RETURNING {TASK_COLUMNS}",
+                f" AND status IN {NOT_STARTED} RETURNING {TASK_COLUMNS}",
                 (now, schedule_id),
             ).fetchall()
-        return [task_from_row(row) for row in rows]
+            canceled = [task_from_row(row) for row in rows]
+            self._ended(db, canceled, now)
+        return canceled
 
     def next_schedule_due_at(self) -> float | None:
         return self._read("SELECT min(next_run_at) FROM schedules WHERE status = 'active'")[0][0]
@@ -354,7 +375,7 @@ class SQLStore(DashboardSQL, Store):
         schedule_id: str,
         due_at: float,
         next_run_at: float | None,
-        task: NewTask | None,
+        task: NewTask | ChainRun | None,
         now: float,
         skip_if_running: bool,
     ) -> Firing:
@@ -376,7 +397,7 @@ class SQLStore(DashboardSQL, Store):
             created = self._record_run(db, schedule_id, task, now)
         return Firing(True, created)
 
-    def run_schedule_now(self, schedule_id: str, task: NewTask, now: float) -> Task:
+    def run_schedule_now(self, schedule_id: str, task: NewTask | ChainRun, now: float) -> Task:
         with self._write() as db:
             # A row lock keeps a concurrent delete from leaving a run of a gone schedule.
             sql = f"SELECT 1 FROM schedules WHERE id = %s{self.dialect.lock_row}"
@@ -386,8 +407,13 @@ class SQLStore(DashboardSQL, Store):
             self._wake(db)
             return created
 
-    def _record_run(self, db: Any, schedule_id: str, task: NewTask, now: float) -> Task:
-        created, _ = self._insert_task(db, task)
+    def _record_run(self, db: Any, schedule_id: str, task: NewTask | ChainRun, now: float) -> Task:
+        if isinstance(task, ChainRun):
+            self._insert_chain(db, task)
+            sql = f"SELECT {TASK_COLUMNS} FROM tasks WHERE id = %s"
+            created = task_from_row(self._execute(db, sql, (task.steps[0].id,)).fetchone())
+        else:
+            created, _ = self._insert_task(db, task)
         self._execute(
             db,
             "UPDATE schedules SET runs = runs + 1, last_run_at = %s, last_task_id = %s"
@@ -399,7 +425,8 @@ class SQLStore(DashboardSQL, Store):
     def _last_run_unfinished(self, db: Any, schedule_id: str) -> bool:
         sql = (
             f"SELECT 1 FROM schedules s JOIN tasks t ON t.id = s.last_task_id"
-            f" WHERE s.id = %s AND t.status NOT IN {TERMINAL}"
+            f" WHERE s.id = %s AND (t.status NOT IN {TERMINAL} OR EXISTS (SELECT 1 FROM tasks u"
+            f" WHERE u.chain_id = t.chain_id AND u.status NOT IN {TERMINAL}))"
         )
         return self._execute(db, sql, (schedule_id,)).fetchone() is not None
 

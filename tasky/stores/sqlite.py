@@ -26,7 +26,7 @@ import logging
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
@@ -185,6 +185,8 @@ class SQLiteStore(SQLStore):
         self._write_lock = _WriteLock(f"{path}-lock")
         self._queued_lock = threading.Lock()
         self._queued_inserts: list[_QueuedInsert] = []
+        self._subscribers: list[Callable[[], None]] = []
+        self._release_pending = False
         os.register_at_fork(after_in_child=self._after_fork)
         directory = os.path.dirname(os.path.abspath(path))
         os.makedirs(directory, exist_ok=True)
@@ -229,6 +231,16 @@ class SQLiteStore(SQLStore):
         self._write_lock = _WriteLock(self._write_lock.path)
         self._queued_lock = threading.Lock()
         self._queued_inserts = []
+        self._subscribers = []
+        self._release_pending = False
+
+    def subscribe(self, on_change: Callable[[], None]) -> None:
+        """Tasks released by this process's writes (a parent's end) wake its runner once the
+        write commits; other processes' writes are found by polling."""
+        self._subscribers.append(on_change)
+
+    def _released(self, db: sqlite3.Connection) -> None:
+        self._release_pending = True
 
     def _reader(self) -> AbstractContextManager[sqlite3.Connection]:
         return nullcontext(self._db)
@@ -247,9 +259,14 @@ class SQLiteStore(SQLStore):
         try:
             yield db
         except BaseException:
+            self._release_pending = False
             db.execute("ROLLBACK")
             raise
         db.execute("COMMIT")
+        if self._release_pending:
+            self._release_pending = False
+            for on_change in self._subscribers:
+                on_change()
 
     def _change(self, sql: str, params: Any = ()) -> Changed:
         """One writing statement (its own transaction): its RETURNING rows and row count."""
@@ -291,6 +308,10 @@ class SQLiteStore(SQLStore):
         transaction. Under concurrent submits that saves a commit (and its WAL pages) per
         caller. A failed transaction fails every caller in it; none of their tasks is stored.
         """
+        if any(new.depends_on for new in tasks):
+            # Not grouped: an unknown parent fails this caller's insert only.
+            with self._write() as db:
+                return self._insert_tasks(db, tasks)
         mine = _QueuedInsert(tasks)
         with self._queued_lock:
             self._queued_inserts.append(mine)
@@ -323,6 +344,7 @@ class SQLiteStore(SQLStore):
         rows = insert_rows(tasks)
         rows.sort()  # in id order each row lands next to the last in the primary key's index
         db.executemany(INSERT_TASK, rows)
+        self._link(db, tasks)
         return [(new.as_task(), True) for new in tasks]
 
     # -- the runner's side ------------------------------------------------------------------
@@ -355,4 +377,5 @@ class SQLiteStore(SQLStore):
                 row = db.execute(FINISH, outcome_row(o)).fetchone()
                 if row is not None:
                     finished.append(task_from_row(row))
+            self._ended(db, finished, max(o.finished_at for o in outcomes))
         return finished

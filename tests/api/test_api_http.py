@@ -239,7 +239,9 @@ def test_openapi_lists_every_route_with_schemas(app, client):
     assert spec["openapi"] == "3.0.3"
     assert spec["info"]["title"] == "Tasky" and spec["info"]["version"] == "v1"
     routes = api_routes(app)
-    assert len(routes) == 27  # 5 worker, 11 task, 7 schedule, health, runners, live, overview
+    assert (
+        len(routes) == 34
+    )  # 5 worker, 11 task, 7 schedule, 7 chain, health, runners, live, overview
     assert ("/tasky/v1/runners", "get") in routes
     for path, method in routes:
         operation = spec["paths"][path][method]

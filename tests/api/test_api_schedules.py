@@ -679,7 +679,7 @@ def test_openapi_documents_schedules(client):
     )
     assert submit_props["start_at"]["format"] == "date-time"
     assert submit_props["overlap"]["enum"] == ["skip", "allow"]
-    assert set(schemas["Schedule"]["properties"]) == SCHEDULE_FIELDS
+    assert set(schemas["Schedule"]["properties"]) == SCHEDULE_FIELDS | {"chain"}  # chain schedules
     assert set(schemas["ScheduleSubmitted"]["properties"]) == SUBMITTED_FIELDS
     assert "cron" not in schemas["BatchItem"]["properties"]
 

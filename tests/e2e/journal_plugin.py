@@ -17,10 +17,16 @@ class Journal(Worker):
 
     class Config(ma.Schema):
         sleep = ma.fields.Float(load_default=0)
+        fail = ma.fields.Boolean(load_default=False)
+        value = ma.fields.Raw(load_default=None, allow_none=True)
 
     def perform(self, config, ctx):
         with open(os.environ["TASKY_TEST_JOURNAL"], "a") as journal:
             journal.write(f"{ctx.task_id} {os.getpid()} {ctx.attempt}\n")
         if config["sleep"]:
             ctx.sleep(config["sleep"])
+        if config["fail"]:
+            raise RuntimeError("asked to fail")
+        if config["value"] is not None:
+            return {"pid": os.getpid(), "value": config["value"]}
         return {"pid": os.getpid()}

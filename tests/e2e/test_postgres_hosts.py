@@ -161,3 +161,24 @@ def test_each_schedule_tick_fires_once_across_hosts(hosts):
         a.wait_finished(task["task_id"])
     assert set(runs(a, b)) == {t["task_id"] for t in tasks}
     assert max(runs(a, b).values()) == 1
+
+
+def test_a_child_of_parents_on_two_hosts_runs_once(hosts):
+    a, b = hosts("a", "b")
+    body = {"tasks": [{"config": {"sleep": 0.2}}] * 25}
+    parents = a.post("/tasky/v1/workers/journal/batch", body).json()["task_ids"]
+    parents += b.post("/tasky/v1/workers/journal/batch", body).json()["task_ids"]
+    child = b.submit("journal", {"depends_on": parents})
+    steps = [{"step": "s0", "worker": "journal"}] + [
+        {"step": f"s{i}", "worker": "journal", "depends_on": [f"s{i - 1}"]} for i in range(1, 10)
+    ]
+    chain = a.post("/tasky/v1/chains", {"steps": steps}).json()
+    assert b.wait_finished(child, timeout=60)["status"] == "completed"
+    wait_for(
+        lambda: b.get(f"/tasky/v1/chains/{chain['chain_id']}").json()["status"] == "completed",
+        timeout=60,
+    )
+    done = runs(a, b)
+    assert set(done) == {*parents, child, *chain["steps"].values()}
+    assert max(done.values()) == 1, "a task ran twice"
+    assert pids(a) and pids(b), "one host did all the work"

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
+from dataclasses import replace
 
 import marshmallow as ma
 import psutil
@@ -195,3 +197,14 @@ def test_abort_kills_a_stubborn_child_even_when_bash_is_gone(
     thread.join(20)
     assert isinstance(outcome.get("error"), Aborted)
     wait_for(lambda: not group_alive(pgid), timeout=5)
+
+
+def test_the_parents_results_are_in_tasky_inputs(worker, ctx):
+    inputs = {"fetch": {"status": "completed", "output": {"n": "$(rm -rf /)"}, "error": None}}
+    out = run(worker, replace(ctx, inputs=inputs), command='printf %s "$TASKY_INPUTS"')
+    assert json.loads(out["stdout"]) == inputs
+
+
+def test_no_inputs_no_variable(worker, ctx):
+    out = run(worker, ctx, command='printf %s "${TASKY_INPUTS-unset}"')
+    assert out["stdout"] == "unset"
