@@ -34,6 +34,9 @@ class Settings:
     answers HTTP and runs nothing (an API node; ``tasky runner`` processes run the tasks)."""
     min_interval: float = 1.0
     """The shortest ``interval`` a schedule may have, in seconds."""
+    metrics_store_gauges: bool = True
+    """``/metrics`` reports the store's gauges (tasks waiting, running); on PostgreSQL every
+    host sees the same store: one host is enough."""
 
     @property
     def tz(self) -> ZoneInfo:

@@ -16,6 +16,7 @@ from tasky import api
 from tasky.api.errors import handle_tasky_error
 from tasky.config import Settings
 from tasky.errors import StoreUnavailable
+from tasky.metrics import exposition
 from tasky.registry import Registry
 from tasky.runner.api_only import ApiOnly
 from tasky.runner.process import RunnerProcess
@@ -54,6 +55,10 @@ def create_app(settings: Settings | None = None) -> Flask:
     app = Flask(__name__)
     app.extensions["tasky"] = Tasky(settings, store, registry, engine, service)
     api.init_app(app, service)
+    gauges = exposition.StoreGauges.of(store.unfinished_counts, settings.database_url)
+    app.extensions[exposition.EXTENSION] = exposition.scrape_registry(
+        *([gauges] if settings.metrics_store_gauges else [])
+    )
     for error in store.outage_errors:
         app.register_error_handler(error, functools.partial(_store_unavailable, store))
     return app

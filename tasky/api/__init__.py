@@ -9,7 +9,7 @@ from __future__ import annotations
 from flask import Flask, send_from_directory
 from swagger_ui_bundle import swagger_ui_path
 
-from tasky.api import health, schedules, tasks, workers
+from tasky.api import health, metrics, schedules, tasks, workers
 from tasky.api.auth import require_token
 from tasky.api.context import EXTENSION, get_service
 from tasky.api.errors import TaskyApi, handle_tasky_error
@@ -56,4 +56,5 @@ def init_app(app: Flask, service: TaskService) -> TaskyApi:
     )
     for module in (workers, tasks, schedules, health):
         api.register_blueprint(module.blp)
+    app.register_blueprint(metrics.blp)
     return api

@@ -65,6 +65,11 @@ class Store(ABC):
     def worker_counts(self, worker: str) -> WorkerCounts:
         """Counts by status, finished attempts' durations and the last finish of a worker."""
 
+    @abstractmethod
+    def unfinished_counts(self) -> list[tuple[str, str, int]]:
+        """``(worker, status, tasks)`` for each worker and state that is not final and holds
+        tasks, ordered by worker, then state."""
+
     # -- the runner's side ------------------------------------------------------------------
 
     @abstractmethod

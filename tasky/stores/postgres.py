@@ -55,6 +55,7 @@ from tasky.stores.rows import (
     SCHEDULE_FIELDS,
     TASK_COLUMNS,
     TERMINAL,
+    UNFINISHED_COUNTS,
     WAITING,
     KeysetPage,
     heartbeat_sql,
@@ -404,6 +405,10 @@ class PostgresStore(Store):
                 (worker,),
             ).fetchone()[0]
         return WorkerCounts(by_status, durations, last)
+
+    def unfinished_counts(self) -> list[tuple[str, str, int]]:
+        with self._db() as db:
+            return [tuple(row) for row in db.execute(UNFINISHED_COUNTS)]
 
     # -- the runner's side ------------------------------------------------------------------
 

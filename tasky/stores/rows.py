@@ -48,6 +48,10 @@ WAITING = sql_in(WAITING_STATES)
 ACTIVE = sql_in(ACTIVE_STATES)
 TERMINAL = sql_in(TERMINAL_STATES)
 EDITABLE = sql_in(EDITABLE_STATES)
+UNFINISHED_COUNTS = (
+    f"SELECT worker, status, count(*) FROM tasks WHERE status NOT IN {TERMINAL}"
+    " GROUP BY worker, status ORDER BY worker, status"
+)
 
 
 INSERT_COLUMNS = (

@@ -52,6 +52,7 @@ from tasky.stores.rows import (
     SCHEDULE_FIELDS,
     TASK_COLUMNS,
     TERMINAL,
+    UNFINISHED_COUNTS,
     WAITING,
     KeysetPage,
     heartbeat_sql,
@@ -375,6 +376,9 @@ class SQLiteStore(Store):
             (worker,),
         ).fetchone()[0]
         return WorkerCounts(by_status, durations, last)
+
+    def unfinished_counts(self) -> list[tuple[str, str, int]]:
+        return [tuple(row) for row in self._db.execute(UNFINISHED_COUNTS)]
 
     # -- the runner's side ------------------------------------------------------------------
 
