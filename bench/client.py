@@ -7,6 +7,7 @@ by its ``Content-Length`` (chunked bodies are decoded too, for completeness).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import threading
@@ -196,10 +197,8 @@ def closed_loop(
             counts[index], errors[index] = ok, bad
         except BaseException as exc:  # reported below, never swallowed
             failures.append(exc)
-            try:
+            with contextlib.suppress(threading.BrokenBarrierError):
                 start_barrier.abort()
-            except threading.BrokenBarrierError:
-                pass
         finally:
             conn.close()
 
@@ -208,10 +207,8 @@ def closed_loop(
         thread.start()
     now = time.perf_counter()
     window[0], window[1] = now + warmup, now + warmup + seconds
-    try:
+    with contextlib.suppress(threading.BrokenBarrierError):
         start_barrier.wait()
-    except threading.BrokenBarrierError:
-        pass
     for thread in threads:
         thread.join(warmup + seconds + 120)
     if failures:

@@ -108,7 +108,7 @@ def lateness_round(
             f"submitting {n} tasks took {submitted - first + lead:.2f} s, "
             f"more than the lead of {lead} s: raise the lead"
         )
-    due_of = dict(zip(ids, dues))
+    due_of = dict(zip(ids, dues, strict=True))
     for task_id in (ids[0], ids[len(ids) // 2], ids[-1]):  # the batch answer is in order
         stored = parse_iso(conn.get(f"/tasky/v1/tasks/{task_id}")["execute_at"])
         if abs(stored - due_of[task_id]) > 2e-6:
@@ -124,7 +124,7 @@ def lateness_round(
         time.sleep(0.05)
     starts = read_starts(data)
     now = time.time()
-    late_ms = [((starts[i] if i in starts else now) - due_of[i]) * 1000 for i in ids]
+    late_ms = [(starts.get(i, now) - due_of[i]) * 1000 for i in ids]
     result = summary_ms(late_ms)
     result["not_started"] = sum(1 for i in ids if i not in starts)
     if not result["not_started"]:
@@ -334,7 +334,7 @@ def _bodies(n: int, batch: int, first: float, step: float, out: queue.Queue) -> 
     for start in range(0, n, batch):
         count = min(batch, n - start)
         items = ",".join(
-            '{"execute_at":"%s"}' % iso(first + (start + i) * step) for i in range(count)
+            f'{{"execute_at":"{iso(first + (start + i) * step)}"}}' for i in range(count)
         )
         out.put((count, build_request("POST", path, b'{"tasks":[' + items.encode() + b"]}")))
     out.put(None)

@@ -225,10 +225,9 @@ def naive_claims(
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(NAIVE_SCHEMA)
         now = time.time()
-        with conn.cursor() as cur:
-            with cur.copy("COPY naive_tasks (execute_at) FROM STDIN") as copy:
-                for i in range(n):
-                    copy.write_row((now,))
+        with conn.cursor() as cur, cur.copy("COPY naive_tasks (execute_at) FROM STDIN") as copy:
+            for _ in range(n):
+                copy.write_row((now,))
         conn.execute("VACUUM ANALYZE naive_tasks")
     ctx = multiprocessing.get_context("spawn")
     out = ctx.Queue()

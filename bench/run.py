@@ -719,9 +719,11 @@ def render_table(r: dict, m: dict, sizes: Sizes, failures: dict) -> str:
 
     headers = ("figure", "measured", "target", "reference (same run)", "met?")
     widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(headers)]
-    line = " | ".join(h.ljust(w) for h, w in zip(headers, widths))
+    line = " | ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))
     out = [line, "-+-".join("-" * w for w in widths)]
-    out += [" | ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows]
+    out += [
+        " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows
+    ]
     notes = [
         f"config: gunicorn.conf.py as shipped ({r['machine']['config']['server_shape']}), "
         "default TASKY_*, "
@@ -784,7 +786,7 @@ def render_table(r: dict, m: dict, sizes: Sizes, failures: dict) -> str:
         notes.append(f"* {key}: {why}")
     for name, why in failures.items():
         notes.append(f"FAILED {name}: {why}")
-    return "\n".join(out + [""] + notes)
+    return "\n".join([*out, "", *notes])
 
 
 def _remove(path: Path) -> None:

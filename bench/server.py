@@ -9,6 +9,7 @@ otherwise.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -92,6 +93,7 @@ class Server:
                 "TASKY_FILES_ROOT": str(data / "files"),
                 "TASKY_PLUGINS": "bench.noop_worker",
                 "TASKY_BENCH_DIR": str(data),
+                "TASKY_MIN_INTERVAL": "0.01",  # the tick figure's schedule fires every 50 ms
                 **(env or {}),
             },
             args=args,
@@ -156,10 +158,8 @@ class Server:
         """Resident memory of the master and all its children, in MiB."""
         total = 0
         for proc in self.processes():
-            try:
+            with contextlib.suppress(psutil.NoSuchProcess):
                 total += proc.memory_info().rss
-            except psutil.NoSuchProcess:
-                pass
         return total / (1024 * 1024)
 
     def worker_pids(self) -> list[int]:

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, fields, replace
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from tasky.errors import ConfigError
 
 MIB = 1024 * 1024
 RUNNER_MODES = ("on", "off")
-
-
-class ConfigError(ValueError):
-    """A TASKY_* variable has a value the service cannot use."""
 
 
 @dataclass(frozen=True)
@@ -45,12 +44,12 @@ class Settings:
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides) -> Settings:
         env = os.environ if environ is None else environ
-        values: dict[str, object] = {}
+        values: dict[str, Any] = {}
         for field in fields(cls):
             raw = env.get("TASKY_" + field.name.upper())
             if raw is None or raw == "":
                 continue
-            values[field.name] = _parse(field.name, field.type, raw)
+            values[field.name] = _parse(field.name, str(field.type), raw)
         settings = replace(cls(), **values, **overrides)
         settings.validate()
         return settings

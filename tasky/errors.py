@@ -54,3 +54,22 @@ class StoreUnavailable(TaskyError):
     """The store cannot be reached."""
 
     status_code = 503
+
+
+class RunnerUnavailable(TaskyError):
+    """This server's runner is down."""
+
+    status_code = 503
+
+
+class ConfigError(TaskyError, ValueError):
+    """A TASKY_* variable has a value the service cannot use."""
+
+
+class TriggerError(InvalidInput, ValueError):
+    """The trigger does not validate. ``field`` names the request field at fault; ``others``
+    the fields that share the fault (both of ``cron`` and ``interval`` given)."""
+
+    def __init__(self, message: str, field: str, *others: str):
+        super().__init__(message, errors={name: [message] for name in (field, *others)})
+        self.field = field

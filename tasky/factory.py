@@ -7,20 +7,17 @@ app may be served by anything.
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 
 from flask import Flask
 
 from tasky import api
-from tasky.api.errors import handle_tasky_error
 from tasky.config import Settings
-from tasky.errors import StoreUnavailable
 from tasky.metrics import exposition
 from tasky.registry import Registry
 from tasky.runner.api_only import ApiOnly
 from tasky.runner.process import RunnerProcess
-from tasky.service import TaskService
+from tasky.service import Service
 from tasky.serving import answer_errors_in_json, configure_logging
 from tasky.stores import open_store
 from tasky.stores.base import Store
@@ -34,7 +31,7 @@ class Tasky:
     store: Store
     registry: Registry
     engine: RunnerProcess | ApiOnly
-    service: TaskService
+    service: Service
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -50,7 +47,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         engine.start()
     else:
         engine = ApiOnly(store, registry)
-    service = TaskService(settings, store, registry, engine)
+    service = Service(settings, store, registry, engine)
 
     app = Flask(__name__)
     app.extensions["tasky"] = Tasky(settings, store, registry, engine, service)
@@ -59,12 +56,4 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions[exposition.EXTENSION] = exposition.scrape_registry(
         *([gauges] if settings.metrics_store_gauges else [])
     )
-    for error in store.outage_errors:
-        app.register_error_handler(error, functools.partial(_store_unavailable, store))
     return app
-
-
-def _store_unavailable(store: Store, error: Exception):
-    if not store.is_outage(error):
-        raise error  # a server fault: Flask logs it and answers 500
-    return handle_tasky_error(StoreUnavailable(f"store unavailable: {error}"))

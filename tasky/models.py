@@ -111,8 +111,9 @@ class Task:
 class Outcome:
     """The end of one attempt, as the executor reports it to the store.
 
-    ``status`` is the wanted state (completed, failed, canceled, or scheduled for a retry at
-    ``retry_at``); the store turns it into canceled when a cancel arrived meanwhile.
+    ``status`` is the wanted state (completed, failed or canceled); the store turns it into
+    canceled when a cancel arrived meanwhile, and a failure into a retry (``scheduled`` at
+    ``retry_at``) while the task has retries left.
     ``output_json`` is the output as stored: JSON text, already bounded by the output limit.
     """
 
@@ -238,3 +239,33 @@ class RunnerStatus:
 
     state: str
     reason: str | None = None
+
+
+@dataclass(frozen=True)
+class TaskStatistics:
+    """Seconds a task waited and ran, and how late it first started (``lateness``)."""
+
+    task_id: str
+    attempts: int
+    queued_for: float
+    ran_for: float
+    lateness: float | None
+
+
+@dataclass(frozen=True)
+class WorkerStatistics:
+    """A worker's figures over its tasks still stored."""
+
+    name: str
+    counts: WorkerCounts
+
+
+@dataclass(frozen=True)
+class Health:
+    """This server as ``/health`` reports it when the store answers and the runner is not
+    down."""
+
+    store: str
+    version: str
+    workers: list[str]
+    runner: RunnerStatus

@@ -7,8 +7,8 @@ import importlib
 import inspect
 from importlib.metadata import entry_points
 
-from tasky.config import ConfigError, Settings
-from tasky.errors import UnknownWorker
+from tasky.config import Settings
+from tasky.errors import ConfigError, UnknownWorker
 from tasky.worker import Worker
 
 ENTRY_POINT_GROUP = "tasky.workers"

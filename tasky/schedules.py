@@ -54,10 +54,13 @@ class FiringPlan:
 
 
 def plan_firing(schedule: Schedule, now: float) -> FiringPlan:
-    """Fire the tick at ``schedule.next_run_at`` (``now`` is at or after it). On time, the run is due at the tick and the next tick follows it. After
-    downtime, the missed ticks collapse into one run now (``misfire: run_once``) or none
-    (``skip``), and the next tick is the first one after now."""
+    """Fire the tick at ``schedule.next_run_at`` (set, and ``now`` at or after it). On time,
+    the run is due at the tick and the next tick follows it. After downtime, the missed
+    ticks collapse into one run now (``misfire: run_once``) or none (``skip``), and the next
+    tick is the first one after now."""
     tick = schedule.next_run_at
+    if tick is None:
+        raise ValueError(f"schedule {schedule.id} has no tick left to fire")
     trigger = trigger_of(schedule)
     if now - tick <= MISFIRE_GRACE:
         return FiringPlan(trigger.next_after(tick), run_of(schedule, tick, now))

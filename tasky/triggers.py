@@ -21,6 +21,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cronsim import CronSim, CronSimError
 
+from tasky.errors import TriggerError
+
 ALIASES = {
     "@yearly": "0 0 1 1 *",
     "@annually": "0 0 1 1 *",
@@ -31,14 +33,6 @@ ALIASES = {
     "@hourly": "0 * * * *",
 }
 CRON_FIELDS = ("minute", "hour", "day-of-month", "month", "day-of-week")
-
-
-class TriggerError(ValueError):
-    """The trigger does not validate. ``field`` names the request field at fault."""
-
-    def __init__(self, message: str, field: str):
-        super().__init__(message)
-        self.field = field
 
 
 def zone_of(name: str) -> ZoneInfo:
@@ -196,11 +190,13 @@ def make_trigger(
     """The trigger of a schedule's fields, or a TriggerError naming what is wrong. An interval
     schedule first fires at ``start_at``, or one interval after ``created_at``."""
     if (cron is None) == (interval is None):
-        raise TriggerError("a schedule needs exactly one of cron and interval", "cron")
+        both = () if cron is None else ("interval",)
+        raise TriggerError("a schedule needs exactly one of cron and interval", "cron", *both)
     zone_of(timezone)  # an interval ignores it, but a typo is still an error
     if start_at is not None and end_at is not None and end_at < start_at:
         raise TriggerError("end_at is before start_at", "end_at")
     if cron is not None:
         return CronTrigger(cron, timezone, start_at, end_at)
+    assert interval is not None  # exactly one of the two, checked above
     anchor = start_at if start_at is not None else created_at + interval
     return IntervalTrigger(interval, anchor, end_at)

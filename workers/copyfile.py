@@ -156,4 +156,6 @@ def _exists(config) -> str:
 
 
 def _describe(exc: ma.ValidationError) -> str:
-    return "; ".join(f"{field}: {' '.join(messages)}" for field, messages in exc.messages.items())
+    """``validate`` raises with a message per field (a dict), never a bare list."""
+    messages = exc.messages if isinstance(exc.messages, dict) else {"config": exc.messages}
+    return "; ".join(f"{field}: {' '.join(texts)}" for field, texts in messages.items())

@@ -1,4 +1,4 @@
-"""The HTTP layer: flask-smorest blueprints over ``TaskService``.
+"""The HTTP layer: flask-smorest blueprints over ``tasky.service.Service``.
 
 It parses, calls the service, and dumps; it holds no business logic and never touches the
 store. ``init_app(app, service)`` wires it into an app (see ``tasky.factory``).
@@ -12,10 +12,9 @@ from swagger_ui_bundle import swagger_ui_path
 from tasky.api import health, metrics, schedules, tasks, workers
 from tasky.api.auth import require_token
 from tasky.api.context import EXTENSION, get_service
-from tasky.api.errors import TaskyApi, handle_tasky_error
+from tasky.api.errors import TaskyApi, register_error_handlers
 from tasky.api.fields import Timestamp
-from tasky.errors import TaskyError
-from tasky.service import TaskService
+from tasky.service import Service
 
 __all__ = ["get_service", "init_app"]
 
@@ -25,7 +24,7 @@ page works offline and loads no third-party code beside the token it may hold.""
 SECURITY_SCHEMES = {"bearerAuth": {"type": "http", "scheme": "bearer"}}
 
 
-def init_app(app: Flask, service: TaskService) -> TaskyApi:
+def init_app(app: Flask, service: Service) -> TaskyApi:
     """Register the API's blueprints, error handlers and token check on ``app``."""
     app.config.update(
         API_TITLE="Tasky",
@@ -47,7 +46,7 @@ def init_app(app: Flask, service: TaskService) -> TaskyApi:
     api = TaskyApi()
     api.register_field(Timestamp, "string", "date-time")
     api.init_app(app)
-    app.register_error_handler(TaskyError, handle_tasky_error)
+    register_error_handlers(app, service.store)
     app.before_request(require_token)
     app.add_url_rule(
         f"{SWAGGER_UI_URL}<path:filename>",

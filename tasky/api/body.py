@@ -26,8 +26,7 @@ def is_json_type(mimetype: str) -> bool:
     """``application/json``, ``application/*+json``, no type at all, or form-encoded."""
     return (
         not mimetype
-        or mimetype == FORM
-        or mimetype == "application/json"
+        or mimetype in (FORM, "application/json")
         or (mimetype.startswith("application/") and mimetype.endswith("+json"))
     )
 
@@ -52,7 +51,10 @@ def check_body() -> None:
         request.max_content_length = limit + 1
         if len(request.get_data(cache=True)) > limit:
             raise RequestEntityTooLarge()
-    elif len(request.get_data(cache=True)) < request.content_length:  # 413 when over the limit
+    elif (  # 413 when over the limit
+        request.content_length is not None
+        and len(request.get_data(cache=True)) < request.content_length
+    ):
         abort(400, message="The body ended before its Content-Length.")
 
 

@@ -1,4 +1,4 @@
-"""What every view needs: the app's one ``TaskService``, and the URLs of what it creates.
+"""What every view needs: the app's one ``Service``, and the URLs of what it creates.
 
 The URLs are written out, not built by ``url_for``: on the submit route that search of the
 URL map cost about a tenth of the request's own time. Ids are URL-safe (hex)."""
@@ -7,14 +7,14 @@ from __future__ import annotations
 
 from flask import current_app, request
 
-from tasky.service import TaskService
+from tasky.service import Service
 
 EXTENSION = "tasky_service"
 TASKS_URL = "/tasky/v1/tasks"
 SCHEDULES_URL = "/tasky/v1/schedules"
 
 
-def get_service() -> TaskService:
+def get_service() -> Service:
     return current_app.extensions[EXTENSION]
 
 

@@ -1,21 +1,23 @@
 """One error shape for every failure: ``{"code", "status", "message", "errors"}``.
 
-Two handlers produce it: one for ``TaskyError`` (the service's refusals) and one for
+Three handlers produce it, all registered by ``register_error_handlers``: one for
+``TaskyError`` (the service's refusals), one for the store's outage errors (503), and one for
 Werkzeug's ``HTTPException`` (routing, body parsing, webargs validation, auth, and every
 unhandled exception, which Flask logs with its trace and hands over as a 500).
 """
 
 from __future__ import annotations
 
+import functools
 import logging
-from typing import Any
+from typing import Any, Protocol
 
-from flask import current_app, request
+from flask import Flask, current_app, request
 from flask_smorest import Api
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 
-from tasky.errors import InvalidInput, TaskyError
+from tasky.errors import InvalidInput, StoreUnavailable, TaskyError
 
 logger = logging.getLogger(__name__)
 
@@ -108,7 +110,10 @@ class TaskyApi(Api):
 def handle_tasky_error(error: TaskyError):
     code = error.status_code
     if code >= 500:
-        logger.error(
+        # An outage (503) is said once where it starts (the store's driver, the runner's
+        # supervisor); each request it refuses is a warning, not another error.
+        logger.log(
+            logging.ERROR if code == 500 else logging.WARNING,
             "%s on %s %s: %s",
             type(error).__name__,
             request.method,
@@ -117,3 +122,25 @@ def handle_tasky_error(error: TaskyError):
             exc_info=error if code == 500 else None,
         )
     return error_body(code, error.message, error.errors), code
+
+
+class OutageSource(Protocol):
+    """What the outage handler needs of a store (``tasky.stores.base.Store``)."""
+
+    outage_errors: tuple[type[Exception], ...]
+
+    def is_outage(self, error: Exception) -> bool: ...
+
+
+def _store_unavailable(store: OutageSource, error: Exception):
+    if not store.is_outage(error):
+        raise error  # a server fault: Flask logs it and answers 500
+    return handle_tasky_error(StoreUnavailable(f"store unavailable: {error}"))
+
+
+def register_error_handlers(app: Flask, store: OutageSource) -> None:
+    """``TaskyError`` and the outage errors of ``store`` in SPEC's shape (``TaskyApi`` has
+    the handler of Werkzeug's errors)."""
+    app.register_error_handler(TaskyError, handle_tasky_error)
+    for error in store.outage_errors:
+        app.register_error_handler(error, functools.partial(_store_unavailable, store))

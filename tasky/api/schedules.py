@@ -11,14 +11,8 @@ from flask.views import MethodView
 
 from tasky.api.body import Blueprint
 from tasky.api.context import SCHEDULES_URL, get_service, task_location
-from tasky.api.schemas import (
-    ScheduleActionSchema,
-    SchedulePageSchema,
-    SchedulePatchSchema,
-    ScheduleQuerySchema,
-    ScheduleSchema,
-    TaskSchema,
-)
+from tasky.api.responses import SchedulePageSchema, ScheduleSchema, TaskSchema
+from tasky.api.schemas import ScheduleActionSchema, SchedulePatchSchema, ScheduleQuerySchema
 
 blp = Blueprint(
     "schedules",
@@ -47,7 +41,7 @@ class ScheduleList(MethodView):
     @blp.response(200, SchedulePageSchema)
     def get(self, query):
         """List schedules, newest first"""
-        return get_service().list_schedules(query["limit"], query.get("cursor"))
+        return get_service().schedules.list(query["limit"], query.get("cursor"))
 
 
 @blp.route("/<schedule_id>")
@@ -55,20 +49,20 @@ class ScheduleResource(MethodView):
     @blp.response(200, ScheduleSchema)
     def get(self, schedule_id):
         """A schedule: its trigger, options, state and runs"""
-        return get_service().get_schedule(schedule_id)
+        return get_service().schedules.get(schedule_id)
 
     @blp.arguments(SchedulePatchSchema(), required=False)
     @blp.response(200, ScheduleSchema)
     def patch(self, changes, schedule_id):
         """Change a schedule's trigger, config or options; next_run_at is recomputed"""
-        return get_service().update_schedule(schedule_id, changes)
+        return get_service().schedules.update(schedule_id, changes)
 
     put = patch
 
     @blp.response(204)
     def delete(self, schedule_id):
         """Delete a schedule; its runs that have not started are canceled, the others kept"""
-        get_service().delete_schedule(schedule_id)
+        get_service().schedules.delete(schedule_id)
 
 
 @blp.route("/<schedule_id>/actions")
@@ -84,7 +78,11 @@ class ScheduleActions(MethodView):
     )
     def post(self, body, schedule_id):
         """Pause, resume, or run a schedule once now"""
-        submitted = get_service().schedule_action(schedule_id, body["action"])
-        if submitted.task is not None:
-            return dumped(TASK, submitted.task), 201, task_location(submitted.task.id)
-        return submitted.schedule
+        schedules = get_service().schedules
+        action = body["action"]
+        if action == "pause":
+            return schedules.pause(schedule_id)
+        if action == "resume":
+            return schedules.resume(schedule_id)
+        task = schedules.run(schedule_id)
+        return dumped(TASK, task), 201, task_location(task.id)

@@ -1,22 +1,30 @@
-"""Request and response schemas. Requests load into the plain dicts ``TaskService`` takes
-(instants as epoch seconds, omitted fields absent); responses dump ``Task`` and ``Schedule``
-records and the service's dicts."""
+"""Request schemas: bodies and queries load into the records of ``tasky.requests`` (instants
+as epoch seconds). They check shape (types, ranges, fields that exclude each other); what a
+trigger means is the trigger's to say, and the rest the service's. Responses: ``responses``."""
 
 from __future__ import annotations
 
 import marshmallow as ma
 from marshmallow import fields, validate
 
-from tasky.api.fields import Duration, Timestamp
-from tasky.models import ScheduleState, TaskState
+from tasky.api.fields import Timestamp
+from tasky.models import TaskState
+from tasky.requests import (
+    BatchRequest,
+    ScheduleChanges,
+    TaskChanges,
+    TaskRequest,
+    schedule_fields_in,
+    submit_request,
+)
 from tasky.schedules import MISFIRE_POLICIES, OVERLAP_POLICIES
-from tasky.service import ACTIONS, SCHEDULE_FIELDS
 
 MAX_SECONDS = 100 * 365 * 86400.0
 """Upper bound of any duration field: keeps every computed instant representable."""
 MAX_RETRIES = 1000
 MAX_BATCH = 10_000
 MAX_LIMIT = 1000
+TASK_ACTIONS = ("cancel", "pause", "resume", "run")
 SCHEDULE_ACTIONS = ("pause", "resume", "run")
 
 
@@ -99,8 +107,9 @@ class TaskSubmitSchema(TaskChangeSchema):
 
 
 class TriggerSchema(OptionalFieldsSchema):
-    """A schedule's trigger and options. Whether a cron expression or a time zone is valid is
-    the trigger's to say (``tasky.triggers``, through the service): both are 422 all the same."""
+    """A schedule's trigger and options, by shape. What they mean (a valid cron expression or
+    time zone, exactly one of cron and interval, end_at not before start_at) is the trigger's
+    to say (``tasky.triggers``), and the interval floor the service's: 422 all the same."""
 
     cron = fields.String(
         metadata={
@@ -109,10 +118,7 @@ class TriggerSchema(OptionalFieldsSchema):
         },
     )
     interval = fields.Float(
-        validate=[
-            validate.Range(min=0, min_inclusive=False, error="interval must be greater than 0"),
-            validate.Range(max=MAX_SECONDS),
-        ],
+        validate=validate.Range(max=MAX_SECONDS),
         metadata={
             "description": "Seconds: a recurring schedule firing every N seconds. "
             "Not together with cron."
@@ -143,25 +149,21 @@ class TriggerSchema(OptionalFieldsSchema):
         },
     )
 
-    @ma.validates_schema
-    def _trigger(self, data, **kwargs):
-        errors = {}
-        if data.get("cron") is not None and data.get("interval") is not None:
-            message = "Give cron or interval, not both."
-            errors.update(cron=[message], interval=[message])
-        start_at, end_at = data.get("start_at"), data.get("end_at")
-        if start_at is not None and end_at is not None and end_at < start_at:
-            errors["end_at"] = ["end_at is before start_at."]
-        if errors:
-            raise ma.ValidationError(errors)
-
 
 class SubmitSchema(TriggerSchema, TaskSubmitSchema):
     """``POST /workers/<name>``: one task, or with ``cron`` or ``interval`` a schedule."""
 
+    @ma.post_load
+    def _request(self, data, **kwargs):
+        return submit_request(data)
+
 
 class TaskPatchSchema(TaskChangeSchema):
-    pass
+    """Changing a task that has not started."""
+
+    @ma.post_load
+    def _changes(self, data, **kwargs):
+        return TaskChanges(**data)
 
 
 class BatchItemSchema(TaskSubmitSchema):
@@ -171,15 +173,17 @@ class BatchItemSchema(TaskSubmitSchema):
     def _no_schedule(self, items, many, **kwargs):
         errors = {}
         for index, item in enumerate(items if many and isinstance(items, list) else ()):
-            found = (
-                [name for name in SCHEDULE_FIELDS if name in item] if isinstance(item, dict) else []
-            )
+            found = schedule_fields_in(item) if isinstance(item, dict) else []
             if found:
                 message = "A batch creates tasks only; submit a schedule on its own."
                 errors[index] = {name: [message] for name in found}
         if errors:
             raise ma.ValidationError(errors)
         return items
+
+    @ma.post_load
+    def _request(self, data, **kwargs):
+        return TaskRequest(**data)
 
 
 class BatchSchema(RequestSchema):
@@ -192,9 +196,13 @@ class BatchSchema(RequestSchema):
         validate=validate.Length(min=1, max=MAX_BATCH),
     )
 
+    @ma.post_load
+    def _request(self, data, **kwargs):
+        return BatchRequest(data["tasks"])
+
 
 class ActionSchema(RequestSchema):
-    action = fields.String(required=True, validate=validate.OneOf(ACTIONS))
+    action = fields.String(required=True, validate=validate.OneOf(TASK_ACTIONS))
 
 
 class SchedulePatchSchema(TriggerSchema, RunSchema):
@@ -209,6 +217,10 @@ class SchedulePatchSchema(TriggerSchema, RunSchema):
     end_at = Timestamp(
         allow_none=True, metadata={"description": "No run after this time; null: no end."}
     )
+
+    @ma.post_load
+    def _changes(self, data, **kwargs):
+        return ScheduleChanges(**data)
 
 
 class ScheduleActionSchema(RequestSchema):
@@ -228,164 +240,3 @@ class TaskQuerySchema(PageQuerySchema):
     status = fields.String(validate=validate.OneOf([s.value for s in TaskState]))
     worker = fields.String()
     schedule_id = fields.String()
-
-
-# -- responses ------------------------------------------------------------------------------
-
-
-class ParameterSchema(ma.Schema):
-    type = fields.String()
-    required = fields.Boolean()
-    default = fields.Raw(allow_none=True)
-    help = fields.String()
-
-
-class WorkerSchema(ma.Schema):
-    name = fields.String()
-    description = fields.String()
-    usage = fields.String()
-    config_objects = fields.Dict(metadata={"description": "An example config."})
-    parameters = fields.Dict(keys=fields.String(), values=fields.Nested(ParameterSchema))
-    max_num_tasks = fields.Integer()
-    enabled = fields.Boolean()
-
-
-class WorkerStatisticsSchema(ma.Schema):
-    name = fields.String()
-    submitted = fields.Integer()
-    scheduled = fields.Integer()
-    queued = fields.Integer()
-    paused = fields.Integer()
-    running = fields.Integer()
-    completed = fields.Integer()
-    failed = fields.Integer()
-    canceled = fields.Integer()
-    failure_rate = fields.Float(allow_none=True)
-    avg_duration = fields.Float(allow_none=True)
-    p50_duration = fields.Float(allow_none=True)
-    p95_duration = fields.Float(allow_none=True)
-    last_finished_at = Timestamp(allow_none=True)
-
-
-class SubmittedSchema(ma.Schema):
-    task_id = fields.String(attribute="id")
-    worker = fields.String()
-    status = fields.String()
-    execute_at = Timestamp()
-    created_at = Timestamp()
-
-
-class BatchSubmittedSchema(ma.Schema):
-    task_ids = fields.List(fields.String())
-
-
-class TaskItemSchema(ma.Schema):
-    task_id = fields.String(attribute="id")
-    worker = fields.String()
-    status = fields.String()
-    created_at = Timestamp()
-    execute_at = Timestamp()
-    started_at = Timestamp(allow_none=True)
-    finished_at = Timestamp(allow_none=True)
-    duration = Duration()
-
-
-class TaskSchema(TaskItemSchema):
-    config = fields.Dict()
-    attempts = fields.Integer()
-    max_retries = fields.Integer()
-    retry_backoff = fields.Float()
-    timeout = fields.Float(allow_none=True)
-    schedule_id = fields.String(allow_none=True)
-    error = fields.String(allow_none=True)
-    idempotency_key = fields.String(allow_none=True)
-    output_truncated = fields.Boolean()
-
-
-class TaskPageSchema(ma.Schema):
-    tasks = fields.List(fields.Nested(TaskItemSchema))
-    next_cursor = fields.String(allow_none=True)
-
-
-class TaskStatusSchema(ma.Schema):
-    task_id = fields.String(attribute="id")
-    status = fields.String()
-    duration = Duration()
-    attempts = fields.Integer()
-    execute_at = Timestamp()
-    started_at = Timestamp(allow_none=True)
-    finished_at = Timestamp(allow_none=True)
-
-
-class TaskResultSchema(ma.Schema):
-    task_id = fields.String(attribute="id")
-    status = fields.String()
-    output = fields.Method(
-        "_output",
-        allow_none=True,
-        metadata={"description": "The worker's output; null until the task has finished."},
-    )
-    error = fields.String(allow_none=True)
-    output_truncated = fields.Boolean()
-
-    def _output(self, task):
-        return task.output if task.status.is_terminal else None
-
-
-class TaskStatisticsSchema(ma.Schema):
-    task_id = fields.String()
-    attempts = fields.Integer()
-    queued_for = fields.Float()
-    ran_for = fields.Float()
-    lateness = fields.Float(allow_none=True)
-
-
-class ScheduleSubmittedSchema(ma.Schema):
-    schedule_id = fields.String(attribute="id")
-    worker = fields.String()
-    next_run_at = Timestamp(
-        allow_none=True,
-        metadata={
-            "description": "The first run; null when the trigger has no tick left (past end_at)."
-        },
-    )
-    created_at = Timestamp()
-
-
-class ScheduleSchema(ma.Schema):
-    schedule_id = fields.String(attribute="id")
-    worker = fields.String()
-    config = fields.Dict()
-    cron = fields.String(allow_none=True)
-    interval = fields.Float(allow_none=True)
-    timezone = fields.String()
-    status = fields.String(metadata={"enum": [s.value for s in ScheduleState]})
-    next_run_at = Timestamp(
-        allow_none=True,
-        metadata={
-            "description": "The next tick; null when the trigger has no tick left (past end_at)."
-        },
-    )
-    last_run_at = Timestamp(allow_none=True)
-    last_task_id = fields.String(allow_none=True)
-    runs = fields.Integer(metadata={"description": "Tasks this schedule has created."})
-    overlap = fields.String()
-    misfire = fields.String()
-    start_at = Timestamp(allow_none=True)
-    end_at = Timestamp(allow_none=True)
-    created_at = Timestamp()
-    timeout = fields.Float(allow_none=True)
-    max_retries = fields.Integer()
-    retry_backoff = fields.Float()
-
-
-class SchedulePageSchema(ma.Schema):
-    schedules = fields.List(fields.Nested(ScheduleSchema))
-    next_cursor = fields.String(allow_none=True)
-
-
-class HealthSchema(ma.Schema):
-    status = fields.String()
-    store = fields.String()
-    version = fields.String()
-    workers = fields.List(fields.String())

@@ -6,16 +6,14 @@ from flask.views import MethodView
 
 from tasky.api.body import Blueprint
 from tasky.api.context import TASKS_URL, get_service, task_location
-from tasky.api.schemas import (
-    ActionSchema,
+from tasky.api.responses import (
     TaskPageSchema,
-    TaskPatchSchema,
-    TaskQuerySchema,
     TaskResultSchema,
     TaskSchema,
     TaskStatisticsSchema,
     TaskStatusSchema,
 )
+from tasky.api.schemas import ActionSchema, TaskPatchSchema, TaskQuerySchema
 from tasky.models import TaskFilter, TaskState
 
 blp = Blueprint(
@@ -44,7 +42,7 @@ class TaskList(MethodView):
             worker=query.get("worker"),
             schedule_id=query.get("schedule_id"),
         )
-        return get_service().list_tasks(filters, query["limit"], query.get("cursor"))
+        return get_service().tasks.list(filters, query["limit"], query.get("cursor"))
 
 
 @blp.route("/<task_id>")
@@ -52,20 +50,20 @@ class TaskResource(MethodView):
     @blp.response(200, TaskSchema)
     def get(self, task_id):
         """The full record of a task"""
-        return get_service().get_task(task_id)
+        return get_service().tasks.get(task_id)
 
     @blp.arguments(TaskPatchSchema(), required=False)
     @blp.response(200, TaskSchema)
     def patch(self, changes, task_id):
         """Change a task that has not started"""
-        return get_service().update_task(task_id, changes)
+        return get_service().tasks.update(task_id, changes)
 
     put = patch
 
     @blp.response(204)
     def delete(self, task_id):
         """Delete a finished task"""
-        get_service().delete_task(task_id)
+        get_service().tasks.delete(task_id)
 
 
 @blp.route("/<task_id>/status")
@@ -73,7 +71,7 @@ class TaskStatus(MethodView):
     @blp.response(200, TaskStatusSchema)
     def get(self, task_id):
         """A task's state and timing"""
-        return get_service().get_task(task_id)
+        return get_service().tasks.get(task_id)
 
 
 @blp.route("/<task_id>/result")
@@ -81,7 +79,7 @@ class TaskResult(MethodView):
     @blp.response(200, TaskResultSchema)
     def get(self, task_id):
         """A task's output (null until it has finished) and error"""
-        return get_service().get_task(task_id)
+        return get_service().tasks.get(task_id)
 
 
 @blp.route("/<task_id>/cancel")
@@ -95,7 +93,7 @@ class TaskCancel(MethodView):
     )
     def post(self, task_id):
         """Cancel a task"""
-        return _cancel_answer(get_service().cancel(task_id))
+        return _cancel_answer(get_service().tasks.cancel(task_id))
 
 
 @blp.route("/<task_id>/actions")
@@ -117,13 +115,16 @@ class TaskActions(MethodView):
     )
     def post(self, body, task_id):
         """Cancel, pause, resume or run a task"""
-        submitted = get_service().act(task_id, body["action"])
-        task = submitted.task
-        if submitted.created:
-            return task, 201, task_location(task.id)
-        if body["action"] == "cancel":
-            return _cancel_answer(task)
-        return task
+        tasks = get_service().tasks
+        action = body["action"]
+        if action == "cancel":
+            return _cancel_answer(tasks.cancel(task_id))
+        if action == "pause":
+            return tasks.pause(task_id)
+        if action == "resume":
+            return tasks.resume(task_id)
+        task, created = tasks.run(task_id)
+        return (task, 201, task_location(task.id)) if created else task
 
 
 @blp.route("/<task_id>/statistics")
@@ -131,4 +132,4 @@ class TaskStatistics(MethodView):
     @blp.response(200, TaskStatisticsSchema)
     def get(self, task_id):
         """Seconds a task waited, ran, and how late it started"""
-        return get_service().task_statistics(task_id)
+        return get_service().tasks.statistics(task_id)

@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
+from flask import request
 from flask.views import MethodView
 
 from tasky.api.body import Blueprint
 from tasky.api.context import get_service, schedule_location, task_location
-from tasky.api.schedules import dumped
-from tasky.api.schemas import (
-    BatchSchema,
+from tasky.api.responses import (
     BatchSubmittedSchema,
     ScheduleSubmittedSchema,
-    SubmitSchema,
     SubmittedSchema,
     WorkerSchema,
     WorkerStatisticsSchema,
 )
+from tasky.api.schedules import dumped
+from tasky.api.schemas import BatchSchema, SubmitSchema
+from tasky.requests import ScheduleRequest
 
 blp = Blueprint(
     "workers",
@@ -35,12 +36,20 @@ SUBMITTED = SubmittedSchema()
 SCHEDULE_SUBMITTED = ScheduleSubmittedSchema()
 
 
+@blp.before_request
+def _worker_first() -> None:
+    """A submit to an unknown worker is a 404, to a disabled one a 403, whatever its body:
+    checked before the body is read."""
+    if request.method == "POST" and request.view_args and "name" in request.view_args:
+        get_service().workers.enabled(request.view_args["name"])
+
+
 @blp.route("/", strict_slashes=False)
 class WorkerList(MethodView):
     @blp.response(200, WorkerSchema(many=True))
     def get(self):
         """List the workers"""
-        return get_service().list_workers()
+        return get_service().workers.list()
 
 
 @blp.route("/<name>/info")
@@ -48,7 +57,7 @@ class WorkerInfo(MethodView):
     @blp.response(200, WorkerSchema)
     def get(self, name):
         """Describe one worker: usage, example config, parameters"""
-        return get_service().worker_info(name)
+        return get_service().workers.get(name)
 
 
 @blp.route("/<name>/statistics")
@@ -56,7 +65,7 @@ class WorkerStatistics(MethodView):
     @blp.response(200, WorkerStatisticsSchema)
     def get(self, name):
         """Counts and durations over the worker's stored tasks"""
-        return get_service().worker_statistics(name)
+        return get_service().workers.statistics(name)
 
 
 @blp.route("/<name>")
@@ -76,20 +85,14 @@ class WorkerSubmit(MethodView):
         success=True,
         description="The idempotency key matched a stored task: that task.",
     )
-    def post(self, request, name):
+    def post(self, body, name):
         """Submit a task (now, at execute_at, after delay) or a schedule (cron, interval)"""
-        submitted = get_service().submit(name, request)
-        if submitted.schedule is not None:
-            return (
-                dumped(SCHEDULE_SUBMITTED, submitted.schedule),
-                201,
-                schedule_location(submitted.schedule.id),
-            )
-        return (
-            dumped(SUBMITTED, submitted.task),
-            201 if submitted.created else 200,
-            task_location(submitted.task.id),
-        )
+        service = get_service()
+        if isinstance(body, ScheduleRequest):
+            schedule = service.schedules.create(name, body)
+            return dumped(SCHEDULE_SUBMITTED, schedule), 201, schedule_location(schedule.id)
+        task, created = service.tasks.submit(name, body)
+        return dumped(SUBMITTED, task), 201 if created else 200, task_location(task.id)
 
 
 @blp.route("/<name>/batch")
@@ -98,5 +101,4 @@ class WorkerBatch(MethodView):
     @blp.response(201, BatchSubmittedSchema)
     def post(self, batch, name):
         """Submit many tasks at once, all or nothing"""
-        tasks = get_service().submit_batch(name, batch["tasks"])
-        return {"task_ids": [task.id for task in tasks]}
+        return get_service().tasks.submit_batch(name, batch)

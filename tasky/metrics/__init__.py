@@ -15,6 +15,8 @@ import sys
 from tasky.metrics import directory
 
 directory.prepare()
-_values = sys.modules.get("prometheus_client.values")
-if _values is not None and not _values.ValueClass._multiprocess:
-    _values.ValueClass = _values.get_value_class()
+if "prometheus_client.values" in sys.modules:
+    from prometheus_client import values
+
+    if not values.ValueClass._multiprocess:
+        values.ValueClass = values.get_value_class()

@@ -227,16 +227,10 @@ class Executor:
             failed, error = True, f"timed out after {task.timeout:g}s"
         if not failed:
             return self._outcome(task, TaskState.COMPLETED, finished_at, output, None)
-        if task.attempts <= task.max_retries:
-            return self._outcome(
-                task,
-                TaskState.SCHEDULED,
-                finished_at,
-                output,
-                error,
-                retry_at=finished_at + backoff(task.retry_backoff, task.attempts),
-            )
-        return self._outcome(task, TaskState.FAILED, finished_at, output, error)
+        # Whether a retry follows is the store's to decide, by the rule recovery follows too;
+        # this is when it would be due.
+        retry_at = finished_at + backoff(task.retry_backoff, task.attempts)
+        return self._outcome(task, TaskState.FAILED, finished_at, output, error, retry_at)
 
     def _outcome(
         self,

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 
 from tasky.config import Settings
+from tasky.errors import TriggerError
 from tasky.metrics import instruments
 from tasky.models import HEARTBEAT_EVERY, RUNNER_FORGET_AFTER, RunnerInfo, Task
 from tasky.registry import Registry
@@ -25,7 +26,6 @@ from tasky.runner.hooks import call_recovered
 from tasky.runner.identity import host_id, owner_parts, process_alive
 from tasky.schedules import FiringPlan, plan_firing
 from tasky.stores.base import Store
-from tasky.triggers import TriggerError
 
 logger = logging.getLogger(__name__)
 

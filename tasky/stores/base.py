@@ -105,7 +105,8 @@ class Store(ABC):
     def finish(self, outcomes: list[Outcome]) -> list[Task]:
         """Record attempts' ends in one transaction; the tasks as stored now, for those whose
         fence (id, owner, attempt) still held. A task flagged ``canceling`` ends ``canceled``
-        whatever the outcome; a retry goes back to ``scheduled`` at ``retry_at``."""
+        whatever the outcome; a failed one with retries left (``attempts <= max_retries``, the
+        rule :meth:`recover` follows too) goes back to ``scheduled`` at ``retry_at``."""
 
     @abstractmethod
     def recover(self, now: float, owner: str | None = None) -> list[Task]:

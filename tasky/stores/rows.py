@@ -1,7 +1,8 @@
 """What both SQL stores share: column lists, row conversions, state sets as SQL, cursors.
 
 The two databases hold the same columns with the same meaning, so a row reads the same way
-from either.
+from either. Each table's columns are those of its model's fields, in their order: a row is
+the model's positional arguments once a few columns are decoded (:class:`Columns`).
 """
 
 from __future__ import annotations
@@ -9,9 +10,10 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, fields
+from operator import attrgetter
+from typing import Any, Generic, TypeVar
 
 from tasky.errors import InvalidInput
 from tasky.models import (
@@ -21,6 +23,7 @@ from tasky.models import (
     WAITING_STATES,
     LeaseReport,
     NewTask,
+    Outcome,
     RunnerInfo,
     Schedule,
     ScheduleState,
@@ -28,19 +31,88 @@ from tasky.models import (
     TaskState,
 )
 
-TASK_COLUMNS = (
-    "id, worker, status, config, execute_at, created_at, started_at, finished_at, attempts,"
-    " max_retries, retry_backoff, timeout, schedule_id, idempotency_key, error, output,"
-    " output_truncated, owner, lease_until, lateness, queued_for, ran_for"
-)
-LIST_COLUMNS = (
-    "id, worker, status, '{}', execute_at, created_at, started_at, finished_at, attempts,"
-    " max_retries, retry_backoff, timeout, schedule_id, idempotency_key, error, NULL,"
-    " output_truncated, owner, lease_until, lateness, queued_for, ran_for"
-)
+M = TypeVar("M")
 
 
-def sql_in(states) -> str:
+def _json_or_none(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
+
+
+class Columns(Generic[M]):
+    """A table's columns, one per field of ``model`` in the fields' order (``renamed`` maps a
+    field to a column of another name), and the reading of a row of them into the model.
+    ``decode`` maps a field to the function of its stored value."""
+
+    def __init__(
+        self,
+        model: type[M],
+        decode: Mapping[str, Callable[[Any], Any]],
+        renamed: Mapping[str, str] | None = None,
+        encode: Mapping[str, Callable[[Any], Any]] | None = None,
+    ):
+        self.model = model
+        self._encode = encode or {}
+        self.fields = tuple(field.name for field in fields(model))  # type: ignore[arg-type]
+        renamed = renamed or {}
+        self.names = tuple(renamed.get(name, name) for name in self.fields)
+        self.sql = ", ".join(self.names)
+        self.width = len(self.names)
+        self._decode = [(self.fields.index(name), fn) for name, fn in decode.items()]
+
+    def from_row(self, row: tuple) -> M:
+        """The model of a row whose first columns are these (later ones, such as a
+        notification's, are ignored)."""
+        values = list(row[: self.width])
+        for index, decode in self._decode:
+            values[index] = decode(values[index])
+        return self.model(*values)
+
+    def to_row(self, item: M) -> tuple:
+        """The column values of a model (those ``encode`` names encoded)."""
+        return tuple(
+            self._encode[name](getattr(item, name)) if name in self._encode else getattr(item, name)
+            for name in self.fields
+        )
+
+    def select(self, replaced: Mapping[str, str]) -> str:
+        """The column list with some columns read as other expressions."""
+        return ", ".join(replaced.get(name, name) for name in self.names)
+
+
+TASK = Columns(
+    Task,
+    {
+        "status": TaskState,
+        "config": json.loads,
+        "output": _json_or_none,
+        "output_truncated": bool,
+    },
+)
+TASK_COLUMNS = TASK.sql
+LIST_COLUMNS = TASK.select({"config": "'{}'", "output": "NULL"})
+"""A list page's columns: its items carry no ``config`` or ``output``."""
+task_from_row = TASK.from_row
+
+SCHEDULE = Columns(
+    Schedule,
+    {"config": json.loads, "status": ScheduleState},
+    renamed={"interval": "interval_seconds"},
+)
+SCHEDULE_COLUMNS = SCHEDULE.sql
+schedule_from_row = SCHEDULE.from_row
+SCHEDULE_FIELDS = set(SCHEDULE.fields) - {"id", "created_at", "last_run_at", "last_task_id", "runs"}
+"""The fields a schedule is created with and may change; the others are the store's."""
+
+RUNNER = Columns(
+    RunnerInfo,
+    {"workers": json.loads, "running": json.loads},
+    encode={"workers": json.dumps, "running": json.dumps},
+)
+RUNNER_COLUMNS = RUNNER.sql
+runner_from_row = RUNNER.from_row
+
+
+def sql_in(states: Iterable[str]) -> str:
     return "(" + ", ".join(f"'{s}'" for s in sorted(states)) + ")"
 
 
@@ -48,21 +120,28 @@ WAITING = sql_in(WAITING_STATES)
 ACTIVE = sql_in(ACTIVE_STATES)
 TERMINAL = sql_in(TERMINAL_STATES)
 EDITABLE = sql_in(EDITABLE_STATES)
-UNFINISHED_COUNTS = (
-    f"SELECT worker, status, count(*) FROM tasks WHERE status NOT IN {TERMINAL}"
-    " GROUP BY worker, status ORDER BY worker, status"
-)
+NOT_TERMINAL = sql_in(set(TaskState) - TERMINAL_STATES)
 
-
-INSERT_COLUMNS = (
-    "id, worker, status, config, execute_at, created_at, max_retries, retry_backoff, timeout,"
-    " schedule_id, idempotency_key"
+INSERT_FIELDS = (
+    "id",
+    "worker",
+    "status",
+    "execute_at",
+    "created_at",
+    "max_retries",
+    "retry_backoff",
+    "timeout",
+    "schedule_id",
+    "idempotency_key",
 )
+"""The fields of a new task that its row takes as they are; ``config`` (JSON) follows."""
+INSERT_COLUMNS = ", ".join((*INSERT_FIELDS, "config"))
+_insert_values = attrgetter(*INSERT_FIELDS)
 
 
 def insert_task_sql(mark: str) -> str:
     """``INSERT`` of the ``insert_rows`` values; ``mark`` is the driver's placeholder."""
-    marks = ", ".join([mark] * len(INSERT_COLUMNS.split(",")))
+    marks = ", ".join([mark] * (len(INSERT_FIELDS) + 1))
     return f"INSERT INTO tasks ({INSERT_COLUMNS}) VALUES ({marks})"
 
 
@@ -75,22 +154,47 @@ def insert_rows(tasks: list[NewTask]) -> list[tuple]:
         config = encoded.get(id(new.config))
         if config is None:
             config = encoded[id(new.config)] = json.dumps(new.config)
-        rows.append(
-            (
-                new.id,
-                new.worker,
-                new.status.value,
-                config,
-                new.execute_at,
-                new.created_at,
-                new.max_retries,
-                new.retry_backoff,
-                new.timeout,
-                new.schedule_id,
-                new.idempotency_key,
-            )
-        )
+        rows.append((*_insert_values(new), config))
     return rows
+
+
+RETRIES_LEFT = "attempts <= max_retries"
+"""The retry rule, one for an attempt that failed and for one that a crash interrupted: the
+task is tried again while its attempts do not exceed its retries."""
+
+
+def retrying(wanted: str) -> str:
+    """SQL true when an attempt's end, whose wanted state is the expression ``wanted``, sends
+    the task back for a retry: it failed, no cancel came meanwhile, and retries are left."""
+    return f"(status != 'canceling' AND {wanted} = 'failed' AND {RETRIES_LEFT})"
+
+
+def ending(wanted: str, finished_at: str, retry_at: str) -> str:
+    """The SET list of an attempt's end: a cancel that arrived meanwhile wins; a failure with
+    retries left goes back to ``scheduled`` at ``retry_at``; otherwise the wanted state."""
+    retry = retrying(wanted)
+    return (
+        f"status = CASE WHEN status = 'canceling' THEN 'canceled'"
+        f" WHEN {retry} THEN 'scheduled' ELSE {wanted} END,"
+        f" finished_at = CASE WHEN {retry} THEN NULL ELSE {finished_at} END,"
+        f" execute_at = CASE WHEN {retry} THEN {retry_at} ELSE execute_at END"
+    )
+
+
+def outcome_row(o: Outcome) -> tuple:
+    """An attempt's end as each store's FINISH takes it: the fence (id, owner, attempt), then
+    the wanted state and what is stored."""
+    return (
+        o.task_id,
+        o.owner,
+        o.attempt,
+        o.status.value,
+        o.finished_at,
+        o.retry_at,
+        o.output_json,
+        o.output_truncated,
+        o.error,
+    )
 
 
 def in_due_order(tasks: Iterable[Task]) -> list[Task]:
@@ -98,134 +202,17 @@ def in_due_order(tasks: Iterable[Task]) -> list[Task]:
     return sorted(tasks, key=lambda task: (task.execute_at, task.id))
 
 
-def task_from_row(row: tuple) -> Task:
-    (
-        id_,
-        worker,
-        status,
-        config,
-        execute_at,
-        created_at,
-        started_at,
-        finished_at,
-        attempts,
-        max_retries,
-        retry_backoff,
-        timeout,
-        schedule_id,
-        idempotency_key,
-        error,
-        output,
-        output_truncated,
-        owner,
-        lease_until,
-        lateness,
-        queued_for,
-        ran_for,
-    ) = row
-    return Task(
-        id=id_,
-        worker=worker,
-        status=TaskState(status),
-        config=json.loads(config),
-        execute_at=execute_at,
-        created_at=created_at,
-        started_at=started_at,
-        finished_at=finished_at,
-        attempts=attempts,
-        max_retries=max_retries,
-        retry_backoff=retry_backoff,
-        timeout=timeout,
-        schedule_id=schedule_id,
-        idempotency_key=idempotency_key,
-        error=error,
-        output=None if output is None else json.loads(output),
-        output_truncated=bool(output_truncated),
-        owner=owner,
-        lease_until=lease_until,
-        lateness=lateness,
-        queued_for=queued_for,
-        ran_for=ran_for,
-    )
-
-
-SCHEDULE_COLUMNS = (
-    "id, worker, config, cron, interval_seconds, timezone, status, next_run_at, created_at,"
-    " overlap, misfire, start_at, end_at, last_run_at, last_task_id, runs, timeout,"
-    " max_retries, retry_backoff"
-)
-SCHEDULE_FIELDS = {
-    "worker",
-    "config",
-    "cron",
-    "interval",
-    "timezone",
-    "status",
-    "next_run_at",
-    "overlap",
-    "misfire",
-    "start_at",
-    "end_at",
-    "timeout",
-    "max_retries",
-    "retry_backoff",
-}
-
-
-def schedule_from_row(row: tuple) -> Schedule:
-    (
-        id_,
-        worker,
-        config,
-        cron,
-        interval,
-        timezone,
-        status,
-        next_run_at,
-        created_at,
-        overlap,
-        misfire,
-        start_at,
-        end_at,
-        last_run_at,
-        last_task_id,
-        runs,
-        timeout,
-        max_retries,
-        retry_backoff,
-    ) = row
-    return Schedule(
-        id=id_,
-        worker=worker,
-        config=json.loads(config),
-        cron=cron,
-        interval=interval,
-        timezone=timezone,
-        status=ScheduleState(status),
-        next_run_at=next_run_at,
-        created_at=created_at,
-        overlap=overlap,
-        misfire=misfire,
-        start_at=start_at,
-        end_at=end_at,
-        last_run_at=last_run_at,
-        last_task_id=last_task_id,
-        runs=runs,
-        timeout=timeout,
-        max_retries=max_retries,
-        retry_backoff=retry_backoff,
-    )
-
-
 def schedule_params(fields: dict[str, Any]) -> dict[str, Any]:
     """Schedule fields as column values."""
     params = {}
     for name, value in fields.items():
+        column = "interval_seconds" if name == "interval" else name
         if name == "config":
-            value = json.dumps(value)
+            params[column] = json.dumps(value)
         elif name == "status":
-            value = str(value)
-        params["interval_seconds" if name == "interval" else name] = value
+            params[column] = str(value)
+        else:
+            params[column] = value
     return params
 
 
@@ -246,7 +233,7 @@ def decode_cursor(cursor: str) -> str:
 @dataclass(frozen=True)
 class KeysetPage:
     """A newest-first page: the query for one row more than the page holds, and how to read
-    its answer. ``mark`` is the driver's placeholder (``?`` or ``%s``)."""
+    its answer, in psycopg's placeholders (``%s``)."""
 
     sql: str
     params: tuple
@@ -260,70 +247,22 @@ class KeysetPage:
         equal: dict[str, Any],
         cursor: str | None,
         limit: int,
-        mark: str,
     ) -> KeysetPage:
         where = {column: str(value) for column, value in equal.items() if value is not None}
-        clauses = [f"{column} = {mark}" for column in where]
+        clauses = [f"{column} = %s" for column in where]
         params = list(where.values())
         if cursor is not None:
-            clauses.append(f"id < {mark}")
+            clauses.append("id < %s")
             params.append(decode_cursor(cursor))
         sql = f"SELECT {columns} FROM {table}"
         if clauses:
             sql += " WHERE " + " AND ".join(clauses)
-        return cls(f"{sql} ORDER BY id DESC LIMIT {mark}", (*params, limit + 1), limit)
+        return cls(f"{sql} ORDER BY id DESC LIMIT %s", (*params, limit + 1), limit)
 
     def read(self, rows: list[tuple], from_row: Callable[[tuple], Any]) -> tuple[list, str | None]:
         """The page's items and the cursor of the next page (None on the last one)."""
         items = [from_row(row) for row in rows[: self.limit]]
         return items, encode_cursor(items[-1].id) if len(rows) > self.limit else None
-
-
-RUNNER_COLUMNS = "id, host, pid, started_at, heartbeat_at, workers, running"
-
-
-def runner_row(runner: RunnerInfo) -> tuple:
-    """The values of ``RUNNER_COLUMNS`` for a heartbeat."""
-    return (
-        runner.id,
-        runner.host,
-        runner.pid,
-        runner.started_at,
-        runner.heartbeat_at,
-        json.dumps(runner.workers),
-        json.dumps(runner.running),
-    )
-
-
-def runner_from_row(row: tuple) -> RunnerInfo:
-    id_, host, pid, started_at, heartbeat_at, workers, running = row
-    return RunnerInfo(
-        id=id_,
-        host=host,
-        pid=pid,
-        started_at=started_at,
-        heartbeat_at=heartbeat_at,
-        workers=json.loads(workers),
-        running=json.loads(running),
-    )
-
-
-def heartbeat_sql(mark: str) -> str:
-    """Upsert of a runner's row; ``mark`` is the driver's placeholder."""
-    marks = ", ".join([mark] * len(RUNNER_COLUMNS.split(",")))
-    return (
-        f"INSERT INTO runners ({RUNNER_COLUMNS}) VALUES ({marks}) ON CONFLICT (id) DO UPDATE"
-        f" SET heartbeat_at = excluded.heartbeat_at, workers = excluded.workers,"
-        f" running = excluded.running"
-    )
-
-
-def renew_sql(mark: str) -> str:
-    """The lease renewal: its RETURNING rows are the (id, status) the owner still holds."""
-    return (
-        f"UPDATE tasks SET lease_until = {mark} WHERE owner = {mark} AND status IN {ACTIVE}"
-        f" RETURNING id, status"
-    )
 
 
 def lease_report(held: Iterable[str], still_held: Iterable[tuple[str, str]]) -> LeaseReport:

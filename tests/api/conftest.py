@@ -13,7 +13,8 @@ from flask import Flask
 import tasky.api
 from tasky.config import Settings
 from tasky.registry import Registry
-from tasky.service import TaskService
+from tasky.runner.api_only import ApiOnly
+from tasky.service import Service
 from tasky.stores.sqlite import SQLiteStore
 from tasky.worker import Worker
 from workers.echo import Echo
@@ -74,10 +75,11 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def make_app(tmp_path, clock):
-    """Build an app; keyword arguments override ``Settings`` fields."""
+    """Build an app; other keyword arguments override ``Settings`` fields."""
     stores = []
 
-    def make(**overrides) -> Flask:
+    def make(engine=ApiOnly, **overrides) -> Flask:
+        """``engine(store, registry)``: the service's engine (an API-only one by default)."""
         db = tmp_path / f"tasky{len(stores)}.db"
         settings = replace(
             Settings(database_url=f"sqlite:///{db}", files_root=str(tmp_path / "files")),
@@ -86,7 +88,8 @@ def make_app(tmp_path, clock):
         settings.validate()
         store = SQLiteStore(str(db))
         stores.append(store)
-        service = TaskService(settings, store, Registry(settings, WORKERS), clock=clock)
+        registry = Registry(settings, WORKERS)
+        service = Service(settings, store, registry, engine(store, registry), clock=clock)
         app = Flask(__name__)
         app.config["TESTING"] = True
         tasky.api.init_app(app, service)
@@ -108,7 +111,7 @@ def client(app):
 
 
 @pytest.fixture
-def service(app) -> TaskService:
+def service(app) -> Service:
     return app.extensions["tasky_service"]
 
 

@@ -201,6 +201,7 @@ def test_health(client):
         "store": "sqlite",
         "version": "0.1.0",
         "workers": ["Greeter", "broken", "echo", "locked", "sleeper"],
+        "runner": "off",
     }
 
 
@@ -238,7 +239,8 @@ def test_openapi_lists_every_route_with_schemas(app, client):
     assert spec["openapi"] == "3.0.3"
     assert spec["info"]["title"] == "Tasky" and spec["info"]["version"] == "v1"
     routes = api_routes(app)
-    assert len(routes) == 22  # 5 worker, 10 task, 6 schedule, 1 health operations
+    assert len(routes) == 23  # 5 worker, 10 task, 6 schedule, health and runners operations
+    assert ("/tasky/v1/runners", "get") in routes
     for path, method in routes:
         operation = spec["paths"][path][method]
         assert operation["summary"], (path, method)
@@ -265,6 +267,8 @@ def test_openapi_components(client):
         "WorkerStatistics",
         "Batch",
         "Health",
+        "Runners",
+        "Runner",
         "Error",
         "ScheduleSubmitted",
         "Schedule",

@@ -13,31 +13,13 @@ import pytest
 from tasky.api.fields import format_instant
 from tasky.models import TaskState
 from tests.api.api_helpers import assert_error, assert_z_time, finish, start, submit
+from tests.spec_fields import SCHEDULE_FIELDS as SPEC_SCHEDULE_FIELDS
+from tests.spec_fields import SCHEDULE_SUBMITTED_FIELDS
 
 pytestmark = pytest.mark.timeout(60)
 
-SUBMITTED_FIELDS = {"schedule_id", "worker", "next_run_at", "created_at"}
-SCHEDULE_FIELDS = {
-    "schedule_id",
-    "worker",
-    "config",
-    "cron",
-    "interval",
-    "timezone",
-    "status",
-    "next_run_at",
-    "last_run_at",
-    "last_task_id",
-    "runs",
-    "overlap",
-    "misfire",
-    "start_at",
-    "end_at",
-    "created_at",
-    "timeout",
-    "max_retries",
-    "retry_backoff",
-}
+SUBMITTED_FIELDS = SCHEDULE_SUBMITTED_FIELDS
+SCHEDULE_FIELDS = SPEC_SCHEDULE_FIELDS | {"timeout", "max_retries", "retry_backoff"}
 UNKNOWN_ID = "0" * 32
 BASE = "/tasky/v1/schedules"
 
@@ -169,7 +151,7 @@ def test_create_interval_schedule(client):
 
 
 def test_interval_schedule_first_fires_at_start_at(client):
-    answer = create(client, interval=0.5, start_at="2026-03-05T00:00:00+01:00")
+    answer = create(client, interval=30, start_at="2026-03-05T00:00:00+01:00")
     assert answer["next_run_at"] == z("2026-03-04T23:00:00Z")
 
 
@@ -319,16 +301,6 @@ def test_batch_items_cannot_be_schedules(client):
     assert set(errors["tasks"]["3"]) == {"interval", "timezone"}
     assert client.get("/tasky/v1/tasks/").get_json()["tasks"] == []
     assert client.get(f"{BASE}/").get_json()["schedules"] == []
-
-
-def test_the_service_rejects_a_schedule_in_a_batch_too(service):
-    """Behind the schema, the service refuses it as well, naming the index."""
-    from tasky.errors import InvalidInput
-
-    with pytest.raises(InvalidInput) as caught:
-        service.submit_batch("echo", [{}, {"cron": "* * * * *"}])
-    assert set(caught.value.errors["tasks"]) == {1}
-    assert "cron" in caught.value.errors["tasks"][1]
 
 
 # -- reading and listing --------------------------------------------------------------------
@@ -720,3 +692,41 @@ def test_a_task_submit_still_answers_as_a_task(client):
     """The submit route answers the task shape when there is no cron or interval."""
     answer = submit(client, "echo", delay=5)
     assert set(answer) == {"task_id", "worker", "status", "execute_at", "created_at"}
+
+
+# -- the interval floor (TASKY_MIN_INTERVAL) --------------------------------------------------
+
+
+@pytest.mark.parametrize("interval", [1e-9, 0.001, 0.999])
+def test_an_interval_below_the_floor_is_422_naming_the_floor(client, interval):
+    resp = client.post("/tasky/v1/workers/echo", json={"interval": interval})
+    body = assert_error(resp, 422)
+    assert "at least 1 s" in body["message"] and "TASKY_MIN_INTERVAL" in body["message"]
+    assert set(body["errors"]) == {"interval"}
+    assert client.get(f"{BASE}/").get_json()["schedules"] == []
+
+
+def test_an_interval_at_the_floor_is_accepted(client):
+    assert get(client, create(client, interval=1)["schedule_id"])["interval"] == 1.0
+
+
+def test_the_floor_is_the_setting(make_app):
+    client = make_app(min_interval=30.0).test_client()
+    body = assert_error(client.post("/tasky/v1/workers/echo", json={"interval": 29}), 422)
+    assert "at least 30 s" in body["message"]
+    assert client.post("/tasky/v1/workers/echo", json={"interval": 30}).status_code == 201
+
+
+def test_patching_an_interval_below_the_floor_is_422_and_changes_nothing(client):
+    schedule_id = create(client, interval=60)["schedule_id"]
+    before = get(client, schedule_id)
+    resp = client.patch(f"{BASE}/{schedule_id}", json={"interval": 1e-9})
+    assert "at least 1 s" in assert_error(resp, 422)["message"]
+    assert get(client, schedule_id) == before
+
+
+def test_patching_a_cron_schedule_to_a_tiny_interval_is_422(client):
+    schedule_id = create(client, cron="* * * * *")["schedule_id"]
+    resp = client.patch(f"{BASE}/{schedule_id}", json={"interval": 0.01})
+    assert set(assert_error(resp, 422)["errors"]) == {"interval"}
+    assert get(client, schedule_id)["cron"] == "* * * * *"

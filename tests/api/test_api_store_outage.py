@@ -21,7 +21,9 @@ pytestmark = pytest.mark.timeout(120)
 def client_of_a_dying_database(tmp_path):
     server = start_or_skip(PostgresServer())
     try:
-        app = create_app(Settings(database_url=server.create_database(), files_root=str(tmp_path)))
+        app = create_app(
+            Settings(database_url=server.create_database(), files_root=str(tmp_path), runner="off")
+        )
         yield app.test_client(), server
     finally:
         server.stop()
@@ -40,7 +42,9 @@ def test_requests_during_a_database_outage_get_503(client_of_a_dying_database):
 def sqlite_app(tmp_path, monkeypatch):
     monkeypatch.setattr(sqlite_store, "BUSY_TIMEOUT", 0.05)
     path = tmp_path / "tasks.db"
-    app = create_app(Settings(database_url=f"sqlite:///{path}", files_root=str(tmp_path)))
+    app = create_app(
+        Settings(database_url=f"sqlite:///{path}", files_root=str(tmp_path), runner="off")
+    )
     yield app, path
     app.extensions["tasky"].store.close()
 

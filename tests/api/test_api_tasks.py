@@ -7,29 +7,12 @@ import pytest
 from tasky.api.fields import format_instant
 from tasky.models import TaskState
 from tests.api.api_helpers import assert_error, assert_z_time, finish, start, submit
+from tests.spec_fields import ITEM_FIELDS
+from tests.spec_fields import RECORD_FIELDS as SPEC_RECORD_FIELDS
 
 pytestmark = pytest.mark.timeout(60)
 
-ITEM_FIELDS = {
-    "task_id",
-    "worker",
-    "status",
-    "created_at",
-    "execute_at",
-    "started_at",
-    "finished_at",
-    "duration",
-}
-RECORD_FIELDS = ITEM_FIELDS | {
-    "config",
-    "attempts",
-    "max_retries",
-    "timeout",
-    "schedule_id",
-    "error",
-    "idempotency_key",
-    "output_truncated",
-}
+RECORD_FIELDS = SPEC_RECORD_FIELDS | {"output_truncated"}
 TASK_ROUTES = [
     ("get", ""),
     ("get", "/status"),

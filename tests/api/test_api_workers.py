@@ -9,6 +9,7 @@ import pytest
 from tasky.api.fields import format_instant
 from tasky.models import TaskState
 from tests.api.api_helpers import assert_error, assert_z_time, finish, start, submit
+from tests.spec_fields import WORKER_STATS_FIELDS
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -78,21 +79,7 @@ def test_worker_statistics(client, store, clock):
     resp = client.get("/tasky/v1/workers/ECHO/statistics")
     assert resp.status_code == 200
     stats = resp.get_json()
-    assert set(stats) >= {
-        "name",
-        "submitted",
-        "scheduled",
-        "queued",
-        "running",
-        "completed",
-        "failed",
-        "canceled",
-        "failure_rate",
-        "avg_duration",
-        "p50_duration",
-        "p95_duration",
-        "last_finished_at",
-    }
+    assert set(stats) >= WORKER_STATS_FIELDS
     assert stats["name"] == "echo"
     assert stats["submitted"] == 3 and stats["scheduled"] == 2 and stats["completed"] == 1
     assert stats["failure_rate"] == 0.0
@@ -431,3 +418,28 @@ def test_batch_unknown_and_disabled_worker(client):
 def test_submitted_task_is_stored_before_the_answer(client, store):
     task_id = submit(client, "echo")["task_id"]
     assert store.get_task(task_id).status is TaskState.QUEUED
+
+
+@pytest.mark.parametrize(
+    "body",
+    [None, {}, {"tasks": []}, {"tasks": "nope"}, {"tasks": [{"delay": -1}]}, {"unknown": 1}],
+)
+def test_batch_to_an_unknown_worker_is_404_whatever_the_body(client, body):
+    resp = client.post("/tasky/v1/workers/nobody/batch", json=body)
+    assert "nobody" in assert_error(resp, 404)["message"]
+
+
+@pytest.mark.parametrize("body", [None, {}, {"tasks": []}, {"tasks": [{"delay": -1}]}])
+def test_batch_to_a_disabled_worker_is_403_whatever_the_body(client, body):
+    assert_error(client.post("/tasky/v1/workers/locked/batch", json=body), 403)
+
+
+@pytest.mark.parametrize("body", [{"delay": -1}, {"unknown": 1}, {"cron": "nope"}])
+def test_submit_to_an_unknown_or_disabled_worker_is_checked_before_the_body(client, body):
+    assert_error(client.post("/tasky/v1/workers/nobody", json=body), 404)
+    assert_error(client.post("/tasky/v1/workers/locked", json=body), 403)
+
+
+def test_a_body_that_is_not_json_still_gets_its_own_error_on_a_known_worker(client):
+    resp = client.post("/tasky/v1/workers/echo/batch", data="{", content_type="application/json")
+    assert_error(resp, 400)

@@ -161,3 +161,12 @@ def server_factory(tmp_path):
     yield make
     for server in servers:
         server.stop()
+
+
+@pytest.fixture
+def database(postgres_server):
+    """An empty PostgreSQL database, dropped afterwards: the servers' processes, starting
+    together, migrate it."""
+    url = postgres_server.create_database()
+    yield url
+    postgres_server.drop_database(url)

@@ -19,6 +19,18 @@ import requests
 from werkzeug.http import HTTP_STATUS_CODES
 
 from tests.e2e.conftest import Server
+from tests.spec_fields import (
+    ITEM_FIELDS,
+    RECORD_FIELDS,
+    RESULT_FIELDS,
+    SCHEDULE_FIELDS,
+    SCHEDULE_SUBMITTED_FIELDS,
+    STATUS_FIELDS,
+    SUBMITTED_FIELDS,
+    TASK_STATS_FIELDS,
+    WORKER_FIELDS,
+    WORKER_STATS_FIELDS,
+)
 from tests.support import wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
@@ -29,81 +41,6 @@ MAX_BODY = 1000
 TERMINAL = {"completed", "failed", "canceled"}
 UNKNOWN_ID = "0" * 32
 Z_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
-
-WORKER_FIELDS = {
-    "name",
-    "description",
-    "usage",
-    "config_objects",
-    "parameters",
-    "max_num_tasks",
-    "enabled",
-}
-WORKER_STATS_FIELDS = {
-    "name",
-    "submitted",
-    "scheduled",
-    "queued",
-    "running",
-    "completed",
-    "failed",
-    "canceled",
-    "failure_rate",
-    "avg_duration",
-    "p50_duration",
-    "p95_duration",
-    "last_finished_at",
-}
-SUBMITTED_FIELDS = {"task_id", "worker", "status", "execute_at", "created_at"}
-ITEM_FIELDS = {
-    "task_id",
-    "worker",
-    "status",
-    "created_at",
-    "execute_at",
-    "started_at",
-    "finished_at",
-    "duration",
-}
-RECORD_FIELDS = ITEM_FIELDS | {
-    "config",
-    "attempts",
-    "max_retries",
-    "timeout",
-    "schedule_id",
-    "error",
-    "idempotency_key",
-}
-STATUS_FIELDS = {
-    "task_id",
-    "status",
-    "duration",
-    "attempts",
-    "execute_at",
-    "started_at",
-    "finished_at",
-}
-RESULT_FIELDS = {"task_id", "status", "output", "error"}
-TASK_STATS_FIELDS = {"task_id", "attempts", "queued_for", "ran_for", "lateness"}
-SCHEDULE_SUBMITTED_FIELDS = {"schedule_id", "worker", "next_run_at", "created_at"}
-SCHEDULE_FIELDS = {
-    "schedule_id",
-    "worker",
-    "config",
-    "cron",
-    "interval",
-    "timezone",
-    "status",
-    "next_run_at",
-    "last_run_at",
-    "last_task_id",
-    "runs",
-    "overlap",
-    "misfire",
-    "start_at",
-    "end_at",
-    "created_at",
-}
 
 # Every /tasky/v1 operation SPEC names (the OpenAPI document and docs page aside).
 SPEC_OPERATIONS = {
@@ -128,6 +65,7 @@ SPEC_OPERATIONS = {
     ("/tasky/v1/schedules/{schedule_id}", "delete"),
     ("/tasky/v1/schedules/{schedule_id}/actions", "post"),
     ("/tasky/v1/health", "get"),
+    ("/tasky/v1/runners", "get"),
 }
 
 
@@ -144,8 +82,10 @@ def _serve(tmp_path_factory, name: str, env: dict[str, str]):
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    """bash enabled, no token (an inherited TASKY_API_TOKEN is blanked: empty means unset)."""
-    yield from _serve(tmp_path_factory, "routes", {"TASKY_ENABLE_BASH": "1", "TASKY_API_TOKEN": ""})
+    """bash enabled, no token (an inherited TASKY_API_TOKEN is blanked: empty means unset),
+    intervals down to 0.1 s."""
+    env = {"TASKY_ENABLE_BASH": "1", "TASKY_API_TOKEN": "", "TASKY_MIN_INTERVAL": "0.1"}
+    yield from _serve(tmp_path_factory, "routes", env)
 
 
 @pytest.fixture(scope="module")
@@ -546,6 +486,7 @@ def test_health(server):
     health = ok(get(server, f"{V1}/health"))
     assert health["status"] == "ok" and health["store"] == "sqlite"
     assert health["version"] and "bash" in health["workers"]
+    assert health["runner"] == "running"
 
 
 def test_openapi_lists_every_route(server):

@@ -19,13 +19,6 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
 
 
 @pytest.fixture
-def database(postgres_server):
-    url = postgres_server.create_database()
-    yield url
-    postgres_server.drop_database(url)
-
-
-@pytest.fixture
 def runner_factory(tmp_path):
     """Start ``tasky runner`` processes on a database; stopped (SIGTERM) at the end."""
     procs = []

@@ -72,8 +72,13 @@ def test_a_dead_runner_is_reported_and_started_again_and_nothing_is_lost(server_
     server = server_factory(env=SLOW_POLL)
     (runner,) = live_runners(server)
     os.kill(runner, signal.SIGKILL)
-    down = wait_for(lambda: (r := server.get("/tasky/v1/health")).status_code == 503 and r, 5)
-    assert down.json()["message"].startswith("the runner process was killed by SIGKILL")
+    down = wait_for(
+        lambda: (r := server.get("/tasky/v1/health")).status_code == 503 and r.json(), 5
+    )
+    assert (
+        down["message"]
+        == "runner down: the runner process was killed by SIGKILL; restarting in 1 s"
+    )
     accepted = server.submit("journal")  # stored by the HTTP process while no runner answers
     (replacement,) = live_runners(server, other_than={runner})
     assert server.wait_finished(accepted, timeout=10)["status"] == "completed"

@@ -11,9 +11,10 @@ import pytest
 from tasky.config import Settings
 from tasky.registry import Registry
 from tasky.runner.runner import Runner
-from tasky.service import TaskService
+from tasky.service import Service
 from tasky.stores.sqlite import SQLiteStore
 from tasky.worker import TaskFailed, Worker
+from tests.service_driver import ServiceDriver
 
 logger = logging.getLogger(__name__)
 
@@ -75,12 +76,15 @@ def make_runner(tmp_path):
 
     def make(start=True, **overrides):
         settings = Settings(
-            database_url=f"sqlite:///{tmp_path}/tasks.db", output_limit=1000, **overrides
+            database_url=f"sqlite:///{tmp_path}/tasks.db",
+            output_limit=1000,
+            min_interval=0.05,
+            **overrides,
         )
         store = SQLiteStore(f"{tmp_path}/tasks.db")
         registry = Registry(settings, [Probe])
         runner = Runner(settings, store, registry)
-        service = TaskService(settings, store, registry, runner)
+        service = ServiceDriver(Service(settings, store, registry, runner))
         Probe.store = store
         if start:
             runner.start()

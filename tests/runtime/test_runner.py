@@ -186,7 +186,7 @@ def test_expired_lease_of_another_runner_is_recovered(make_runner):
     dead = make_runner(start=False)
     store = dead.store
     task = dead.submit("probe", {"max_retries": 1}).task
-    (claimed,) = store.claim(
+    (_claimed,) = store.claim(
         "probe", "elsewhere:1:dead", 1, time.time(), time.time(), time.time() + 0.3
     )
     service = make_runner(lease=0.3)
@@ -253,3 +253,28 @@ def test_the_runner_prunes_finished_tasks_past_their_retention(make_runner):
     make_runner(retention=0.2)  # a runner prunes on its first pass, then every minute
     wait_for(lambda: service.store.get_task(done.id) is None)
     assert service.get_task(waiting.id).status is TaskState.SCHEDULED
+
+
+def test_a_runner_that_lost_its_lease_stops_the_task_and_writes_nothing(make_runner, monkeypatch):
+    first = make_runner(lease=0.6)
+    task = first.submit("probe", {"config": {"mode": "block"}, "max_retries": 1}).task
+    wait_for(lambda: task.id in Probe.started)
+    first_runner = first.engine
+    written = []
+    real_finish = first.store.finish
+    monkeypatch.setattr(
+        first.store, "finish", lambda outcomes: written.extend(outcomes) or real_finish(outcomes)
+    )
+    renew = first_runner.scheduler._renew
+    monkeypatch.setattr(first_runner.scheduler, "_renew", lambda held, now: None)  # stalls
+
+    second = make_runner(lease=30.0)  # takes the task over once the stalled lease expires
+    taken = wait_for(lambda: (t := second.get_task(task.id)).attempts == 2 and t, timeout=10)
+    assert taken.owner == second.engine.owner
+    monkeypatch.setattr(first_runner.scheduler, "_renew", renew)  # the stall ends
+    wait_for(lambda: first_runner.executor.running_ids() == [], timeout=5)
+
+    Probe.release.set()
+    done = wait_for(lambda: finished(second, task.id))
+    assert (done.status, done.attempts) == (TaskState.COMPLETED, 2)
+    assert [o for o in written if o.task_id == task.id] == []

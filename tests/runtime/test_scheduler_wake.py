@@ -6,11 +6,13 @@ import pytest
 
 from tasky.config import Settings
 from tasky.registry import Registry
+from tasky.runner.api_only import ApiOnly
 from tasky.runner.executor import Executor
 from tasky.runner.scheduler import CLAIM_AHEAD, Scheduler
-from tasky.service import TaskService
+from tasky.service import Service
 from tasky.stores.sqlite import SQLiteStore
 from tests.runtime.conftest import Probe
+from tests.service_driver import ServiceDriver
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -25,7 +27,9 @@ def parts(tmp_path):
     registry = Registry(settings, [Probe])
     executor = Executor(settings, store, registry, "owner", lambda worker: None, clock=lambda: NOW)
     scheduler = Scheduler(settings, store, registry, executor, "owner", clock=lambda: NOW)
-    service = TaskService(settings, store, registry, clock=lambda: NOW)  # wakes nothing
+    service = ServiceDriver(  # wakes nothing
+        Service(settings, store, registry, ApiOnly(store, registry), clock=lambda: NOW)
+    )
     yield scheduler, service, store
     executor.shutdown(1.0)
     store.close()

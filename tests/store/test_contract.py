@@ -89,7 +89,7 @@ def test_list_is_newest_first_and_pages_with_cursor(store):
 
 
 def test_list_filters(store):
-    a, b = add(store, new(worker="echo"), new(worker="sleeper", execute_at=T0 + 60))
+    _a, b = add(store, new(worker="echo"), new(worker="sleeper", execute_at=T0 + 60))
     store.create_tasks([new(schedule_id="s1")])
     assert [t.id for t in store.list_tasks(TaskFilter(worker="sleeper"), 10, None).tasks] == [b.id]
     scheduled = store.list_tasks(TaskFilter(status=TaskState.SCHEDULED), 10, None).tasks
@@ -126,7 +126,7 @@ def test_claim_takes_due_tasks_earliest_first_up_to_limit(store):
 
 
 def test_claim_ahead_starts_at_execute_at(store):
-    (task,) = add(store, new(execute_at=T0 + 0.04, created_at=T0 - 1))
+    (_task,) = add(store, new(execute_at=T0 + 0.04, created_at=T0 - 1))
     (claimed,) = store.claim("echo", "a", 1, T0 + 0.05, T0, T0 + LEASE)
     assert claimed.started_at == pytest.approx(T0 + 0.04)
     assert claimed.lateness == 0
@@ -203,16 +203,27 @@ def test_finish_of_a_canceling_task_ends_canceled(store):
     assert done.finished_at == T0 + 1
 
 
-def test_retry_goes_back_to_scheduled_and_counts_attempts(store):
+def test_a_failure_with_retries_left_goes_back_to_scheduled_and_counts_attempts(store):
     add(store, new(max_retries=1))
     task = claim_one(store)
-    (retry,) = store.finish([outcome(task, TaskState.SCHEDULED, error="boom", retry_at=T0 + 3)])
+    (retry,) = store.finish([outcome(task, TaskState.FAILED, error="boom", retry_at=T0 + 3)])
     assert retry.status is TaskState.SCHEDULED
     assert retry.execute_at == T0 + 3 and retry.finished_at is None and retry.error == "boom"
     second = claim_one(store, now=T0 + 3)
     assert second.attempts == 2 and second.lateness == 0
-    (failed,) = store.finish([outcome(second, TaskState.FAILED, at=T0 + 5, error="boom")])
-    assert failed.status is TaskState.FAILED and failed.ran_for == 3
+    (failed,) = store.finish(
+        [outcome(second, TaskState.FAILED, at=T0 + 5, error="boom", retry_at=T0 + 9)]
+    )
+    assert failed.status is TaskState.FAILED and failed.ran_for == 3, "no retry left"
+    assert failed.finished_at == T0 + 5 and failed.execute_at == T0 + 3
+
+
+def test_a_cancel_wins_over_a_retry(store):
+    add(store, new(max_retries=1))
+    task = claim_one(store)
+    store.cancel(task.id, T0)
+    (done,) = store.finish([outcome(task, TaskState.FAILED, error="boom", retry_at=T0 + 3)])
+    assert (done.status, done.finished_at) == (TaskState.CANCELED, T0 + 1)
 
 
 def test_finish_many_in_one_call(store):
@@ -291,7 +302,7 @@ def test_recover_by_owner_and_canceling_ends_canceled(store):
 
 def test_canceling_ids_are_the_owners_flagged_tasks(store):
     add(store, new(created_at=T0), new(created_at=T0 + 0.001))
-    first, second = store.claim("echo", "a", 2, T0, T0, T0 + LEASE)
+    _first, second = store.claim("echo", "a", 2, T0, T0, T0 + LEASE)
     assert store.canceling_ids("a") == []
     store.cancel(second.id, T0)
     assert store.canceling_ids("a") == [second.id]
@@ -381,7 +392,7 @@ def test_prune_removes_only_old_terminal_tasks(store):
 
 def test_worker_counts(store):
     add(store, *[new(created_at=T0 + i / 1000) for i in range(3)], new(worker="sleeper"))
-    a, b, c = store.claim("echo", "a", 3, T0, T0, T0 + LEASE)
+    a, b, _c = store.claim("echo", "a", 3, T0, T0, T0 + LEASE)
     store.finish(
         [outcome(a, TaskState.COMPLETED, at=T0 + 2), outcome(b, TaskState.FAILED, at=T0 + 4)]
     )

@@ -63,7 +63,7 @@ def test_changes_that_make_work_due_or_flag_a_cancel_wake_the_runners(store, wok
     expect_wake(woken)
     (task,) = store.claim("echo", "a", 1, T0, T0, T0 + 30)
     assert not woken.wait(0.3), "a claim needs to wake nobody"
-    store.finish([Outcome(task.id, "a", 1, TaskState.SCHEDULED, T0 + 1, retry_at=T0 + 2)])
+    store.finish([Outcome(task.id, "a", 1, TaskState.FAILED, T0 + 1, retry_at=T0 + 2)])
     expect_wake(woken)
     (task,) = store.claim("echo", "a", 1, T0 + 2, T0 + 2, T0 + 30)
     store.cancel(task.id, T0 + 2)
@@ -187,7 +187,7 @@ def test_a_batch_of_outcomes_comes_back_in_their_order(store):
     tasks = store.claim("echo", "a", 6, T0, T0, T0 + 30)
     outcomes = [Outcome(t.id, "a", 1, TaskState.COMPLETED, T0 + 1) for t in reversed(tasks)]
     stale = Outcome(tasks[0].id, "a", 2, TaskState.FAILED, T0 + 1)
-    done = store.finish(outcomes[:3] + [stale] + outcomes[3:])
+    done = store.finish([*outcomes[:3], stale, *outcomes[3:]])
     assert [t.id for t in done] == [o.task_id for o in outcomes]
     assert {t.status for t in done} == {TaskState.COMPLETED}
     assert store.get_task(tasks[0].id).status is TaskState.COMPLETED
@@ -197,14 +197,14 @@ def test_a_batch_of_outcomes_comes_back_in_their_order(store):
 def test_outcomes_are_stored_exactly_as_given(store, postgres_url):
     """Outcomes travel as arrays: outputs and errors with quotes, backslashes and any
     character, and instants to the last bit, are stored unchanged."""
-    store.create_tasks([new(max_retries=1), new()])
+    store.create_tasks([new(max_retries=1), new(max_retries=1)])
     retried, done = store.claim("echo", "a", 2, T0, T0, T0 + 30)
     output = '{"say": "\\"h\u00e9\\" \\\\ \u2603\\n", "n": 1e-300}'
     error = 'it\'s "bad" \\ \u00e9\n'
     at = T0 + 0.1 + 2**-30
     store.finish(
         [
-            Outcome(retried.id, "a", 1, TaskState.SCHEDULED, at, error=error, retry_at=at + 1 / 3),
+            Outcome(retried.id, "a", 1, TaskState.FAILED, at, error=error, retry_at=at + 1 / 3),
             Outcome(
                 done.id, "a", 1, TaskState.COMPLETED, at, output_json=output, output_truncated=True
             ),

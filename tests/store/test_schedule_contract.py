@@ -14,17 +14,17 @@ T0 = 1_800_000_000.0
 
 
 def schedule(created_at=T0, **kw) -> Schedule:
-    fields = dict(
-        id=new_id(created_at),
-        worker="echo",
-        config={"message": "tick"},
-        cron=None,
-        interval=10.0,
-        timezone="UTC",
-        status=ScheduleState.ACTIVE,
-        next_run_at=T0 + 10,
-        created_at=created_at,
-    )
+    fields = {
+        "id": new_id(created_at),
+        "worker": "echo",
+        "config": {"message": "tick"},
+        "cron": None,
+        "interval": 10.0,
+        "timezone": "UTC",
+        "status": ScheduleState.ACTIVE,
+        "next_run_at": T0 + 10,
+        "created_at": created_at,
+    }
     return Schedule(**{**fields, **kw})
 
 
@@ -187,7 +187,7 @@ def test_update_and_expected_status(store):
 def test_delete_cancels_waiting_tasks_and_keeps_the_rest(store):
     s = store.create_schedule(schedule())
     done = store.run_schedule_now(s.id, run_of(s, T0), T0)
-    (claimed,) = store.claim("echo", "a", 1, T0, T0, T0 + 100)
+    (_claimed,) = store.claim("echo", "a", 1, T0, T0, T0 + 100)
     store.finish([Outcome(done.id, "a", 1, TaskState.COMPLETED, T0 + 1)])
     waiting = store.run_schedule_now(s.id, run_of(s, T0 + 60), T0)
     canceled = store.delete_schedule(s.id, T0 + 2)

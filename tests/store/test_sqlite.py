@@ -6,6 +6,7 @@ import fcntl
 import multiprocessing
 import sqlite3
 import threading
+from dataclasses import replace
 
 import pytest
 
@@ -52,7 +53,7 @@ def store(tmp_path):
 def test_queued_inserts_are_all_stored_and_each_caller_gets_its_own(store):
     tasks = [new() for _ in range(5)]
     results = insert_behind_a_writer(store, tasks)
-    for task, result in zip(tasks, results):
+    for task, result in zip(tasks, results, strict=True):
         ((stored, created),) = result
         assert created and stored.id == task.id
         assert store.get_task(task.id) is not None
@@ -93,3 +94,20 @@ def test_processes_take_turns_on_the_write_lock_even_after_a_fork(store):
     assert child.exitcode == 0
     store.create_tasks([new()])
     assert sum(store.worker_counts("echo").by_status.values()) == 2
+
+
+def test_commits_never_checkpoint_and_a_thread_of_the_writer_does(tmp_path, monkeypatch):
+    """A commit that crosses the automatic threshold would checkpoint, with its fsyncs, while
+    holding the write lock: commits leave the WAL alone, and the writing process's
+    checkpointer thread copies it into the database file."""
+    monkeypatch.setattr("tasky.stores.sqlite.CHECKPOINT_EVERY", 0.05)
+    path = tmp_path / "tasks.db"
+    store = SQLiteStore(str(path))
+    main_file_size = path.stat().st_size
+    store.create_tasks([new()])
+    assert store._writer.execute("PRAGMA wal_autocheckpoint").fetchone() == (0,)
+    for _ in range(50):  # pages enough to grow the database file once checkpointed
+        store.create_tasks([replace(new(), config={"pad": "x" * 4000})])
+    wait_for(lambda: path.stat().st_size > main_file_size, timeout=5)
+    store.close()
+    assert not any(t.name == "tasky-checkpoint" for t in threading.enumerate())

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from tasky.config import ConfigError, Settings
+from tasky.config import Settings
+from tasky.errors import ConfigError
 
 
 def test_defaults_are_safe():

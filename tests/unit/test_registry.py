@@ -5,8 +5,8 @@ import textwrap
 
 import pytest
 
-from tasky.config import ConfigError, Settings
-from tasky.errors import UnknownWorker
+from tasky.config import Settings
+from tasky.errors import ConfigError, UnknownWorker
 from tasky.registry import Registry
 from tasky.worker import Worker
 

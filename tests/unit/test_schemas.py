@@ -39,7 +39,7 @@ def test_batch_items_load_partially_and_in_full_alike():
         {"delay": 5, "config": {"a": 1}},
         {"execute_at": "2030-01-02T03:04:05Z", "max_retries": 2, "idempotency_key": "k"},
     ]
-    assert BatchSchema().load({"tasks": items})["tasks"] == schemas.BatchItemSchema(
+    assert BatchSchema().load({"tasks": items}).tasks == schemas.BatchItemSchema(
         many=True, partial=False
     ).load(items)
 

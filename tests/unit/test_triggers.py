@@ -10,7 +10,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tasky.triggers import CronTrigger, IntervalTrigger, TriggerError, make_trigger
+from tasky.errors import TriggerError
+from tasky.triggers import CronTrigger, IntervalTrigger, make_trigger
 
 NEW_YORK = "America/New_York"
 

@@ -189,7 +189,7 @@ def test_abort_kills_a_stubborn_child_even_when_bash_is_gone(
     thread, outcome = start_in_thread(
         worker, ctx, {"command": command, "env": {"PIDFILE": str(pidfile)}}
     )
-    wait_for(lambda: (tmp_path / "pid.child").exists())
+    wait_for((tmp_path / "pid.child").exists)
     pgid = int(pidfile.read_text())
     abort.set()
     thread.join(20)

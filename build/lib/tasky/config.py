@@ -1,0 +1,89 @@
+"""Settings: every default in one place, read once from ``TASKY_*`` environment variables."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields, replace
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from tasky.errors import ConfigError
+
+MIB = 1024 * 1024
+RUNNER_MODES = ("on", "off")
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = "sqlite:///data/tasky.db"
+    files_root: str = "data/files"
+    enable_bash: bool = False
+    api_token: str | None = None
+    max_body: int = MIB
+    output_limit: int = MIB
+    retention: float = 7 * 24 * 3600.0
+    lease: float = 30.0
+    timezone: str = "UTC"
+    plugins: tuple[str, ...] = ()
+    poll_interval: float = 0.25
+    """How often a runner looks at the store for work it was not woken for (other processes'
+    submits, expired leases, cancels of its own running tasks)."""
+    runner: str = "on"
+    """``on``: each process that serves the API has a runner beside it; ``off``: the process
+    answers HTTP and runs nothing (an API node; ``tasky runner`` processes run the tasks)."""
+    min_interval: float = 1.0
+    """The shortest ``interval`` a schedule may have, in seconds."""
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None, **overrides) -> Settings:
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for field in fields(cls):
+            raw = env.get("TASKY_" + field.name.upper())
+            if raw is None or raw == "":
+                continue
+            values[field.name] = _parse(field.name, str(field.type), raw)
+        settings = replace(cls(), **values, **overrides)
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ConfigError(f"TASKY_TIMEZONE: unknown time zone {self.timezone!r}") from None
+        if self.runner not in RUNNER_MODES:
+            raise ConfigError(f"TASKY_RUNNER must be one of {', '.join(RUNNER_MODES)}")
+        for name in (
+            "max_body",
+            "output_limit",
+            "retention",
+            "lease",
+            "poll_interval",
+            "min_interval",
+        ):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"TASKY_{name.upper()} must be greater than 0")
+
+
+def _parse(name: str, kind: str, raw: str) -> object:
+    try:
+        if kind == "bool":
+            if raw.lower() in ("1", "true", "yes", "on"):
+                return True
+            if raw.lower() in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(raw)
+        if kind == "int":
+            return int(raw)
+        if kind == "float":
+            return float(raw)
+        if kind.startswith("tuple"):
+            return tuple(part.strip() for part in raw.split(",") if part.strip())
+        return raw
+    except ValueError:
+        raise ConfigError(f"TASKY_{name.upper()}: cannot read {raw!r} as {kind}") from None

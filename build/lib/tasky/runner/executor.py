@@ -1,0 +1,266 @@
+"""Runs claimed tasks on threads: per-worker slots, cooperative abort, timeouts, retries.
+
+A task arrives already claimed (``running`` under this runner's lease). Its thread waits for
+the exact ``execute_at`` (the scheduler claims a little ahead), runs ``perform`` and hands
+the outcome to the recorder thread, which stores the outcomes of many tasks in one
+transaction (group commit), then passes the stored tasks to the hooks thread. A slot is free
+again as soon as ``perform`` returns.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import random
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import marshmallow as ma
+
+from tasky.config import Settings
+from tasky.models import Outcome, Task, TaskState
+from tasky.registry import Registry
+from tasky.runner.hooks import call_hook
+from tasky.stores.base import Store
+from tasky.worker import Aborted, RunContext, TaskFailed
+
+logger = logging.getLogger(__name__)
+
+MAX_BACKOFF = 3600.0
+RECORD_BATCH = 500
+RECORD_RETRY = 1.0
+"""Seconds between tries to store outcomes while the store fails; an outcome never stored
+is recovered when its lease expires, like a crash's."""
+_STOP = None
+UNRECORDED_REASONS = frozenset({"shutdown", "lost"})
+"""Aborts whose outcome is not stored: at a shutdown the runner hands its tasks back through
+recovery; a lost lease means another runner has the task now."""
+
+
+@dataclass
+class _Running:
+    task: Task
+    abort_event: threading.Event = field(default_factory=threading.Event)
+    reason: str | None = None
+    """Why it was aborted: ``canceled``, ``timeout``, ``shutdown`` or ``lost`` (the lease)."""
+    started_at: float | None = None
+
+
+class Executor:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        registry: Registry,
+        owner: str,
+        on_slot_free: Callable[[str], None],
+        clock: Callable[[], float] = time.time,
+    ):
+        self.settings = settings
+        self.store = store
+        self.registry = registry
+        self.owner = owner
+        self.on_slot_free = on_slot_free
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._free = {w.name: w.max_num_tasks for w in registry.all()}
+        self._running: dict[str, _Running] = {}
+        self._pool = ThreadPoolExecutor(
+            max_workers=max(1, sum(self._free.values())), thread_name_prefix="tasky-task"
+        )
+        self._outcomes: queue.SimpleQueue = queue.SimpleQueue()
+        self._finished: queue.SimpleQueue = queue.SimpleQueue()
+        self._recorder = threading.Thread(
+            target=self._record_outcomes, name="tasky-recorder", daemon=True
+        )
+        self._hooks = threading.Thread(target=self._call_hooks, name="tasky-hooks", daemon=True)
+        self._recorder.start()
+        self._hooks.start()
+
+    def free_slots(self, worker: str) -> int:
+        return self._free.get(worker, 0)
+
+    def running_counts(self) -> dict[str, int]:
+        """Tasks running now, per worker that runs any."""
+        with self._lock:
+            runs = [run.task.worker for run in self._running.values()]
+        return {worker: runs.count(worker) for worker in sorted(set(runs))}
+
+    def running_ids(self) -> list[str]:
+        with self._lock:
+            return list(self._running)
+
+    def start(self, task: Task) -> None:
+        """Run a task this runner has claimed; the caller claimed at most the free slots."""
+        run = _Running(task)
+        with self._lock:
+            self._free[task.worker] -= 1
+            self._running[task.id] = run
+        self._pool.submit(self._run, run)
+
+    def abort(self, task_id: str, reason: str) -> None:
+        with self._lock:
+            run = self._running.get(task_id)
+        if run is not None and run.reason is None:
+            run.reason = reason
+            run.abort_event.set()
+
+    def abort_overdue(self, now: float) -> None:
+        """Abort every task running past its ``timeout``."""
+        with self._lock:
+            runs = list(self._running.values())
+        for run in runs:
+            timeout = run.task.timeout
+            if (
+                timeout is not None
+                and run.started_at is not None
+                and now - run.started_at >= timeout
+            ):
+                self.abort(run.task.id, "timeout")
+
+    def shutdown(self, wait: float) -> None:
+        """Abort everything and give the threads ``wait`` seconds to stop; store the outcomes
+        of tasks that finished meanwhile. Aborted tasks' outcomes are not stored: the runner
+        hands them back through the store's recovery."""
+        for task_id in self.running_ids():
+            self.abort(task_id, "shutdown")
+        deadline = time.monotonic() + wait
+        while self.running_ids() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._outcomes.put(_STOP)
+        self._recorder.join(max(0.0, deadline - time.monotonic()) + 1.0)
+        self._hooks.join(1.0)
+
+    # -- one attempt ----------------------------------------------------------------------------
+
+    def _run(self, run: _Running) -> None:
+        task = run.task
+        try:
+            outcome = self._attempt(run)
+            if run.reason not in UNRECORDED_REASONS:
+                self._outcomes.put(outcome)
+        except Exception:
+            logger.exception("task %s: the executor failed", task.id)
+        finally:
+            with self._lock:
+                del self._running[task.id]
+                self._free[task.worker] += 1
+            self.on_slot_free(task.worker)
+
+    def _record_outcomes(self) -> None:
+        """The recorder thread: store waiting outcomes in batches, until told to stop."""
+        while True:
+            batch = [self._outcomes.get()]
+            while len(batch) < RECORD_BATCH and not self._outcomes.empty():
+                batch.append(self._outcomes.get())
+            stopping = _STOP in batch
+            outcomes = [outcome for outcome in batch if outcome is not _STOP]
+            if outcomes and (finished := self._store(outcomes, retry=not stopping)):
+                self._finished.put(finished)
+            if stopping:
+                self._finished.put(_STOP)
+                return
+
+    def _store(self, outcomes: list[Outcome], retry: bool) -> list[Task]:
+        while True:
+            try:
+                return self.store.finish(outcomes)
+            except Exception:
+                logger.exception("could not store %d outcomes", len(outcomes))
+                if not retry:
+                    return []
+                time.sleep(RECORD_RETRY)
+
+    def _call_hooks(self) -> None:
+        """The hooks thread: each stored task's hook, in order, away from the recorder. Tasks
+        arrive a stored batch at a time: one wake-up of this thread per batch."""
+        while (tasks := self._finished.get()) is not _STOP:
+            for task in tasks:
+                call_hook(self.registry, task)
+
+    def _attempt(self, run: _Running) -> Outcome:
+        task = run.task
+        worker = self.registry.get(task.worker)
+        log = logging.LoggerAdapter(
+            logging.getLogger(f"tasky.task.{task.worker}"), {"task_id": task.id}
+        )
+        ctx = RunContext(task.id, task.attempts, run.abort_event, log)
+        output: Any = None
+        error: str | None = None
+        failed = False
+        if not run.abort_event.wait(max(0.0, task.execute_at - self.clock())):
+            run.started_at = self.clock()
+            try:
+                config = worker.config_schema.load(task.config)
+                output = worker.perform(config, ctx)
+            except Aborted:
+                if run.reason is None:
+                    failed, error = True, "aborted by the worker"
+            except TaskFailed as exc:
+                failed, error, output = True, exc.error, exc.output
+            except ma.ValidationError as exc:
+                failed, error = True, f"invalid config: {exc.messages}"
+            except Exception as exc:
+                log.warning("task %s failed", task.id, exc_info=True)
+                failed, error = (
+                    True,
+                    f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__,
+                )
+        finished_at = self.clock()
+        if run.reason == "canceled":
+            return self._outcome(task, TaskState.CANCELED, finished_at, output, error)
+        if run.reason == "timeout":
+            failed, error = True, f"timed out after {task.timeout:g}s"
+        if not failed:
+            return self._outcome(task, TaskState.COMPLETED, finished_at, output, None)
+        # Whether a retry follows is the store's to decide, by the rule recovery follows too;
+        # this is when it would be due.
+        retry_at = finished_at + backoff(task.retry_backoff, task.attempts)
+        return self._outcome(task, TaskState.FAILED, finished_at, output, error, retry_at)
+
+    def _outcome(
+        self,
+        task: Task,
+        status: TaskState,
+        finished_at: float,
+        output: Any,
+        error: str | None,
+        retry_at: float | None = None,
+    ) -> Outcome:
+        output_json, truncated = self._bounded(output)
+        return Outcome(
+            task.id,
+            self.owner,
+            task.attempts,
+            status,
+            finished_at,
+            output_json,
+            truncated,
+            error,
+            retry_at,
+        )
+
+    def _bounded(self, output: Any) -> tuple[str | None, bool]:
+        """The output's JSON text as stored (values JSON cannot hold become strings). Past
+        ``TASKY_OUTPUT_LIMIT`` bytes, the first bytes of that text are kept, as a JSON string,
+        flagged truncated."""
+        if output is None:
+            return None, False
+        text = json.dumps(output, default=str)
+        encoded = text.encode()
+        if len(encoded) <= self.settings.output_limit:
+            return text, False
+        return json.dumps(encoded[: self.settings.output_limit].decode(errors="ignore")), True
+
+
+def backoff(base: float, attempt: int) -> float:
+    """Exponential backoff with jitter: between half and all of ``base * 2**(attempt-1)``,
+    capped at an hour."""
+    delay = min(base * 2 ** (attempt - 1), MAX_BACKOFF)
+    return delay * random.uniform(0.5, 1.0)

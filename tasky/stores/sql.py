@@ -1,0 +1,426 @@
+"""The SQL both stores speak: each statement and each state transition, written once.
+
+:class:`SQLStore` implements every method of the contract whose SQL is the same in SQLite and
+PostgreSQL; a :class:`Dialect` names what the two write differently. A subclass brings the
+connections (``_reader``, ``_write``, ``_change``) and the statements whose shape differs for
+speed: the runner's claim, finish, next_due_at and mark_queued, and a batch's insert.
+
+Statements are written with psycopg's placeholders (``%s``, ``%(name)s``); the SQLite dialect
+turns them into sqlite3's (``?``, ``:name``).
+"""
+
+from __future__ import annotations
+
+import json
+from abc import abstractmethod
+from array import array
+from collections.abc import Collection
+from contextlib import AbstractContextManager
+from typing import Any, NamedTuple
+
+from tasky.errors import ScheduleNotFound, StateConflict, TaskNotFound
+from tasky.models import (
+    Firing,
+    LeaseReport,
+    NewTask,
+    RunnerInfo,
+    Schedule,
+    SchedulePage,
+    ScheduleState,
+    Task,
+    TaskFilter,
+    TaskPage,
+    WorkerCounts,
+)
+from tasky.stores.base import Store
+from tasky.stores.dialect import Dialect
+from tasky.stores.rows import (
+    ACTIVE,
+    EDITABLE,
+    LIST_COLUMNS,
+    NOT_TERMINAL,
+    RETRIES_LEFT,
+    RUNNER,
+    RUNNER_COLUMNS,
+    SCHEDULE,
+    SCHEDULE_COLUMNS,
+    SCHEDULE_FIELDS,
+    TASK,
+    TASK_COLUMNS,
+    TERMINAL,
+    WAITING,
+    KeysetPage,
+    insert_rows,
+    lease_report,
+    retrying,
+    runner_from_row,
+    schedule_from_row,
+    schedule_params,
+    task_from_row,
+)
+
+INTERRUPTED = "'failed'"
+"""An attempt a crash interrupted ends as a failed one would (``rows.retrying``)."""
+EDITABLE_COLUMNS = {"config", "execute_at", "timeout", "max_retries", "retry_backoff"}
+"""The fields of a task that ``update_waiting`` may change."""
+
+HEARTBEAT = (
+    f"INSERT INTO runners ({RUNNER_COLUMNS}) VALUES ({', '.join(['%s'] * RUNNER.width)})"
+    f" ON CONFLICT (id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at,"
+    f" workers = excluded.workers, running = excluded.running"
+)
+RENEW = (
+    f"UPDATE tasks SET lease_until = %s WHERE owner = %s AND status IN {ACTIVE}"
+    f" RETURNING id, status"
+)
+"""The lease renewal: its RETURNING rows are the (id, status) the owner still holds."""
+
+
+class Changed(NamedTuple):
+    """What a writing statement did: its RETURNING rows and how many rows it changed."""
+
+    rows: list[tuple]
+    rowcount: int
+
+
+class SQLStore(Store):
+    """The contract in SQL, over the connections of a subclass."""
+
+    dialect: Dialect
+
+    # -- connections: what a subclass provides ---------------------------------------------
+
+    @abstractmethod
+    def _reader(self) -> AbstractContextManager[Any]:
+        """A connection for reads (each statement its own transaction)."""
+
+    @abstractmethod
+    def _write(self) -> AbstractContextManager[Any]:
+        """A connection inside one write transaction, committed on a normal exit."""
+
+    @abstractmethod
+    def _change(self, sql: str, params: Any = ()) -> Changed:
+        """One writing statement, its own transaction: its RETURNING rows and row count."""
+
+    def _read(self, sql: str, params: Any = ()) -> list[tuple]:
+        """All rows of one query."""
+        with self._reader() as db:
+            return db.execute(self.dialect.sql(sql), params).fetchall()
+
+    def _execute(self, db: Any, sql: str, params: Any = ()) -> Any:
+        """One statement on ``db`` (a connection of ``_reader`` or ``_write``); its cursor."""
+        return db.execute(self.dialect.sql(sql), params)
+
+    def _wake(self, db: Any) -> None:
+        """Wake the runners when ``db``'s transaction commits."""
+        if self.dialect.notify is not None:
+            db.execute(f"SELECT {self.dialect.notify}")
+
+    def ping(self) -> None:
+        self._read("SELECT 1")
+
+    # -- submitting and reading -------------------------------------------------------------
+
+    def _insert_task(self, db: Any, new: NewTask) -> tuple[Task, bool]:
+        """Insert one task in ``db``'s transaction: ``(task, created)`` as ``create_tasks``
+        gives them (a stored idempotency key gives back the stored task)."""
+        row = self._execute(
+            db, f"{self.dialect.insert_task} RETURNING {TASK_COLUMNS}", insert_rows([new])[0]
+        ).fetchone()
+        if row is not None:
+            return task_from_row(row), True
+        return self._by_idempotency_key(db, new.idempotency_key), False
+
+    def _by_idempotency_key(self, db: Any, key: str | None) -> Task:
+        sql = f"SELECT {TASK_COLUMNS} FROM tasks WHERE idempotency_key = %s"
+        return task_from_row(self._execute(db, sql, (key,)).fetchone())
+
+    def get_task(self, task_id: str) -> Task | None:
+        rows = self._read(f"SELECT {TASK_COLUMNS} FROM tasks WHERE id = %s", (task_id,))
+        return task_from_row(rows[0]) if rows else None
+
+    def list_tasks(self, filters: TaskFilter, limit: int, cursor: str | None) -> TaskPage:
+        equal = {
+            "status": filters.status,
+            "worker": filters.worker,
+            "schedule_id": filters.schedule_id,
+        }
+        page = KeysetPage.of(LIST_COLUMNS, "tasks", equal, cursor, limit)
+        return TaskPage(*page.read(self._read(page.sql, page.params), task_from_row))
+
+    def worker_counts(self, worker: str) -> WorkerCounts:
+        of_worker = "FROM tasks WHERE worker = %s"
+        finished = "status IN ('completed', 'failed')"
+        with self._reader() as db:
+            counts = f"SELECT status, count(*) {of_worker} GROUP BY status"
+            by_status = dict(self._execute(db, counts, (worker,)))
+            ran = f"SELECT ran_for {of_worker} AND {finished} ORDER BY ran_for"
+            durations = array("d", (r[0] for r in self._execute(db, ran, (worker,))))
+            last = f"SELECT max(finished_at) {of_worker} AND status IN {TERMINAL}"
+            (last_finish,) = self._execute(db, last, (worker,)).fetchone()
+        return WorkerCounts(by_status, durations, last_finish)
+
+    def unfinished_counts(self) -> list[tuple[str, str, int]]:
+        sql = (
+            f"SELECT worker, status, count(*) FROM tasks WHERE status IN {NOT_TERMINAL}"
+            f" GROUP BY worker, status ORDER BY worker, status"
+        )
+        return [(worker, status, count) for worker, status, count in self._read(sql)]
+
+    # -- the runner's side ------------------------------------------------------------------
+
+    def renew_leases(self, owner: str, lease_until: float, held: Collection[str]) -> LeaseReport:
+        return lease_report(held, self._change(RENEW, (lease_until, owner)).rows)
+
+    def canceling_ids(self, owner: str) -> list[str]:
+        sql = "SELECT id FROM tasks WHERE owner = %s AND status = 'canceling' ORDER BY id"
+        return [r[0] for r in self._read(sql, (owner,))]
+
+    def recover(self, now: float, owner: str | None = None) -> list[Task]:
+        # An interrupted attempt counts as a failed one: the same retry rule decides, and a
+        # task retried after a crash is due at once (queued). Every runner reaps expired
+        # leases every second: rows that another one is reaping (or their late owner
+        # finishing) are skipped rather than waited for. An owner handing its own tasks back
+        # waits, so that none is left behind.
+        d = self.dialect
+        held_by = (
+            f"owner = %(owner)s AND status IN {ACTIVE}"
+            if owner is not None
+            else d.unlocked(f"status IN {ACTIVE} AND lease_until < %(now)s")
+        )
+        ran = f"{d.least}(%(now)s, coalesce(lease_until, %(now)s)) - started_at"
+        rows = self._change(
+            f"UPDATE tasks SET"
+            f" status = CASE WHEN status = 'canceling' THEN 'canceled'"
+            f"   WHEN {RETRIES_LEFT} THEN 'queued' ELSE 'failed' END,"
+            f" finished_at = CASE WHEN {retrying(INTERRUPTED)} THEN NULL ELSE %(now)s END,"
+            f" execute_at = CASE WHEN {retrying(INTERRUPTED)} THEN %(now)s ELSE execute_at END,"
+            f" error = CASE WHEN status = 'canceling' THEN error ELSE 'interrupted' END,"
+            f" ran_for = ran_for + {d.greatest}(0, {ran}),"
+            f" owner = NULL, lease_until = NULL"
+            f" WHERE {held_by} RETURNING {d.returning(TASK, wake=True)}",
+            {"now": now, "owner": owner},
+        ).rows
+        return [task_from_row(row) for row in rows]
+
+    def owners(self) -> set[str]:
+        return {
+            r[0] for r in self._read(f"SELECT DISTINCT owner FROM tasks WHERE status IN {ACTIVE}")
+        }
+
+    def prune(self, finished_before: float) -> int:
+        where = self.dialect.unlocked(f"finished_at < %s AND status IN {TERMINAL}")
+        return self._change(f"DELETE FROM tasks WHERE {where}", (finished_before,)).rowcount
+
+    # -- transitions asked for by clients -------------------------------------------------
+
+    def _transition(
+        self,
+        task_id: str,
+        allowed: str,
+        assignments: str,
+        params: dict[str, Any],
+        wake: bool = False,
+    ) -> Task:
+        """One conditional UPDATE; when it matches nothing, tell a missing task from a task in
+        the wrong state. With ``wake`` the change wakes the runners (it made work due)."""
+        rows = self._change(
+            f"UPDATE tasks SET {assignments} WHERE id = %(id)s AND status IN {allowed}"
+            f" RETURNING {self.dialect.returning(TASK, wake)}",
+            {**params, "id": task_id},
+        ).rows
+        if rows:
+            return task_from_row(rows[0])
+        raise self._unchanged(task_id)
+
+    def _unchanged(self, task_id: str, why: str = "") -> Exception:
+        """The error of a transition that matched no row: the task is missing, or in another
+        state (``why`` adds to the message)."""
+        rows = self._read("SELECT status FROM tasks WHERE id = %s", (task_id,))
+        if not rows:
+            return TaskNotFound(f"no task {task_id!r}")
+        return StateConflict(f"task is {rows[0][0]}{why}")
+
+    def cancel(self, task_id: str, now: float) -> Task:
+        return self._transition(
+            task_id,
+            NOT_TERMINAL,
+            f"status = CASE WHEN status IN {ACTIVE} THEN 'canceling' ELSE 'canceled' END,"
+            f" finished_at = CASE WHEN status IN {ACTIVE} THEN NULL ELSE %(now)s END",
+            {"now": now},
+            wake=True,
+        )
+
+    def update_waiting(self, task_id: str, changes: dict[str, Any], now: float) -> Task:
+        unknown = set(changes) - EDITABLE_COLUMNS
+        if unknown:
+            raise ValueError(f"not editable: {sorted(unknown)}")
+        params = {k: json.dumps(v) if k == "config" else v for k, v in changes.items()}
+        assignments = [f"{column} = %({column})s" for column in changes]
+        due = "%(execute_at)s" if "execute_at" in changes else "execute_at"
+        assignments.append(
+            f"status = CASE WHEN status = 'paused' THEN 'paused'"
+            f" WHEN {due} <= %(now)s THEN 'queued' ELSE 'scheduled' END"
+        )
+        return self._transition(
+            task_id, EDITABLE, ", ".join(assignments), {**params, "now": now}, wake=True
+        )
+
+    def pause(self, task_id: str) -> Task:
+        return self._transition(task_id, WAITING, "status = 'paused'", {})
+
+    def resume(self, task_id: str, now: float) -> Task:
+        return self._transition(
+            task_id,
+            "('paused')",
+            "status = CASE WHEN execute_at <= %(now)s THEN 'queued' ELSE 'scheduled' END",
+            {"now": now},
+            wake=True,
+        )
+
+    def run_now(self, task_id: str, now: float) -> Task:
+        return self._transition(
+            task_id, EDITABLE, "status = 'queued', execute_at = %(now)s", {"now": now}, wake=True
+        )
+
+    def delete_task(self, task_id: str) -> None:
+        sql = f"DELETE FROM tasks WHERE id = %s AND status IN {TERMINAL}"
+        if not self._change(sql, (task_id,)).rowcount:
+            raise self._unchanged(task_id, "; only a finished task can be deleted")
+
+    # -- schedules ------------------------------------------------------------------------------
+
+    def create_schedule(self, schedule: Schedule) -> Schedule:
+        fields = {name: getattr(schedule, name) for name in SCHEDULE_FIELDS}
+        params = {**schedule_params(fields), "id": schedule.id, "created_at": schedule.created_at}
+        values = ", ".join(f"%({column})s" for column in params)
+        rows = self._change(
+            f"INSERT INTO schedules ({', '.join(params)}) VALUES ({values})"
+            f" RETURNING {self.dialect.returning(SCHEDULE, wake=True)}",
+            params,
+        ).rows
+        return schedule_from_row(rows[0])
+
+    def get_schedule(self, schedule_id: str) -> Schedule | None:
+        rows = self._read(f"SELECT {SCHEDULE_COLUMNS} FROM schedules WHERE id = %s", (schedule_id,))
+        return schedule_from_row(rows[0]) if rows else None
+
+    def list_schedules(self, limit: int, cursor: str | None) -> SchedulePage:
+        page = KeysetPage.of(SCHEDULE_COLUMNS, "schedules", {}, cursor, limit)
+        return SchedulePage(*page.read(self._read(page.sql, page.params), schedule_from_row))
+
+    def update_schedule(
+        self, schedule_id: str, changes: dict[str, Any], expect_status: ScheduleState | None = None
+    ) -> Schedule:
+        unknown = set(changes) - SCHEDULE_FIELDS
+        if unknown:
+            raise ValueError(f"not editable: {sorted(unknown)}")
+        params = schedule_params(changes)
+        assignments = ", ".join(f"{column} = %({column})s" for column in params) or "id = id"
+        condition = "" if expect_status is None else " AND status = %(expect_status)s"
+        rows = self._change(
+            f"UPDATE schedules SET {assignments} WHERE id = %(id)s{condition}"
+            f" RETURNING {self.dialect.returning(SCHEDULE, wake=True)}",
+            {**params, "id": schedule_id, "expect_status": str(expect_status)},
+        ).rows
+        if rows:
+            return schedule_from_row(rows[0])
+        current = self.get_schedule(schedule_id)
+        if current is None:
+            raise ScheduleNotFound(f"no schedule {schedule_id!r}")
+        raise StateConflict(f"schedule is {current.status}")
+
+    def delete_schedule(self, schedule_id: str, now: float) -> list[Task]:
+        with self._write() as db:
+            if not self._execute(
+                db, "DELETE FROM schedules WHERE id = %s", (schedule_id,)
+            ).rowcount:
+                raise ScheduleNotFound(f"no schedule {schedule_id!r}")
+            rows = self._execute(
+                db,
+                f"UPDATE tasks SET status = 'canceled', finished_at = %s WHERE schedule_id = %s"
+                f" AND status IN {EDITABLE} RETURNING {TASK_COLUMNS}",
+                (now, schedule_id),
+            ).fetchall()
+        return [task_from_row(row) for row in rows]
+
+    def next_schedule_due_at(self) -> float | None:
+        return self._read("SELECT min(next_run_at) FROM schedules WHERE status = 'active'")[0][0]
+
+    def due_schedules(self, due_before: float, limit: int) -> list[Schedule]:
+        rows = self._read(
+            f"SELECT {SCHEDULE_COLUMNS} FROM schedules WHERE status = 'active'"
+            f" AND next_run_at <= %s ORDER BY next_run_at LIMIT %s",
+            (due_before, limit),
+        )
+        return [schedule_from_row(row) for row in rows]
+
+    def fire_schedule(
+        self,
+        schedule_id: str,
+        due_at: float,
+        next_run_at: float | None,
+        task: NewTask | None,
+        now: float,
+        skip_if_running: bool,
+    ) -> Firing:
+        with self._write() as db:
+            # Concurrent callers take turns on the row (PostgreSQL's row lock, SQLite's one
+            # writer); once the winner commits, the others' condition no longer holds
+            # (next_run_at moved on) and they update nothing.
+            won = self._execute(
+                db,
+                "UPDATE schedules SET next_run_at = %s WHERE id = %s AND status = 'active'"
+                " AND next_run_at = %s",
+                (next_run_at, schedule_id, due_at),
+            ).rowcount
+            if not won:
+                return Firing(False)
+            self._wake(db)
+            if task is None or (skip_if_running and self._last_run_unfinished(db, schedule_id)):
+                return Firing(True)
+            created = self._record_run(db, schedule_id, task, now)
+        return Firing(True, created)
+
+    def run_schedule_now(self, schedule_id: str, task: NewTask, now: float) -> Task:
+        with self._write() as db:
+            # A row lock keeps a concurrent delete from leaving a run of a gone schedule.
+            sql = f"SELECT 1 FROM schedules WHERE id = %s{self.dialect.lock_row}"
+            if self._execute(db, sql, (schedule_id,)).fetchone() is None:
+                raise ScheduleNotFound(f"no schedule {schedule_id!r}")
+            created = self._record_run(db, schedule_id, task, now)
+            self._wake(db)
+            return created
+
+    def _record_run(self, db: Any, schedule_id: str, task: NewTask, now: float) -> Task:
+        created, _ = self._insert_task(db, task)
+        self._execute(
+            db,
+            "UPDATE schedules SET runs = runs + 1, last_run_at = %s, last_task_id = %s"
+            " WHERE id = %s",
+            (now, created.id, schedule_id),
+        )
+        return created
+
+    def _last_run_unfinished(self, db: Any, schedule_id: str) -> bool:
+        sql = (
+            f"SELECT 1 FROM schedules s JOIN tasks t ON t.id = s.last_task_id"
+            f" WHERE s.id = %s AND t.status NOT IN {TERMINAL}"
+        )
+        return self._execute(db, sql, (schedule_id,)).fetchone() is not None
+
+    # -- runners ------------------------------------------------------------------------------
+
+    def record_heartbeat(self, runner: RunnerInfo) -> None:
+        self._change(HEARTBEAT, RUNNER.to_row(runner))
+
+    def remove_runner(self, runner_id: str) -> None:
+        self._change("DELETE FROM runners WHERE id = %s", (runner_id,))
+
+    def list_runners(self) -> list[RunnerInfo]:
+        rows = self._read(f"SELECT {RUNNER_COLUMNS} FROM runners ORDER BY host, pid")
+        return [runner_from_row(row) for row in rows]
+
+    def forget_runners(self, heartbeat_before: float) -> int:
+        sql = "DELETE FROM runners WHERE heartbeat_at < %s"
+        return self._change(sql, (heartbeat_before,)).rowcount
