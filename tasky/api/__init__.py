@@ -9,7 +9,7 @@ from __future__ import annotations
 from flask import Flask, send_from_directory
 from swagger_ui_bundle import swagger_ui_path
 
-from tasky.api import health, metrics, schedules, tasks, workers
+from tasky.api import backup, health, metrics, schedules, tasks, workers
 from tasky.api.auth import require_token
 from tasky.api.context import EXTENSION, get_service
 from tasky.api.errors import TaskyApi, register_error_handlers
@@ -53,7 +53,7 @@ def init_app(app: Flask, service: Service) -> TaskyApi:
         "swagger_ui_assets",
         lambda filename: send_from_directory(swagger_ui_path, filename),
     )
-    for module in (workers, tasks, schedules, health):
+    for module in (workers, tasks, schedules, health, backup):
         api.register_blueprint(module.blp)
     app.register_blueprint(metrics.blp)
     return api

@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from tasky.config import Settings
 from tasky.registry import Registry
+from tasky.service.backup import Backup
 from tasky.service.base import Part
 from tasky.service.engine import Engine
 from tasky.service.operations import Operations
@@ -25,8 +26,9 @@ __all__ = ["Engine", "Service"]
 
 
 class Service(Part):
-    """``.workers``, ``.tasks``, ``.schedules``, ``.operations``: one method per action. Its
-    ``settings``, ``store``, ``registry``, ``engine`` and ``clock`` are those of every part."""
+    """``.workers``, ``.tasks``, ``.schedules``, ``.operations``, ``.backup``: one method per
+    action. Its ``settings``, ``store``, ``registry``, ``engine`` and ``clock`` are those of
+    every part."""
 
     def __init__(
         self,
@@ -42,3 +44,4 @@ class Service(Part):
         self.tasks = Tasks(*parts)
         self.schedules = Schedules(*parts)
         self.operations = Operations(*parts)
+        self.backup = Backup(*parts)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Collection
+from contextlib import AbstractContextManager
 from typing import Any
 
 from tasky.models import (
@@ -30,6 +31,7 @@ from tasky.models import (
     TaskPage,
     WorkerCounts,
 )
+from tasky.stores.backup import Restored, Snapshot
 
 
 class Store(ABC):
@@ -209,6 +211,20 @@ class Store(ABC):
     def run_schedule_now(self, schedule_id: str, task: NewTask, now: float) -> Task:
         """Insert ``task`` as a run of the schedule outside its trigger (``next_run_at`` is
         kept). Raises ``ScheduleNotFound``."""
+
+    # -- backups ---------------------------------------------------------------------------
+
+    @abstractmethod
+    def snapshot(self) -> AbstractContextManager[Snapshot]:
+        """A consistent read of every schedule and task, taken while writes go on: what
+        :class:`Snapshot` reads is the store as it was at one instant."""
+
+    @abstractmethod
+    def restore(self, schedules: list[tuple], tasks: list[tuple]) -> tuple[Restored, Restored]:
+        """Insert schedule and task rows (their columns in the order of the model's fields,
+        ``config`` and ``output`` as JSON text) in one transaction, leaving out each row
+        whose id is stored already, or whose idempotency key another task holds. Returns
+        what became of the schedules' and the tasks' ids."""
 
     # -- runners ---------------------------------------------------------------------------
 

@@ -32,6 +32,7 @@ from tasky.models import (
     TaskPage,
     WorkerCounts,
 )
+from tasky.stores.backup import BackupStatements
 from tasky.stores.base import Store
 from tasky.stores.dialect import Dialect
 from tasky.stores.rows import (
@@ -83,7 +84,7 @@ class Changed(NamedTuple):
     rowcount: int
 
 
-class SQLStore(Store):
+class SQLStore(BackupStatements, Store):
     """The contract in SQL, over the connections of a subclass."""
 
     dialect: Dialect

@@ -26,7 +26,7 @@ import logging
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
@@ -229,6 +229,17 @@ class SQLiteStore(SQLStore):
         self._write_lock = _WriteLock(self._write_lock.path)
         self._queued_lock = threading.Lock()
         self._queued_inserts = []
+
+    @contextmanager
+    def _snapshot_connection(self) -> Iterator[Callable[[str], Iterator[tuple]]]:
+        """A connection of its own in one read transaction: its first read fixes what every
+        later one sees."""
+        conn = self._connect()
+        try:
+            conn.execute("BEGIN")
+            yield lambda sql: iter(conn.execute(sql))
+        finally:
+            conn.close()
 
     def _reader(self) -> AbstractContextManager[sqlite3.Connection]:
         return nullcontext(self._db)
