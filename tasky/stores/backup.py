@@ -10,6 +10,7 @@ time, so the memory of an export is bounded whatever the number of rows.
 from __future__ import annotations
 
 from abc import abstractmethod
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -73,8 +74,9 @@ class BackupStatements:
         return _SnapshotContext(self._snapshot_connection())
 
     def restore(self, schedules: list[tuple], tasks: list[tuple]) -> tuple[Restored, Restored]:
-        """Insert rows (each in its table's column order) in one transaction; rows whose id
-        is stored already are left out. ``(schedules, tasks)`` say what became of each."""
+        """Insert rows (each in its table's column order, of the model's types, JSON as
+        text) in one transaction; rows whose id is stored already are left out.
+        ``(schedules, tasks)`` say what became of each."""
         with self._write() as db:
             done = (
                 self._insert(db, "schedules", SCHEDULE, schedules),
@@ -91,17 +93,18 @@ class BackupStatements:
             sql = _insert_sql(table, columns.sql, columns.width, len(batch))
             params = [value for row in batch for value in row]
             inserted.update(r[0] for r in self._execute(db, sql, params).fetchall())
-        left = [row[0] for row in rows if row[0] not in inserted]
-        if not left:
+        if len(inserted) == len(rows):
             return Restored(frozenset(inserted))
+        left = [row[0] for row in rows if row[0] not in inserted]
         existing: set[str] = set()
         for start in range(0, len(left), RESTORE_BATCH):
             ids = left[start : start + RESTORE_BATCH]
             marks = ", ".join(["%s"] * len(ids))
             found = self._execute(db, f"SELECT id FROM {table} WHERE id IN ({marks})", ids)
             existing.update(r[0] for r in found.fetchall())
-        # An id the store held before, or twice in these rows: the first one is kept.
-        existing |= set(left) & inserted
+        # An id twice in these rows: the first is inserted, the second skipped.
+        ids = [row[0] for row in rows]
+        existing |= {row_id for row_id, n in Counter(ids).items() if n > 1} & inserted
         return Restored(
             frozenset(inserted), frozenset(existing), frozenset(left) - existing - inserted
         )

@@ -1,0 +1,23 @@
+"""What a client reads of tasks and schedules: the records an export must restore."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+
+def api_view(get: Callable[[str], Any], task_ids, schedule_ids) -> dict[str, Any]:
+    """Every task's full record and result, every schedule's record, by id, through ``get``
+    (a function of a path to its answer's JSON)."""
+    return {
+        **{f"task {i}": get(f"/tasky/v1/tasks/{i}") for i in task_ids},
+        **{f"result {i}": get(f"/tasky/v1/tasks/{i}/result") for i in task_ids},
+        **{f"schedule {i}": get(f"/tasky/v1/schedules/{i}") for i in schedule_ids},
+    }
+
+
+def export_lines(body: bytes) -> tuple[dict, list[dict]]:
+    """An export's header and its records."""
+    header, *records = (json.loads(line) for line in body.splitlines() if line.strip())
+    return header, records
