@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from tasky.cli.backup import export, import_
 from tasky.cli.schedules import schedule
 from tasky.cli.serving import runner, serve, version
 from tasky.cli.tasks import COMMANDS
@@ -31,5 +32,5 @@ def cli(url: str | None, token: str | None) -> None:
     """
 
 
-for command in (serve, runner, version, *COMMANDS, schedule):
+for command in (serve, runner, version, *COMMANDS, schedule, export, import_):
     cli.add_command(command)

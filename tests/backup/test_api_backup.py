@@ -13,7 +13,7 @@ from tasky import create_app
 from tasky.config import Settings
 from tasky.models import Outcome, TaskState
 from tests.api.api_helpers import assert_error
-from tests.backup.readback import api_view, export_lines
+from tests.backup.helpers import api_view, export_lines
 
 pytestmark = pytest.mark.timeout(60)
 

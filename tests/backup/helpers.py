@@ -1,10 +1,15 @@
-"""What a client reads of tasks and schedules: the records an export must restore."""
+"""What a client reads of tasks and schedules (the records an export must restore), and the
+``tasky`` command run against a server."""
 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections.abc import Callable
 from typing import Any
+
+from tests.e2e.conftest import ROOT
 
 
 def api_view(get: Callable[[str], Any], task_ids, schedule_ids) -> dict[str, Any]:
@@ -21,3 +26,15 @@ def export_lines(body: bytes) -> tuple[dict, list[dict]]:
     """An export's header and its records."""
     header, *records = (json.loads(line) for line in body.splitlines() if line.strip())
     return header, records
+
+
+def tasky(server, *args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess:
+    """``tasky --url <server> ARGS``, its output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "tasky", "--url", server.url, *args],
+        cwd=ROOT,
+        input=stdin,
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
