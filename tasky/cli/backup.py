@@ -1,8 +1,8 @@
 """``tasky export`` and ``tasky import``: a backup of a server's store to a file, and its
 restore, both streamed (a file of any size, in bounded memory).
 
-They speak HTTP through the client's session (its server, token and errors), reading and
-sending the bodies a chunk at a time, which the client's JSON calls do not.
+They call the API through the client (its server, token and errors), reading and sending
+the bodies a chunk at a time.
 """
 
 from __future__ import annotations
@@ -17,27 +17,14 @@ import requests
 
 from tasky.cli.output import EXIT_REFUSED, Output, api_command
 from tasky.client import Client, ConnectionFailed
-from tasky.client.errors import error_for
 
 CHUNK = 1 << 16
 MEDIA_TYPE = "application/x-ndjson"
 
 
-def _call(client: Client, method: str, path: str, **kw: Any) -> requests.Response:
-    """A streamed call: the response of a 2xx (its body not yet read), else the error."""
-    try:
-        resp = client.session.request(
-            method, client.base + path, stream=True, timeout=(client.timeout, None), **kw
-        )
-    except requests.RequestException as exc:
-        raise ConnectionFailed(f"{method} {path}: no answer from {client.url} ({exc})") from exc
-    if resp.status_code >= 400:
-        try:
-            payload = resp.json()
-        except ValueError:
-            payload = None
-        raise error_for(resp.status_code, payload)
-    return resp
+def _call(client: Client, method: str, path: str, **options: Any) -> requests.Response:
+    """A streamed call: its body is read as it comes, however long it takes."""
+    return client.request(method, path, stream=True, timeout=(client.timeout, None), **options)
 
 
 @api_command("export")
