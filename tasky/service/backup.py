@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Iterator
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from itertools import islice
@@ -47,8 +47,8 @@ class Export:
     ends the snapshot (the response calls it when it is done, read or not)."""
 
     def __init__(self, store_kind: str, context: AbstractContextManager[Snapshot], now: float):
-        self._context = context
-        self._snapshot = context.__enter__()
+        self._open = ExitStack()
+        self._snapshot = self._open.enter_context(context)
         try:
             self.counts = self._snapshot.counts()
         except BaseException:
@@ -74,7 +74,7 @@ class Export:
                 yield chunk.encode()
 
     def close(self) -> None:
-        self._context.__exit__(None, None, None)
+        self._open.close()
 
 
 @dataclass
