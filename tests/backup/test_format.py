@@ -207,3 +207,37 @@ def test_an_unknown_format_version_is_refused():
     with pytest.raises(UnsupportedFormat) as caught:
         read_header(json.dumps(header).encode())
     assert caught.value.status_code == 422
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {},
+        {"execute_at": 1_800_000_000},  # an integer where a float is stored
+        {"attempts": True},
+        {"attempts": 1.0},
+        {"timeout": -1},
+        {"lateness": None},
+        {"output": None},
+        {"output": [1, "two"]},
+        {"schedule_id": "A" * 32},
+        {"worker": ""},
+        {"status": "Completed"},
+        {"config": {}},
+    ],
+)
+def test_the_fast_path_reads_a_line_as_the_field_by_field_checks_do(change):
+    """The import's fast path and the checks that name a fault agree, line by line."""
+    from tasky.backup.format import KINDS
+
+    _, task_line = line_writers()
+    record = json.loads(task_line(stored_row(task())))
+    del record["type"]
+    record.update(change)
+    reader = KINDS["task"]
+    fast = reader._fast(dict(record))
+    try:
+        checked = reader._checked(dict(record))
+    except Rejected:
+        checked = None
+    assert fast == checked
