@@ -3,13 +3,14 @@
 The first line is the header::
 
     {"kind": "tasky-export", "format": 1, "tasky_version": "0.1.0", "store": "sqlite",
-     "taken_at": "2026-12-01T22:40:00.123456Z", "counts": {"schedules": 2, "tasks": 1000}}
+     "taken_at": "2026-12-01T22:40:00.123456Z", "taken_at_epoch": 1796164800.123456,
+     "counts": {"schedules": 2, "tasks": 1000}}
 
 then one line per schedule (``"type": "schedule"``), then one per task (``"type": "task"``),
 each with every stored field under the name of its model's field (``tasky.models``).
-Instants in those lines are seconds since the epoch (UTC) as the store holds them, written
-exactly (the shortest text that reads back as the same float): a restore is exact, and
-costs no date parsing. ``config`` and ``output`` are JSON values.
+Instants and durations in those lines are seconds (instants since the epoch, UTC) as the
+store holds them, written exactly (17 significant digits read back as the same float): a
+restore is exact, and costs no date parsing. ``config`` and ``output`` are JSON values.
 
 Encoding a row is the hot loop of an export: each line is one ``%`` of a template, with no
 dictionary and no JSON encoder per row. Decoding checks every field of a line and turns it
@@ -94,78 +95,6 @@ class UnsupportedFormat(TaskyError):
     """This version of Tasky cannot read that export format."""
 
     status_code = 422
-
-
-# -- encoding: a stored row as a line ----------------------------------------------------------
-
-
-class _Texts(dict):
-    """The JSON text of values, remembered: many rows share a value (a batch's
-    ``created_at``, ``retry_backoff`` 1, run times of 0, an owner, an error), and reading a
-    remembered one costs a tenth of writing a float anew. ``None`` is ``null``. Bounded: past
-    ``LIMIT`` values it starts over."""
-
-    LIMIT = 20_000
-
-    def __init__(self, write: Callable[[Any], str]):
-        super().__init__({None: "null"})
-        self.write = write
-
-    def __missing__(self, value: Any) -> str:
-        if len(self) > self.LIMIT:
-            self.clear()
-            self[None] = "null"
-        text = self[value] = self.write(value)
-        return text
-
-
-def _float_text(value: float) -> str:
-    return format(value, ".17g")  # exact: 17 significant digits read back as the same float
-
-
-def _template(kind: str, model: type) -> str:
-    names = [field.name for field in fields(model)]
-    return '{"type":"' + kind + '",' + ",".join(f'"{name}":%s' for name in names) + "}\n"
-
-
-_TASK = _template("task", Task)
-_SCHEDULE = _template("schedule", Schedule)
-
-
-def line_writers() -> tuple[Callable[[tuple], str], Callable[[tuple], str]]:
-    """``(schedule_line, task_line)`` of one export, sharing the texts they remember: the
-    line of a ``schedules`` row and of a ``tasks`` row (columns in the order of the model's
-    fields)."""
-    n, s = _Texts(_float_text), _Texts(_quote)
-    return (lambda row: _schedule_line(row, n, s)), (lambda row: _task_line(row, n, s))
-
-
-def _task_line(row: tuple, n: _Texts, s: _Texts) -> str:
-    (
-        id_, worker, status, config, execute_at, created_at, started_at, finished_at,
-        attempts, max_retries, retry_backoff, timeout, schedule_id, idempotency_key, error,
-        output, output_truncated, owner, lease_until, lateness, queued_for, ran_for,
-    ) = row  # fmt: skip
-    return _TASK % (
-        _quote(id_), s[worker], s[status], config, n[execute_at], n[created_at],
-        n[started_at], n[finished_at], attempts, max_retries, n[retry_backoff], n[timeout],
-        s[schedule_id], s[idempotency_key], s[error], "null" if output is None else output,
-        "true" if output_truncated else "false", s[owner], n[lease_until], n[lateness],
-        n[queued_for], n[ran_for],
-    )  # fmt: skip
-
-
-def _schedule_line(row: tuple, n: _Texts, s: _Texts) -> str:
-    (
-        id_, worker, config, cron, interval, timezone, status, next_run_at, created_at,
-        overlap, misfire, start_at, end_at, last_run_at, last_task_id, runs, timeout,
-        max_retries, retry_backoff,
-    ) = row  # fmt: skip
-    return _SCHEDULE % (
-        _quote(id_), s[worker], config, s[cron], n[interval], s[timezone], s[status],
-        n[next_run_at], n[created_at], s[overlap], s[misfire], n[start_at], n[end_at],
-        n[last_run_at], s[last_task_id], runs, n[timeout], max_retries, n[retry_backoff],
-    )  # fmt: skip
 
 
 # -- decoding: a line as a row to insert -------------------------------------------------------
@@ -402,3 +331,63 @@ def parse_line(line: bytes) -> tuple[str, tuple]:
     if kind not in KINDS:
         raise Rejected('"type" must be "schedule" or "task"')
     return kind, KINDS[kind].read(record)
+
+
+# -- encoding: a stored row as a line ----------------------------------------------------------
+
+_float = "%.17g".__mod__  # exact: 17 significant digits read back as the same float
+
+
+def _template(kind: str, model: type, spec: dict[str, tuple[Kind, bool]]) -> str:
+    """The line's ``%`` template: a float that is never null is written by the template
+    itself (``%.17g``, in C), every other value as the text given."""
+    marks = [
+        "%.17g" if spec[f.name][0] in (INSTANT, SECONDS) and not spec[f.name][1] else "%s"
+        for f in fields(model)
+    ]
+    pairs = ",".join(f'"{f.name}":{mark}' for f, mark in zip(fields(model), marks, strict=True))
+    return '{"type":"' + kind + '",' + pairs + "}\n"
+
+
+_TASK = _template("task", Task, TASK_FIELDS)
+_SCHEDULE = _template("schedule", Schedule, SCHEDULE_FIELDS)
+
+
+def task_line(row: tuple) -> str:
+    """The line of a ``tasks`` row (its columns in ``Task``'s field order)."""
+    (
+        id_, worker, status, config, execute_at, created_at, started_at, finished_at,
+        attempts, max_retries, retry_backoff, timeout, schedule_id, idempotency_key, error,
+        output, output_truncated, owner, lease_until, lateness, queued_for, ran_for,
+    ) = row  # fmt: skip
+    return _TASK % (
+        _quote(id_), _quote(worker), _quote(status), config, execute_at, created_at,
+        "null" if started_at is None else _float(started_at),
+        "null" if finished_at is None else _float(finished_at),
+        attempts, max_retries, retry_backoff, "null" if timeout is None else _float(timeout),
+        "null" if schedule_id is None else _quote(schedule_id),
+        "null" if idempotency_key is None else _quote(idempotency_key),
+        "null" if error is None else _quote(error), "null" if output is None else output,
+        "true" if output_truncated else "false", "null" if owner is None else _quote(owner),
+        "null" if lease_until is None else _float(lease_until),
+        "null" if lateness is None else _float(lateness), queued_for, ran_for,
+    )  # fmt: skip
+
+
+def schedule_line(row: tuple) -> str:
+    """The line of a ``schedules`` row (its columns in ``Schedule``'s field order)."""
+    (
+        id_, worker, config, cron, interval, timezone, status, next_run_at, created_at,
+        overlap, misfire, start_at, end_at, last_run_at, last_task_id, runs, timeout,
+        max_retries, retry_backoff,
+    ) = row  # fmt: skip
+    return _SCHEDULE % (
+        _quote(id_), _quote(worker), config, "null" if cron is None else _quote(cron),
+        "null" if interval is None else _float(interval), _quote(timezone), _quote(status),
+        "null" if next_run_at is None else _float(next_run_at), created_at, _quote(overlap),
+        _quote(misfire), "null" if start_at is None else _float(start_at),
+        "null" if end_at is None else _float(end_at),
+        "null" if last_run_at is None else _float(last_run_at),
+        "null" if last_task_id is None else _quote(last_task_id), runs,
+        "null" if timeout is None else _float(timeout), max_retries, retry_backoff,
+    )  # fmt: skip

@@ -21,9 +21,10 @@ from tasky.backup.format import (
     NotAnExport,
     Rejected,
     header_line,
-    line_writers,
     parse_line,
     read_header,
+    schedule_line,
+    task_line,
 )
 from tasky.errors import TriggerError
 from tasky.models import ACTIVE_STATES, Schedule, Task
@@ -64,7 +65,6 @@ class Export:
 
     def chunks(self) -> Iterator[bytes]:
         yield self.header.encode()
-        schedule_line, task_line = line_writers()
         for rows, line in (
             (self._snapshot.schedules(), schedule_line),
             (self._snapshot.tasks(), task_line),

@@ -14,9 +14,10 @@ from tasky.backup.format import (
     Rejected,
     UnsupportedFormat,
     header_line,
-    line_writers,
     parse_line,
     read_header,
+    schedule_line,
+    task_line,
 )
 from tasky.models import Schedule, ScheduleState, Task, TaskState
 
@@ -92,7 +93,6 @@ def stored_row(record) -> tuple:
 
 
 def test_a_task_row_reads_back_exactly():
-    _, task_line = line_writers()
     row = stored_row(task())
     line = task_line(row)
     assert line.endswith("\n") and "\n" not in line[:-1]
@@ -104,7 +104,6 @@ def test_a_task_row_reads_back_exactly():
 
 
 def test_a_schedule_row_reads_back_exactly():
-    schedule_line, _ = line_writers()
     for record in (schedule(), schedule(cron=None, interval=0.25, end_at=None)):
         row = stored_row(record)
         line = schedule_line(row)
@@ -113,7 +112,6 @@ def test_a_schedule_row_reads_back_exactly():
 
 
 def test_a_task_with_nothing_optional_reads_back():
-    _, task_line = line_writers()
     bare = task(
         started_at=None, finished_at=None, timeout=None, schedule_id=None,
         idempotency_key=None, error=None, output=None, output_truncated=False, owner=None,
@@ -124,7 +122,6 @@ def test_a_task_with_nothing_optional_reads_back():
 
 
 def test_the_same_value_in_many_rows_is_written_the_same():
-    _, task_line = line_writers()
     lines = {task_line(stored_row(task(id=f"{i:032x}"))).split(",", 2)[2] for i in range(3)}
     assert len(lines) == 1
 
@@ -164,7 +161,6 @@ def test_fields_left_out_take_the_model_defaults():
     ],
 )
 def test_a_bad_field_rejects_its_line(change, reason):
-    _, task_line = line_writers()
     record = json.loads(task_line(stored_row(task())))
     record.update(change)
     with pytest.raises(Rejected, match=reason):
@@ -172,7 +168,6 @@ def test_a_bad_field_rejects_its_line(change, reason):
 
 
 def test_a_missing_required_field_rejects_its_line():
-    _, task_line = line_writers()
     record = json.loads(task_line(stored_row(task())))
     del record["worker"]
     with pytest.raises(Rejected, match="worker: missing"):
@@ -230,7 +225,6 @@ def test_the_fast_path_reads_a_line_as_the_field_by_field_checks_do(change):
     """The import's fast path and the checks that name a fault agree, line by line."""
     from tasky.backup.format import KINDS
 
-    _, task_line = line_writers()
     record = json.loads(task_line(stored_row(task())))
     del record["type"]
     record.update(change)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import threading
 
-from tasky.backup.format import line_writers, parse_line
+from tasky.backup.format import parse_line, schedule_line, task_line
 from tasky.ids import new_id
 from tasky.models import NewTask, Outcome, Schedule, ScheduleState, TaskState
 from tasky.stores.rows import SCHEDULE, TASK
@@ -84,7 +84,6 @@ def test_a_snapshot_streams_more_rows_than_a_fetch(store):
 
 def moved(rows: tuple[list[tuple], list[tuple]]) -> tuple[list[tuple], list[tuple]]:
     """Rows of a snapshot as an import reads them from the export's lines."""
-    schedule_line, task_line = line_writers()
     schedules = [parse_line(schedule_line(row).encode())[1] for row in rows[0]]
     return schedules, [parse_line(task_line(row).encode())[1] for row in rows[1]]
 
