@@ -29,7 +29,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: python bench/run.py
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench import figures, noop_worker
+from bench import backup, figures, noop_worker
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = ROOT / "bench" / "results" / "latest.json"
@@ -55,6 +55,12 @@ KEYS = (
     "tick_lateness_p99_ms",
     "tick_runs",
     "tick_expected",
+    "export_rows_per_s",
+    "export_ref_rows_per_s",
+    "export_rss_growth_mb",
+    "import_rows_per_s",
+    "import_ref_rows_per_s",
+    "export_submit_ratio",
 )
 
 
@@ -83,6 +89,8 @@ class Sizes:
     ticks_interval: float = 0.05  # ... this many seconds apart
     ticks_lead: float = 1.0  # seconds between creating it and its start_at
     ticks_cap: float = 30.0  # seconds after end_at; later = lower bound
+    backup_n: int = 1_000_000  # tasks exported and imported
+    backup_rounds: int = 3
 
 
 FULL = Sizes("full")
@@ -96,6 +104,7 @@ QUICK = Sizes(
     submit_seconds=1.5,
     submit_warmup=0.5,
     scale_n=20_000,
+    backup_n=20_000,
     list_gets=50,
     pg_e2e_n=1000,
     pg_naive_n=2000,
@@ -119,6 +128,8 @@ SMOKE = Sizes(
     submit_concurrency=4,
     scale_n=1000,
     scale_batch=500,
+    backup_n=1000,
+    backup_rounds=1,
     list_gets=5,
     pg_e2e_n=100,
     pg_naive_n=100,
@@ -128,7 +139,7 @@ SMOKE = Sizes(
     ticks_cap=5.0,
 )
 
-FIGURES = ("lateness", "ticks", "e2e", "submit", "scale", "pg")
+FIGURES = ("lateness", "ticks", "e2e", "submit", "scale", "pg", "backup")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -252,6 +263,10 @@ def main(argv: list[str] | None = None) -> int:
             ),
         ),
         ("pg", lambda: _pg(root, work, sizes, args.pg_url, args.pg_local)),
+        (
+            "backup",
+            lambda: backup.fig_backup(root, work, n=sizes.backup_n, rounds=sizes.backup_rounds),
+        ),
     ]
     for name, step in steps:
         if name not in wanted:
@@ -359,6 +374,16 @@ def _results(m: dict[str, dict]) -> dict:
         "tick_lateness_p99_ms": get("ticks", "p99_ms"),
         "tick_runs": get("ticks", "runs"),
         "tick_expected": get("ticks", "expected"),
+        "export_rows_per_s": get("backup", "export_rows_per_s"),
+        "export_ref_rows_per_s": get("backup", "export_ref_rows_per_s"),
+        "export_rss_growth_mb": get("backup", "export_rss_growth_mb"),
+        "import_rows_per_s": get("backup", "import_rows_per_s"),
+        "import_ref_rows_per_s": get("backup", "import_ref_rows_per_s"),
+        "export_submit_ratio": (
+            m["backup"]["submit_rps_exporting"] / m["backup"]["submit_rps"]
+            if "backup" in m
+            else None
+        ),
     }
     assert tuple(out) == KEYS
     return out
@@ -756,6 +781,8 @@ def render_table(r: dict, m: dict, sizes: Sizes, failures: dict) -> str:
             "-" if exact is None else "yes" if exact else "NO",
         )
     )
+
+    rows += backup.table_rows(m.get("backup", {}), _fmt, _met)
 
     headers = ("figure", "measured", "target", "reference (same run)", "met?")
     widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(headers)]

@@ -33,6 +33,12 @@ class Settings:
     answers HTTP and runs nothing (an API node; ``tasky runner`` processes run the tasks)."""
     min_interval: float = 1.0
     """The shortest ``interval`` a schedule may have, in seconds."""
+    import_max_body: int = 4 * 1024 * MIB
+    """The largest body ``POST /tasky/v1/import`` reads, in bytes (an export of a million
+    tasks is about half a GiB); ``max_body`` bounds the other routes."""
+    metrics_store_gauges: bool = True
+    """``/metrics`` reports the store's gauges (tasks waiting, running); on PostgreSQL every
+    host sees the same store: one host is enough."""
 
     @property
     def tz(self) -> ZoneInfo:
@@ -60,6 +66,7 @@ class Settings:
             raise ConfigError(f"TASKY_RUNNER must be one of {', '.join(RUNNER_MODES)}")
         for name in (
             "max_body",
+            "import_max_body",
             "output_limit",
             "retention",
             "lease",

@@ -13,6 +13,7 @@ from flask import Flask
 
 from tasky import api, dashboard
 from tasky.config import Settings
+from tasky.metrics import exposition
 from tasky.registry import Registry
 from tasky.runner.api_only import ApiOnly
 from tasky.runner.process import RunnerProcess
@@ -52,4 +53,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["tasky"] = Tasky(settings, store, registry, engine, service)
     api.init_app(app, service)
     dashboard.init_app(app)
+    gauges = exposition.StoreGauges.of(store.unfinished_counts, settings.database_url)
+    app.extensions[exposition.EXTENSION] = exposition.scrape_registry(
+        *([gauges] if settings.metrics_store_gauges else [])
+    )
     return app

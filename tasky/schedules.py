@@ -52,6 +52,8 @@ def run_of(schedule: Schedule, execute_at: float, now: float) -> NewTask | Chain
 class FiringPlan:
     next_run_at: float | None
     task: NewTask | ChainRun | None
+    misfired: bool = False
+    """The tick fired late, after downtime: ``misfire`` decided ``task``."""
 
 
 def plan_firing(schedule: Schedule, now: float) -> FiringPlan:
@@ -66,4 +68,4 @@ def plan_firing(schedule: Schedule, now: float) -> FiringPlan:
     if now - tick <= MISFIRE_GRACE:
         return FiringPlan(trigger.next_after(tick), run_of(schedule, tick, now))
     task = run_of(schedule, now, now) if schedule.misfire == "run_once" else None
-    return FiringPlan(trigger.next_after(now), task)
+    return FiringPlan(trigger.next_after(now), task, misfired=True)

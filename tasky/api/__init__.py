@@ -9,7 +9,17 @@ from __future__ import annotations
 from flask import Flask, send_from_directory
 from swagger_ui_bundle import swagger_ui_path
 
-from tasky.api import chains, dashboard, health, previews, schedules, tasks, workers
+from tasky.api import (
+    backup,
+    chains,
+    dashboard,
+    health,
+    metrics,
+    previews,
+    schedules,
+    tasks,
+    workers,
+)
 from tasky.api.auth import require_token
 from tasky.api.context import EXTENSION, get_service
 from tasky.api.errors import TaskyApi, register_error_handlers
@@ -53,7 +63,8 @@ def init_app(app: Flask, service: Service) -> TaskyApi:
         "swagger_ui_assets",
         lambda filename: send_from_directory(swagger_ui_path, filename),
     )
-    for module in (workers, tasks, previews, schedules, chains, health, dashboard):
+    for module in (workers, tasks, previews, schedules, chains, health, dashboard, backup):
         api.register_blueprint(module.blp)
     api.register_blueprint(dashboard.bulk_blp)
+    app.register_blueprint(metrics.blp)
     return api

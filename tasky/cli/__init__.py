@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from tasky.cli.backup import export, import_
 from tasky.cli.chains import chain
 from tasky.cli.schedules import schedule
 from tasky.cli.serving import runner, serve, version
@@ -32,5 +33,5 @@ def cli(url: str | None, token: str | None) -> None:
     """
 
 
-for command in (serve, runner, version, *COMMANDS, schedule, chain):
+for command in (serve, runner, version, *COMMANDS, schedule, chain, export, import_):
     cli.add_command(command)

@@ -41,12 +41,15 @@ def serve(bind: str, workers: int, threads: int) -> None:
     process: the same server as `make run`. GUNICORN_CMD_ARGS may add any gunicorn flag."""
     from gunicorn.app.base import BaseApplication
 
+    from tasky.metrics.directory import child_exit  # settles the metrics directory here
+
     options = {
         **GUNICORN_SETTINGS,
         "bind": [bind],
         "workers": workers,
         "threads": threads,
         "post_worker_init": post_worker_init,
+        "child_exit": child_exit,
     }
 
     class Server(BaseApplication):

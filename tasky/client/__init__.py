@@ -151,16 +151,19 @@ class Client(ChainMethods):
     # -- HTTP ---------------------------------------------------------------------------------
 
     def request(
-        self, method: str, path: str, body: Any = None, params: dict[str, Any] | None = None
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        params: dict[str, Any] | None = None,
+        **options: Any,
     ) -> requests.Response:
-        """One call to ``/tasky/v1<path>``: the response of a 2xx, else the matching error."""
+        """One call to ``/tasky/v1<path>``: the response of a 2xx, else the matching error.
+        ``options`` go to ``requests`` (``stream``, ``data``, ``headers``, ``timeout``)."""
+        options.setdefault("timeout", self.timeout)
         try:
             resp = self.session.request(
-                method,
-                self.base + path,
-                json=body,
-                params=params,
-                timeout=self.timeout,
+                method, self.base + path, json=body, params=params, **options
             )
         except requests.RequestException as exc:
             why = _reason(exc)

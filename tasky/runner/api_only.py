@@ -6,6 +6,7 @@ from __future__ import annotations
 from tasky.models import NewTask, RunnerStatus, Task
 from tasky.registry import Registry
 from tasky.runner.hooks import call_hooks
+from tasky.runner.runner import store_and_wake
 from tasky.stores.base import Store
 
 
@@ -15,7 +16,7 @@ class ApiOnly:
         self.registry = registry
 
     def create_tasks(self, tasks: list[NewTask]) -> list[tuple[Task, bool]]:
-        return self.store.create_tasks(tasks)
+        return store_and_wake(self.store, tasks, self.wake)
 
     def wake(self, worker: str | None = None, due_at: float | None = None) -> None:
         """Nothing runs here to wake: PostgreSQL notifies the runners; on SQLite they poll."""

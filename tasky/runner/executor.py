@@ -23,9 +23,10 @@ from typing import Any
 import marshmallow as ma
 
 from tasky.config import Settings
+from tasky.metrics import instruments
 from tasky.models import Outcome, Task, TaskState
 from tasky.registry import Registry
-from tasky.runner.hooks import call_hook
+from tasky.runner.hooks import run_hook
 from tasky.stores.base import Store
 from tasky.worker import Aborted, RunContext, TaskFailed
 
@@ -69,6 +70,8 @@ class Executor:
         self.clock = clock
         self._lock = threading.Lock()
         self._free = {w.name: w.max_num_tasks for w in registry.all()}
+        for worker, slots in self._free.items():
+            instruments.slots(worker, slots)
         self._running: dict[str, _Running] = {}
         self._pool = ThreadPoolExecutor(
             max_workers=max(1, sum(self._free.values())), thread_name_prefix="tasky-task"
@@ -101,6 +104,7 @@ class Executor:
         with self._lock:
             self._free[task.worker] -= 1
             self._running[task.id] = run
+        instruments.slot_taken(task.worker, True)
         self._pool.submit(self._run, run)
 
     def abort(self, task_id: str, reason: str) -> None:
@@ -151,6 +155,7 @@ class Executor:
             with self._lock:
                 del self._running[task.id]
                 self._free[task.worker] += 1
+            instruments.slot_taken(task.worker, False)
             self.on_slot_free(task.worker)
 
     def _record_outcomes(self) -> None:
@@ -162,6 +167,7 @@ class Executor:
             stopping = _STOP in batch
             outcomes = [outcome for outcome in batch if outcome is not _STOP]
             if outcomes and (finished := self._store(outcomes, retry=not stopping)):
+                instruments.ended(finished)
                 self._finished.put(finished)
             if stopping:
                 self._finished.put(_STOP)
@@ -182,7 +188,7 @@ class Executor:
         arrive a stored batch at a time: one wake-up of this thread per batch."""
         while (tasks := self._finished.get()) is not _STOP:
             for task in tasks:
-                call_hook(self.registry, task)
+                run_hook(self.registry, task)
 
     def _attempt(self, run: _Running) -> Outcome:
         task = run.task
@@ -216,6 +222,8 @@ class Executor:
                     f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__,
                 )
         finished_at = self.clock()
+        if run.started_at is not None:
+            instruments.attempt(task.worker, task.execute_at, run.started_at, finished_at)
         if run.reason == "canceled":
             return self._outcome(task, TaskState.CANCELED, finished_at, output, error)
         if run.reason == "timeout":

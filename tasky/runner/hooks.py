@@ -6,6 +6,7 @@ import logging
 from collections.abc import Iterable
 
 from tasky.errors import UnknownWorker
+from tasky.metrics import instruments
 from tasky.models import Task, TaskState
 from tasky.registry import Registry
 
@@ -13,6 +14,12 @@ logger = logging.getLogger(__name__)
 
 
 def call_hook(registry: Registry, task: Task) -> None:
+    """Count the task's stored state (``tasky.metrics``), then call its hook."""
+    instruments.ended([task])
+    run_hook(registry, task)
+
+
+def run_hook(registry: Registry, task: Task) -> None:
     """The one hook that fits the task's stored state; a hook that raises is logged and
     changes nothing."""
     try:
@@ -34,3 +41,9 @@ def call_hooks(registry: Registry, tasks: Iterable[Task]) -> None:
     """``call_hook`` for each task, in order."""
     for task in tasks:
         call_hook(registry, task)
+
+
+def call_recovered(registry: Registry, tasks: list[Task]) -> None:
+    """``call_hooks`` for tasks that recovery took back from a runner, counted as such."""
+    instruments.recovered(tasks)
+    call_hooks(registry, tasks)

@@ -15,6 +15,7 @@ import select
 import signal
 
 from tasky.config import Settings
+from tasky.metrics import directory
 from tasky.registry import Registry
 from tasky.runner import channel
 from tasky.runner.runner import Runner
@@ -50,3 +51,4 @@ def run(settings: Settings, attach: str | None = None, lifeline: int | None = No
         if listener is not None:
             listener.close()
         runner.stop()
+        directory.mark_dead(os.getpid())

@@ -29,6 +29,7 @@ import threading
 import time
 
 from tasky.config import Settings
+from tasky.metrics import directory
 from tasky.models import NewTask, RunnerStatus, Task
 from tasky.registry import Registry
 from tasky.runner.channel import ChannelClient, RunnerGone, new_address
@@ -151,6 +152,7 @@ class RunnerProcess:
             self._status = RunnerStatus("running")
             logger.info("runner process %d started", proc.pid)
         code = proc.wait()
+        directory.mark_dead(proc.pid)
         return code
 
     def _command(self, read_end: int) -> list[str]:

@@ -7,10 +7,11 @@ import time
 from collections.abc import Callable
 
 from tasky.config import Settings
+from tasky.metrics import instruments
 from tasky.models import NewTask, RunnerStatus, Task
 from tasky.registry import Registry
 from tasky.runner.executor import Executor
-from tasky.runner.hooks import call_hooks
+from tasky.runner.hooks import call_hooks, call_recovered
 from tasky.runner.identity import owner_id
 from tasky.runner.scheduler import Scheduler
 from tasky.stores.base import Store
@@ -64,7 +65,7 @@ class Runner:
             return
         self.scheduler.stop()
         self.executor.shutdown(SHUTDOWN_WAIT)
-        call_hooks(self.registry, self.store.recover(self.clock(), owner=self.owner))
+        call_recovered(self.registry, self.store.recover(self.clock(), owner=self.owner))
         self.store.remove_runner(self.owner)
         self.store.close()
         self.scheduler = self.executor = None
@@ -93,10 +94,11 @@ class Runner:
 def store_and_wake(
     store: Store, tasks: list[NewTask], wake: Callable[[str, float], None]
 ) -> list[tuple[Task, bool]]:
-    """``Store.create_tasks`` for tasks of one worker, then ``wake`` for the first due time
-    of those created."""
+    """``Store.create_tasks`` for tasks of one worker, counted, then ``wake`` for the first
+    due time of those created."""
     stored = store.create_tasks(tasks)
     due = [task.execute_at for task, created in stored if created]
+    instruments.submitted(tasks[0].worker, len(due))
     if due:
         wake(tasks[0].worker, min(due))
     return stored

@@ -18,10 +18,11 @@ from collections.abc import Callable
 
 from tasky.config import Settings
 from tasky.errors import TriggerError
-from tasky.models import HEARTBEAT_EVERY, RUNNER_FORGET_AFTER, RunnerInfo
+from tasky.metrics import instruments
+from tasky.models import HEARTBEAT_EVERY, RUNNER_FORGET_AFTER, RunnerInfo, Task
 from tasky.registry import Registry
 from tasky.runner.executor import Executor
-from tasky.runner.hooks import call_hook
+from tasky.runner.hooks import call_recovered
 from tasky.runner.identity import host_id, owner_parts, process_alive
 from tasky.schedules import FiringPlan, plan_firing
 from tasky.stores.base import Store
@@ -188,7 +189,14 @@ class Scheduler:
                 now,
                 skip_if_running=schedule.overlap == "skip",
             )
+            if firing.won:
+                instruments.tick(
+                    schedule.worker,
+                    misfire=schedule.misfire if plan.misfired else None,
+                    overlap_skipped=plan.task is not None and firing.task is None,
+                )
             if firing.task is not None:  # its run is due: claim it this pass
+                instruments.submitted(firing.task.worker, 1)
                 self._next_look[firing.task.worker] = now
         return now
 
@@ -265,7 +273,7 @@ class Scheduler:
             if owner_host == host and pid is not None and not process_alive(pid):
                 self._recovered(self.store.recover(self.clock(), owner=owner))
 
-    def _recovered(self, tasks) -> None:
+    def _recovered(self, tasks: list[Task]) -> None:
         for task in tasks:
             logger.warning("task %s of a runner that stopped is now %s", task.id, task.status)
-            call_hook(self.registry, task)
+        call_recovered(self.registry, tasks)

@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from tasky.config import Settings
 from tasky.registry import Registry
+from tasky.service.backup import Backup
 from tasky.service.base import Part
 from tasky.service.chains import Chains
 from tasky.service.dashboard import Dashboard
@@ -27,9 +28,9 @@ __all__ = ["Engine", "Service"]
 
 
 class Service(Part):
-    """``.workers``, ``.tasks``, ``.schedules``, ``.chains``, ``.operations``, ``.dashboard``:
-    one method per action. Its ``settings``, ``store``, ``registry``, ``engine`` and ``clock``
-    are those of every part."""
+    """``.workers``, ``.tasks``, ``.schedules``, ``.chains``, ``.operations``, ``.dashboard``,
+    ``.backup``: one method per action. Its ``settings``, ``store``, ``registry``, ``engine``
+    and ``clock`` are those of every part."""
 
     def __init__(
         self,
@@ -47,3 +48,4 @@ class Service(Part):
         self.chains = Chains(*parts)
         self.operations = Operations(*parts)
         self.dashboard = Dashboard(*parts)
+        self.backup = Backup(*parts)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Collection, Sequence
+from contextlib import AbstractContextManager
 from typing import Any
 
 from tasky.chain_runs import ChainRun
@@ -33,6 +34,7 @@ from tasky.models import (
     TaskPage,
     WorkerCounts,
 )
+from tasky.stores.backup import Restored, Snapshot
 
 
 class Store(ABC):
@@ -67,6 +69,11 @@ class Store(ABC):
     @abstractmethod
     def worker_counts(self, worker: str) -> WorkerCounts:
         """Counts by status, finished attempts' durations and the last finish of a worker."""
+
+    @abstractmethod
+    def unfinished_counts(self) -> list[tuple[str, str, int]]:
+        """``(worker, status, tasks)`` for each worker and state that is not final and holds
+        tasks, ordered by worker, then state."""
 
     # -- the runner's side ------------------------------------------------------------------
 
@@ -275,6 +282,23 @@ class Store(ABC):
     def run_schedule_now(self, schedule_id: str, task: NewTask | ChainRun, now: float) -> Task:
         """Insert ``task`` as a run of the schedule outside its trigger (``next_run_at`` is
         kept). Raises ``ScheduleNotFound``."""
+
+    # -- backups ---------------------------------------------------------------------------
+
+    @abstractmethod
+    def snapshot(self) -> AbstractContextManager[Snapshot]:
+        """A consistent read of every chain, schedule and task, taken while writes go on: what
+        :class:`Snapshot` reads is the store as it was at one instant."""
+
+    @abstractmethod
+    def restore(
+        self, chains: list[tuple], schedules: list[tuple], tasks: list[tuple]
+    ) -> tuple[Restored, Restored, Restored]:
+        """Insert chain, schedule and task rows (their columns in the order of the model's
+        fields, JSON values as text) in one transaction, leaving out each row whose id is
+        stored already, or whose idempotency key another holds; a task that waits for others
+        gets its dependency edges. Returns what became of the chains', schedules' and tasks'
+        ids."""
 
     # -- runners ---------------------------------------------------------------------------
 

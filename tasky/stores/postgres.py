@@ -63,6 +63,8 @@ MIGRATION_LOCK = 0x7461736B79
 LISTEN_POLL = 0.2
 """Seconds the listening thread waits for notifications before checking for a stop."""
 INSERT_TASK = DIALECT.insert_task
+SNAPSHOT_FETCH = 5000
+"""Rows a snapshot's cursor fetches per round trip."""
 
 FINISH = (
     f"UPDATE tasks SET {ending('o.new_status', 'o.new_finished_at', 'o.retry_at')},"
@@ -142,6 +144,14 @@ def _in_order_of(outcomes: list[Outcome], finished: list[Task]) -> list[Task]:
     ]
 
 
+def _streamed(conn: psycopg.Connection, sql: str) -> Iterator[tuple]:
+    """The rows of a query, fetched from a server-side cursor a few thousand at a time."""
+    with conn.cursor(name=f"tasky_snapshot_{os.urandom(4).hex()}") as cursor:
+        cursor.itersize = SNAPSHOT_FETCH
+        cursor.execute(sql)
+        yield from cursor
+
+
 class PostgresStore(SQLStore):
     kind = "postgresql"
     dialect = DIALECT
@@ -188,6 +198,14 @@ class PostgresStore(SQLStore):
         """A pooled connection in autocommit: each statement is its own transaction."""
         with self._pool().connection() as conn:
             yield conn
+
+    @contextmanager
+    def _snapshot_connection(self) -> Iterator[Callable[[str], Iterator[tuple]]]:
+        """A connection outside the pool (a long read must not hold one of its few), in one
+        ``REPEATABLE READ READ ONLY`` transaction, read through server-side cursors."""
+        with psycopg.connect(self.url, **self._kwargs) as conn, conn.transaction():
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            yield lambda sql: _streamed(conn, sql)
 
     def _reader(self) -> AbstractContextManager[psycopg.Connection]:
         return self._db()

@@ -33,6 +33,7 @@ from tasky.models import (
     TaskPage,
     WorkerCounts,
 )
+from tasky.stores.backup import BackupStatements
 from tasky.stores.base import Store
 from tasky.stores.chains import Chains
 from tasky.stores.dashboard import DashboardSQL
@@ -88,7 +89,7 @@ class Changed(NamedTuple):
     rowcount: int
 
 
-class SQLStore(DashboardSQL, Chains, Store):
+class SQLStore(DashboardSQL, Chains, BackupStatements, Store):
     """The contract in SQL, over the connections of a subclass."""
 
     dialect: Dialect
@@ -169,6 +170,13 @@ class SQLStore(DashboardSQL, Chains, Store):
             last = f"SELECT max(finished_at) {of_worker} AND status IN {TERMINAL}"
             (last_finish,) = self._execute(db, last, (worker,)).fetchone()
         return WorkerCounts(by_status, durations, last_finish)
+
+    def unfinished_counts(self) -> list[tuple[str, str, int]]:
+        sql = (
+            f"SELECT worker, status, count(*) FROM tasks WHERE status IN {NOT_TERMINAL}"
+            f" GROUP BY worker, status ORDER BY worker, status"
+        )
+        return [(worker, status, count) for worker, status, count in self._read(sql)]
 
     # -- the runner's side ------------------------------------------------------------------
 

@@ -242,6 +242,17 @@ class SQLiteStore(SQLStore):
     def _released(self, db: sqlite3.Connection) -> None:
         self._release_pending = True
 
+    @contextmanager
+    def _snapshot_connection(self) -> Iterator[Callable[[str], Iterator[tuple]]]:
+        """A connection of its own in one read transaction: its first read fixes what every
+        later one sees."""
+        conn = self._connect()
+        try:
+            conn.execute("BEGIN")
+            yield lambda sql: iter(conn.execute(sql))
+        finally:
+            conn.close()
+
     def _reader(self) -> AbstractContextManager[sqlite3.Connection]:
         return nullcontext(self._db)
 

@@ -33,6 +33,12 @@ KEYS = {
     "tick_lateness_p99_ms",
     "tick_runs",
     "tick_expected",
+    "export_rows_per_s",
+    "export_ref_rows_per_s",
+    "export_rss_growth_mb",
+    "import_rows_per_s",
+    "import_ref_rows_per_s",
+    "export_submit_ratio",
 }
 SQLITE_KEYS = KEYS - {"pg_e2e_tasks_per_s", "pg_naive_claims_per_s", "dashboard_ready_ms"}
 """Figures every SQLite run has (the dashboard's page times need a browser: null without)."""
