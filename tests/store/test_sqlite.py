@@ -109,5 +109,7 @@ def test_commits_never_checkpoint_and_a_thread_of_the_writer_does(tmp_path, monk
     for _ in range(50):  # pages enough to grow the database file once checkpointed
         store.create_tasks([replace(new(), config={"pad": "x" * 4000})])
     wait_for(lambda: path.stat().st_size > main_file_size, timeout=20)
+    checkpointer = store._checkpointer
+    assert checkpointer is not None
     store.close()
-    assert not any(t.name == "tasky-checkpoint" for t in threading.enumerate())
+    assert not checkpointer._thread.is_alive()
