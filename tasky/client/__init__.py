@@ -249,20 +249,28 @@ class Client(ChainMethods):
             overlap=overlap,
             misfire=misfire,
         )
-        attempts = SUBMIT_ATTEMPTS if retry and idempotency_key is not None else 1
-        for attempt in range(1, attempts + 1):
-            try:
-                resp = self.request("POST", f"/workers/{worker}", body)
-                break
-            except ConnectionFailed:
-                if attempt == attempts:
-                    raise
-                time.sleep(0.1 * 2**attempt)
+        path = f"/workers/{worker}"
+        if retry and idempotency_key is not None:
+            resp = self._post_retried(path, body)
+        else:
+            resp = self.request("POST", path, body)
         answer = resp.json()
         if "schedule_id" in answer:
             return SubmittedSchedule.from_json(answer)
         task = SubmittedTask.from_json(answer)
         return dataclasses.replace(task, created=resp.status_code == 201)
+
+    def _post_retried(self, path: str, body: dict[str, Any]) -> requests.Response:
+        """POST a body that carries an idempotency key, sent again (``SUBMIT_ATTEMPTS`` tries
+        in all) when the connection fails before the answer arrives."""
+        for attempt in range(1, SUBMIT_ATTEMPTS + 1):
+            try:
+                return self.request("POST", path, body)
+            except ConnectionFailed:
+                if attempt == SUBMIT_ATTEMPTS:
+                    raise
+                time.sleep(0.1 * 2**attempt)
+        raise AssertionError("unreachable")
 
     def submit_batch(self, worker: str, tasks: list[dict[str, Any]]) -> list[str]:
         """Create many tasks at once, all or nothing; each item is a submit body."""

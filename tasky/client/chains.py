@@ -49,13 +49,18 @@ class ChainMethods:
     """Mixed into :class:`~tasky.client.Client`, whose ``request`` they call."""
 
     request: Callable[..., requests.Response]
+    _post_retried: Callable[[str, dict[str, Any]], requests.Response]
 
-    def submit_chain(self, chain: dict[str, Any]) -> SubmittedChain:
+    def submit_chain(self, chain: dict[str, Any]) -> SubmittedChain | dict[str, Any]:
         """Submit a chain (``{steps, name, idempotency_key, failure_policy}``, as the API
         takes it), all its steps or none. Without an ``idempotency_key`` it gets a random
-        one, so that the server can tell a repeat apart."""
+        one, and is sent again (3 tries in all) when its answer is lost: the server stores
+        it once. With ``cron`` or ``interval`` it creates a schedule of the chain, sent once:
+        the answer is the schedule's JSON."""
+        if "cron" in chain or "interval" in chain:
+            return self.request("POST", "/chains", chain).json()
         body = {"idempotency_key": uuid.uuid4().hex, **chain}
-        resp = self.request("POST", "/chains", body)
+        resp = self._post_retried("/chains", body)
         return dataclasses.replace(
             SubmittedChain.from_json(resp.json()), created=resp.status_code == 201
         )

@@ -363,7 +363,8 @@ class Store(ABC):
     def subscribe(self, on_change: Callable[[], None]) -> None:
         """Call ``on_change`` (from any thread) whenever another process may have added due
         work or flagged a cancel, so runners need not wait for their next poll. A store that
-        cannot tell (SQLite) does nothing: runners then rely on polling."""
+        cannot tell of other processes (SQLite) calls it for the tasks its own process's
+        writes released (a parent's end), and relies on polling for the rest."""
         return None
 
     @abstractmethod

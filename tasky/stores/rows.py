@@ -95,8 +95,11 @@ TASK = Columns(
     },
 )
 TASK_COLUMNS = TASK.sql
-LIST_COLUMNS = TASK.select({"config": "'{}'", "output": "NULL"})
-"""A list page's columns: its items carry no ``config`` or ``output``."""
+LIST_COLUMNS = TASK.select(
+    {"config": "'{}'", "output": "NULL", "depends_on": "NULL", "config_template": "NULL"}
+)
+"""A list page's columns: its items carry no ``config``, ``output`` or parents (a child of
+a thousand parents lists them all)."""
 task_from_row = TASK.from_row
 
 SCHEDULE = Columns(

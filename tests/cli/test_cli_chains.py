@@ -90,3 +90,11 @@ def test_the_client_submits_idempotently(server):
         assert first.chain_id in [c.chain_id for c in client.iter_chains(page_size=1)]
         with pytest.raises(ValidationFailed):
             client.submit_chain({"steps": []})
+
+
+def test_the_client_submits_a_chain_schedule_once(server):
+    with Client(server.url) as client:
+        schedule = client.submit_chain({**CHAIN, "interval": 3600})
+        assert isinstance(schedule, dict) and schedule["worker"] == ""
+        assert client.schedule(schedule["schedule_id"]).raw["chain"]["name"] == "cli"
+        client.delete_schedule(schedule["schedule_id"])
