@@ -27,6 +27,7 @@ from collections.abc import Callable
 from dataclasses import MISSING, dataclass, fields
 from datetime import UTC, datetime
 from json.encoder import encode_basestring_ascii as _quote
+from operator import itemgetter
 from typing import Any
 
 from tasky import __version__
@@ -254,7 +255,6 @@ CHAIN_FIELDS: dict[str, tuple[Kind, bool]] = {
     "idempotency_key": (TEXT, True),
     "canceled_at": (INSTANT, True),
 }
-_ABSENT = object()
 _INF = float("inf")
 
 
@@ -266,6 +266,7 @@ class _Record:
     def __init__(self, model: type, spec: dict[str, tuple[Kind, bool]]):
         self.names = [f.name for f in fields(model)]
         assert self.names == list(spec), "the spec lists the model's fields, in order"
+        self._values = itemgetter(*self.names)
         kinds = [spec[name] for name in self.names]
         self.checks = [_optional(k.check) if null else k.check for k, null in kinds]
         self.defaults = {
@@ -287,8 +288,11 @@ class _Record:
         """The row, or None when anything is off: the slow path then says what."""
         if len(record) != len(self.names):
             return None
-        values = [record.get(name, _ABSENT) for name in self.names]
-        if _ABSENT in values or not all(map(isinstance, values, self.types)):
+        try:
+            values = list(self._values(record))
+        except KeyError:
+            return None
+        if not all(map(isinstance, values, self.types)):
             return None
         for i, non_negative, to_float in self.numbers:
             v = values[i]
@@ -337,12 +341,15 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+_decode = json.JSONDecoder(parse_constant=_no_constant).decode
+
+
 def parse_line(line: bytes) -> tuple[str, tuple]:
     """``("task" | "schedule" | "chain", row)``: the row to insert, its values in the order of the
     model's fields and in the store's types (``config`` and ``output`` as JSON text).
     Raises ``Rejected`` with the reason."""
     try:
-        record = json.loads(line, parse_constant=_no_constant)
+        record = _decode(line.decode())
     except (ValueError, UnicodeDecodeError, RecursionError):
         raise Rejected("not a JSON object") from None
     if not isinstance(record, dict):
