@@ -1,30 +1,20 @@
 """``tasky export`` and ``tasky import``: a backup of a server's store to a file, and its
 restore, both streamed (a file of any size, in bounded memory).
 
-They call the API through the client (its server, token and errors), reading and sending
-the bodies a chunk at a time.
+They call the client's ``export`` and ``import_``, which read and send the bodies a chunk
+at a time.
 """
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 import click
-import requests
 
 from tasky.cli.output import EXIT_REFUSED, Output, api_command
-from tasky.client import Client, ConnectionFailed
-
-CHUNK = 1 << 16
-MEDIA_TYPE = "application/x-ndjson"
-
-
-def _call(client: Client, method: str, path: str, **options: Any) -> requests.Response:
-    """A streamed call: its body is read as it comes, however long it takes."""
-    return client.request(method, path, stream=True, timeout=(client.timeout, None), **options)
+from tasky.client import Client
 
 
 @api_command("export")
@@ -39,28 +29,19 @@ def _call(client: Client, method: str, path: str, **options: Any) -> requests.Re
 def export(client: Client, out: Output, output: str) -> None:
     """Back up every schedule and task of the server: one consistent snapshot, as NDJSON,
     taken while the server keeps serving."""
-    with _call(client, "GET", "/export") as resp:
-        if output == "-":
-            written = _copy(resp.iter_content(CHUNK), sys.stdout.buffer)
-        else:
-            partial = Path(output + ".partial")
+    if output == "-":
+        written = client.export(sys.stdout.buffer)
+    else:
+        partial = Path(output + ".partial")
+        try:
             with open(partial, "wb") as file:
-                written = _copy(resp.iter_content(CHUNK), file)
-            partial.replace(output)  # a broken download leaves no file that looks whole
+                written = client.export(file)
+        except BaseException:  # a refused or broken export leaves no file at all
+            partial.unlink(missing_ok=True)
+            raise
+        partial.replace(output)  # only a whole export gets the name
     if not out.quiet and output != "-":
         click.echo(f"{output}: {written} bytes", err=True)
-
-
-def _copy(chunks: Iterator[bytes], file: IO[bytes]) -> int:
-    written = 0
-    try:
-        for chunk in chunks:
-            file.write(chunk)
-            written += len(chunk)
-    except requests.RequestException as exc:
-        raise ConnectionFailed(f"the export broke off after {written} bytes ({exc})") from exc
-    file.flush()
-    return written
 
 
 @api_command("import")
@@ -69,9 +50,7 @@ def import_(client: Client, out: Output, file: IO[bytes]) -> int | None:
     """Restore an export (FILE, '-' for standard input) into the server: into an empty
     store, or beside what it holds (ids it holds already are skipped). Exits with 3 when
     lines were rejected."""
-    headers = {"Content-Type": MEDIA_TYPE}
-    with _call(client, "POST", "/import", data=_chunks(file), headers=headers) as resp:
-        report = resp.json()
+    report = client.import_(file)
     if out.as_json or out.quiet:
         out.record(report)
     else:
@@ -87,9 +66,3 @@ def import_(client: Client, out: Output, file: IO[bytes]) -> int | None:
         if report["rejected"] > len(report["rejected_lines"]):
             click.echo(f"  ... ({report['rejected']} in all)", err=True)
     return EXIT_REFUSED if report["rejected"] else None
-
-
-def _chunks(file: IO[bytes]) -> Iterator[bytes]:
-    """The file a chunk at a time: sent chunked, whatever its size or kind (a pipe too)."""
-    while chunk := file.read(CHUNK):
-        yield chunk

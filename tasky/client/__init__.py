@@ -32,6 +32,7 @@ from typing import Any, TypeVar
 import requests
 from requests.adapters import HTTPAdapter, Retry
 
+from tasky.client.backup import BackupMethods
 from tasky.client.chains import Chain, ChainMethods, ChainSummary, SubmittedChain
 from tasky.client.errors import (
     BadRequest,
@@ -123,7 +124,7 @@ def _without_none(**fields: Any) -> dict[str, Any]:
     return {name: value for name, value in fields.items() if value is not None}
 
 
-class Client(ChainMethods):
+class Client(ChainMethods, BackupMethods):
     """The Tasky API at ``url`` (default ``$TASKY_URL``, else http://127.0.0.1:8888), with the
     bearer ``token`` (default ``$TASKY_API_TOKEN``). ``timeout`` bounds each HTTP request."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import threading
 import uuid
@@ -306,3 +307,17 @@ def test_without_retry_a_lost_answer_is_an_error(client):
         proxy.close()
     assert [json.loads(body) for body in proxy.requests] == [{"config": {"message": "sent once"}}]
     assert count_echo_tasks(client) == before + 1  # created, but the caller cannot know its id
+
+
+def test_export_and_import_stream_through_the_client(client):
+    task_id = client.submit("echo", {"message": "kept"}).task_id
+    client.wait(task_id, timeout=10)
+    backup = io.BytesIO()
+    written = client.export(backup)
+    lines = backup.getvalue().splitlines()
+    assert written == len(backup.getvalue()) and json.loads(lines[0])["kind"] == "tasky-export"
+    assert any(json.loads(line).get("id") == task_id for line in lines[1:])
+    backup.seek(0)
+    report = client.import_(backup)  # into the same store: every id is there already
+    assert report["imported"]["tasks"] == 0 and report["rejected"] == 0
+    assert report["skipped"]["tasks"] == len(lines) - 1 - report["skipped"]["schedules"]
