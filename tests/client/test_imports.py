@@ -23,6 +23,7 @@ def test_the_client_imports_nothing_of_the_server():
     assert {m for m in loaded if m.startswith("tasky")} == {
         "tasky",
         "tasky.client",
+        "tasky.client.backup",
         "tasky.client.chains",
         "tasky.client.errors",
         "tasky.client.records",
