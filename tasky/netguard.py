@@ -15,10 +15,12 @@ the address checked must be the one connected to.
 
 from __future__ import annotations
 
+import concurrent.futures
 import functools
 import http.client
 import ipaddress
 import socket
+import threading
 import time
 import urllib.request
 from typing import Any
@@ -126,9 +128,9 @@ def connect(
     else (the standard library's default marker) keeps the socket's default. A
     ``deadline`` (a ``time.monotonic()`` instant) bounds the connect too, and the socket
     is left with what remains of it, so that a TLS handshake next ends by it as well.
-    Resolution itself is bounded by the system resolver's own timeout."""
+    Without a deadline, resolution is bounded by the system resolver's own timeout."""
     host, port = address
-    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    infos = _resolve(host, port, deadline)
     for *_, sockaddr in infos:
         check_address(str(sockaddr[0]), allow_private)
     timed = isinstance(timeout, (int, float))
@@ -156,6 +158,27 @@ def connect(
             continue
         return sock
     raise error
+
+
+def _resolve(host: str, port: int, deadline: float | None) -> list:
+    """``getaddrinfo`` of ``host``, by ``deadline`` when there is one: the resolver runs
+    on a thread of its own, left to end by the resolver's timeout if the deadline passes
+    first (``getaddrinfo`` cannot be interrupted)."""
+    if deadline is None:
+        return socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    answer: concurrent.futures.Future[list] = concurrent.futures.Future()
+
+    def resolve() -> None:
+        try:
+            answer.set_result(socket.getaddrinfo(host, port, type=socket.SOCK_STREAM))
+        except BaseException as exc:  # handed over to the caller, which re-raises it
+            answer.set_exception(exc)
+
+    threading.Thread(target=resolve, name=f"resolve-{host}", daemon=True).start()
+    try:
+        return answer.result(timeout=time_left(deadline))
+    except TimeoutError:  # concurrent.futures' own is this one
+        raise TimeoutError(f"resolving {host} timed out") from None
 
 
 def time_left(end: float) -> float:

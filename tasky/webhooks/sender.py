@@ -4,8 +4,8 @@ The attempt never follows a redirect (a 3xx is a failed attempt, with its status
 raises for what the network or the receiver does (``Answer.error`` says it), and ends by
 one deadline: connecting, the TLS handshake, sending and reading the answer all share
 ``timeout``, so a receiver that accepts the connection and then trickles its answer a byte
-at a time cannot hold a delivery slot longer. Only the name resolution is left to the
-system resolver's own timeout. The address is checked by :mod:`tasky.netguard`.
+at a time cannot hold a delivery slot longer; a resolver that does not answer cannot
+either. The address is checked by :mod:`tasky.netguard`.
 """
 
 from __future__ import annotations
@@ -124,11 +124,11 @@ def send(
         parts = urllib.parse.urlsplit(url)
         conn = _connection(parts, deadline, allow_private)
         try:
-            response = _post(conn, parts, body, headers, deadline)
-            status = response.status
-            if status in (429, 503):
-                retry_after = parse_retry_after(response.getheader("Retry-After"))
-            head = _read_head(response)
+            with _post(conn, parts, body, headers, deadline) as response:
+                status = response.status
+                if status in (429, 503):
+                    retry_after = parse_retry_after(response.getheader("Retry-After"))
+                head = _read_head(response)
         finally:
             conn.close()
     except AddressRefused as exc:
@@ -137,6 +137,8 @@ def send(
         error = f"timed out after {timeout:g} s"
     except socket.gaierror as exc:
         error = f"cannot resolve {parts.hostname}: {exc.strerror}"
+    except ssl.SSLCertVerificationError as exc:
+        error = f"TLS failed: {exc.verify_message or exc.reason}"
     except ssl.SSLError as exc:
         error = f"TLS failed: {exc.reason or exc}"
     except OSError as exc:

@@ -17,6 +17,9 @@ from pathlib import Path
 
 import pytest
 
+MARGIN = 1.0
+"""How much later than its timeout an attempt may return on a loaded machine."""
+
 
 @dataclass
 class Received:

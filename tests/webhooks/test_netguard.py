@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import socket
 import ssl
+import threading
+import time
 import urllib.error
 import urllib.request
 
@@ -12,7 +14,7 @@ import pytest
 from tasky import netguard
 from tasky.netguard import AddressRefused, GuardedHTTPSConnection, check_address, guarded_opener
 from tasky.webhooks.sender import send
-from tests.webhooks.receivers import make_cert, receiver
+from tests.webhooks.receivers import MARGIN, make_cert, receiver
 
 ALWAYS = [
     ("169.254.169.254", "link-local (cloud metadata)"),
@@ -138,6 +140,26 @@ def test_one_refused_address_of_a_name_refuses_the_name(resolver):
 
 
 @pytest.mark.timeout(30)
+def test_a_resolver_that_does_not_answer_costs_the_timeout_and_no_more(monkeypatch):
+    release = threading.Event()
+    real = socket.getaddrinfo
+
+    def getaddrinfo(host, *args, **kwargs):
+        if host == "slow-dns.test":
+            release.wait(20)
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    try:
+        deadline = time.monotonic() + 1.0 + MARGIN
+        answer = send("http://slow-dns.test/", b"{}", {}, timeout=1.0, allow_private=True)
+        assert time.monotonic() < deadline
+    finally:
+        release.set()
+    assert answer.status is None and answer.error == "timed out after 1 s"
+
+
+@pytest.mark.timeout(30)
 def test_opener_refuses_without_the_setting_and_calls_with_it():
     with receiver() as hook:
         with pytest.raises(urllib.error.URLError) as info:
@@ -210,7 +232,11 @@ def test_the_opener_and_the_sender_speak_tls(cert, monkeypatch):
         answer = send(hook.url + "/b", b"{}", {}, timeout=5, allow_private=True)
         assert answer.delivered, answer.error
         refused = send(hook.url + "/c", b"{}", {}, timeout=5, allow_private=False)
+        by_ip = hook.url.replace("localhost", "127.0.0.1") + "/d"
+        mismatch = send(by_ip, b"{}", {}, timeout=5, allow_private=True)
     assert refused.error.startswith("refused: 127.0.0.1 is loopback")
+    assert mismatch.status is None
+    assert mismatch.error.startswith("TLS failed: IP address mismatch")
     assert hook.paths() == ["/a", "/b"]
 
 

@@ -12,11 +12,9 @@ import standardwebhooks
 
 from tasky.webhooks import signing
 from tasky.webhooks.sender import BODY_HEAD, MAX_RETRY_AFTER, parse_retry_after, send
-from tests.webhooks.receivers import hang, raw_server, receiver, trickle_body, trickle_head
+from tests.webhooks.receivers import MARGIN, hang, raw_server, receiver, trickle_body, trickle_head
 
 BODY = json.dumps({"type": "task.completed", "data": {"task_id": "t1"}}).encode()
-MARGIN = 1.0
-"""How much later than its timeout an attempt may return on a loaded machine."""
 
 
 def post(url: str, body: bytes = BODY, *, timeout: float = 5.0, allow_private=True, **headers):

@@ -11,7 +11,14 @@ import marshmallow as ma
 import pytest
 
 from tasky.config import Settings
+from tasky.models import TaskState
+from tasky.registry import Registry
+from tasky.runner.runner import Runner
+from tasky.service import Service
+from tasky.stores.sqlite import SQLiteStore
 from tasky.worker import Aborted, TaskFailed
+from tests.service_driver import ServiceDriver
+from tests.support import wait_for
 from workers.http import Http
 
 
@@ -208,6 +215,25 @@ def test_metadata_is_refused_even_when_private_addresses_are_allowed(ctx, url):
 def test_a_redirect_to_metadata_is_refused(server, ctx):
     with pytest.raises(TaskFailed, match=r"^169\.254\.169\.254 is link-local"):
         run(ctx, url=server + "/to-metadata")
+
+
+@pytest.mark.timeout(60)
+def test_through_the_engine_a_refused_address_fails_the_task_naming_it(tmp_path):
+    settings = Settings(database_url=f"sqlite:///{tmp_path}/tasks.db")
+    store = SQLiteStore(f"{tmp_path}/tasks.db")
+    registry = Registry(settings, [Http])
+    runner = Runner(settings, store, registry)
+    service = ServiceDriver(Service(settings, store, registry, runner))
+    runner.start()
+    try:
+        url = "http://169.254.169.254/latest/meta-data/"
+        task = service.submit("http", {"config": {"url": url}}).task
+        done = wait_for(lambda: (t := service.get_task(task.id)).status.is_terminal and t)
+    finally:
+        runner.stop()
+        store.close()
+    assert done.status is TaskState.FAILED
+    assert done.error == "169.254.169.254 is link-local (cloud metadata); always refused"
 
 
 @pytest.mark.timeout(30)
