@@ -55,6 +55,7 @@ _PRIVATE = _table(
     ("100.64.0.0/10", "shared address space (CGNAT)"),
     ("fc00::/7", "unique-local"),
     ("fec0::/10", "site-local"),
+    ("64:ff9b:1::/48", "local-use NAT64"),
 )
 """Refused unless private addresses are allowed; so is any other address that is not
 public (``ipaddress``'s ``is_global``: documentation and benchmark ranges and the like)."""

@@ -48,6 +48,7 @@ PRIVATE = [
     ("100.64.0.1", "shared address space (CGNAT)"),
     ("fd12:3456::1", "unique-local"),
     ("fec0::1", "site-local"),
+    ("64:ff9b:1::a9fe:a9fe", "local-use NAT64"),
     ("192.0.2.1", "not a public address"),
     ("2001:db8::1", "not a public address"),
 ]
