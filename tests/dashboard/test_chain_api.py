@@ -1,5 +1,5 @@
 """What the chain page reads, on a real SQLite store: a chain's ``layers`` (the topological
-layers it is drawn in, in drawing order) beside its steps."""
+layers it is drawn in, in drawing order) beside its steps, and the pages that need no token."""
 
 from __future__ import annotations
 
@@ -86,3 +86,14 @@ def test_a_parent_gone_from_the_store_is_left_out_of_the_layers(client, app):
     got = client.get(f"{CHAINS}/{body['chain_id']}").get_json()
     assert got["layers"] == [["b"]]
     assert [s["step"] for s in got["steps"]] == ["b"]
+
+
+def test_the_chain_pages_need_no_token_and_carry_the_csp(app):
+    client = app.test_client()  # no token
+    for path in ("/chains", f"/chains/{'0' * 32}"):
+        resp = client.get(path)
+        assert resp.status_code == 200, path
+        assert "unsafe-inline" not in resp.headers["Content-Security-Policy"]
+    page = client.get("/chains/abc").get_data(as_text=True)
+    assert 'data-chain-id="abc"' in page and 'aria-current="page">Chains<' in page
+    assert client.get(f"{CHAINS}/").status_code == 401  # the data still needs it
