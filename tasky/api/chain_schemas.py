@@ -146,6 +146,14 @@ class ChainItemSchema(ma.Schema):
 
 class ChainSchema(ChainItemSchema):
     steps = fields.List(fields.Nested(ChainStepSchema))
+    layers = fields.List(
+        fields.List(fields.String()),
+        metadata={
+            "description": "Step names by topological layer, as the dashboard draws the"
+            " chain left to right: layer 0 holds the steps without parents, each other step"
+            " is one layer after its deepest parent; within a layer, in drawing order."
+        },
+    )
 
     @ma.pre_dump
     def _flatten(self, view: ChainView, **kwargs) -> dict[str, Any]:
@@ -166,6 +174,7 @@ class ChainSchema(ChainItemSchema):
                 }
                 for task in view.steps
             ],
+            "layers": view.layers(),
         }
 
 

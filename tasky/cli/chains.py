@@ -51,7 +51,7 @@ def _show(out: Output, answer: Record) -> None:
     if out.as_json or out.quiet:
         out.record(answer, "chain_id")
         return
-    out.record({k: v for k, v in answer.raw.items() if k != "steps"})
+    out.record({k: v for k, v in answer.raw.items() if k not in ("steps", "layers")})
     click.echo()
     out.rows([Record(raw=s) for s in answer.raw["steps"]], STEP_COLUMNS, "task_id")
 

@@ -42,6 +42,7 @@ NAV = (
     ("workers", "/workers", "Workers"),
     ("tasks", "/tasks", "Tasks"),
     ("schedules", "/schedules", "Schedules"),
+    ("chains", "/chains", "Chains"),
     ("runners", "/runners", "Runners"),
 )
 TIMEZONES = sorted(available_timezones())
@@ -120,3 +121,8 @@ def new_schedule():
 @bp.get("/schedules/<schedule_id>")
 def schedule(schedule_id: str):
     return _page("schedule", "Schedule", schedule_id=schedule_id)
+
+
+@bp.get("/chains/<chain_id>")
+def chain(chain_id: str):
+    return _page("chain", "Chain", chain_id=chain_id)

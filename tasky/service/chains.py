@@ -35,6 +35,47 @@ class ChainView:
         """Step name by task id."""
         return {step.id: step.step or step.id for step in self.steps}
 
+    def edges(self) -> list[tuple[str, str]]:
+        """The chain's edges as (parent, child) step names, one per ``depends_on`` entry:
+        what every drawing of the chain shows."""
+        names = self.step_names()
+        return [(names.get(p, p), names[s.id]) for s in self.steps for p in s.depends_on or ()]
+
+    def layers(self) -> list[list[str]]:
+        """Step names by topological layer, left to right as the dashboard draws them: a
+        step without parents is in layer 0, any other one layer after its deepest parent.
+        Within a layer, steps are ordered by the mean position of their parents (ties in the
+        chain's order), which keeps most edges from crossing."""
+        names = list(self.step_names().values())
+        parents: dict[str, list[str]] = {name: [] for name in names}
+        children: dict[str, list[str]] = {name: [] for name in names}
+        for parent, child in self.edges():
+            if parent in parents:  # not a parent pruned already (retention)
+                parents[child].append(parent)
+                children[parent].append(child)
+        depth = dict.fromkeys(names, 0)
+        waiting = {name: len(parents[name]) for name in names}
+        ready = [name for name in names if not waiting[name]]
+        for name in ready:  # Kahn's order: ready grows while it is read
+            for child in children[name]:
+                depth[child] = max(depth[child], depth[name] + 1)
+                waiting[child] -= 1
+                if not waiting[child]:
+                    ready.append(child)
+        layers: list[list[str]] = [[] for _ in range(max(depth.values(), default=-1) + 1)]
+        for name in names:
+            layers[depth[name]].append(name)
+        row = {name: index for index, name in enumerate(names)}  # then: position in its layer
+
+        def place(name: str) -> tuple[float, int]:
+            ups = parents[name]
+            return (sum(row[p] for p in ups) / len(ups) if ups else 0.0, row[name])
+
+        for layer in layers:  # a parent's layer is placed before its children's
+            layer.sort(key=place)
+            row.update((name, position) for position, name in enumerate(layer))
+        return layers
+
 
 def chain_status(counts: dict[str, int], canceled_at: float | None) -> str:
     """``running`` while a step is unfinished (``canceling`` after a cancel of the chain);
@@ -140,7 +181,7 @@ class Chains(Part):
         each step labelled with its state."""
         view = self.get(chain_id)
         names = view.step_names()
-        edges = [(names.get(p, p), names[s.id]) for s in view.steps for p in s.depends_on or ()]
+        edges = view.edges()
         if fmt == "dot":
             lines = ["digraph chain {"]
             lines += [

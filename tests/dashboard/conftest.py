@@ -79,6 +79,17 @@ class Tab:
         own = urlsplit(self.base_url).netloc
         return [u for u in self.requests if urlsplit(u).netloc != own and not u.startswith("data:")]
 
+    def serious_violations(self) -> list[str]:
+        """What axe-core (vendored, served by the dashboard) finds serious or critical on the
+        page shown, one line per rule."""
+        self.page.add_script_tag(url="/static/vendor/axe.min.js")
+        result = self.page.evaluate("axe.run(document, {resultTypes: ['violations']})")
+        return [
+            f"{v['id']}: {[n['target'] for n in v['nodes']]}"
+            for v in result["violations"]
+            if v["impact"] in ("serious", "critical")
+        ]
+
     def shot(self, name: str) -> Path:
         SHOTS.mkdir(parents=True, exist_ok=True)
         path = SHOTS / f"{name}.png"

@@ -3,9 +3,9 @@
 import { api } from "./api.js";
 import { h } from "./dom.js";
 
-const TERMINAL = ["completed", "failed", "canceled"];
+const TERMINAL = ["completed", "failed", "canceled", "skipped"];
 export const ALLOWED = {
-  cancel: ["scheduled", "queued", "paused", "running"],
+  cancel: ["blocked", "scheduled", "queued", "paused", "running"],
   pause: ["scheduled", "queued"],
   resume: ["paused"],
   run: ["scheduled", "paused", ...TERMINAL],

@@ -95,4 +95,22 @@ export async function api(path, { method = "GET", body, etag = false } = {}) {
   }
 }
 
+/**
+ * The first `count` pages of a list route answering `{<key>: [...], next_cursor}`, read one
+ * after the other: what a list page shows again at each poll. Answers {items, cursor}.
+ */
+export async function listPages(path, key, count) {
+  let cursor = null;
+  const items = [];
+  for (let i = 0; i < count; i++) {
+    const params = new URLSearchParams({ limit: "100" });
+    if (cursor) params.set("cursor", cursor);
+    const { data } = await api(`${path}?${params}`);
+    items.push(...data[key]);
+    cursor = data.next_cursor;
+    if (!cursor) break;
+  }
+  return { items, cursor };
+}
+
 tokenButton();

@@ -5,7 +5,8 @@ const W = 720;
 const H = 200;
 const PAD = { left: 48, right: 12, top: 12, bottom: 28 };
 
-function svg(tag, attrs = {}, text) {
+/** An SVG element with attributes (and text). */
+export function svg(tag, attrs = {}, text) {
   const el = document.createElementNS(NS, tag);
   for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, v);
   if (text !== undefined) el.textContent = text;

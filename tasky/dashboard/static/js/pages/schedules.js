@@ -1,5 +1,5 @@
 import { start } from "../lib/app.js";
-import { api } from "../lib/api.js";
+import { listPages } from "../lib/api.js";
 import { $, badge, fmtTime, h, notice, shortId, url } from "../lib/dom.js";
 import { scheduleButtons, triggerText } from "../lib/schedules.js";
 import { poll } from "../lib/live.js";
@@ -29,17 +29,8 @@ function row(s) {
 
 async function refresh() {
   // the pages shown so far, again: new runs and states appear without a reload
-  let next = null;
-  const rows = [];
-  for (let i = 0; i < pages; i++) {
-    const params = new URLSearchParams({ limit: "100" });
-    if (next) params.set("cursor", next);
-    const { data } = await api(`/tasky/v1/schedules/?${params}`);
-    rows.push(...data.schedules);
-    next = data.next_cursor;
-    if (!next) break;
-  }
-  cursor = next;
+  let rows;
+  ({ items: rows, cursor } = await listPages("/tasky/v1/schedules/", "schedules", pages));
   const active = document.activeElement;
   const key = active && active.closest && active.closest("tr") && [active.closest("tr").dataset.scheduleId, active.dataset.action];
   $("#schedules tbody").replaceChildren(...rows.map(row));

@@ -1,6 +1,6 @@
 import { start } from "../lib/app.js";
 import { api } from "../lib/api.js";
-import { $, badge, fmtSeconds, fmtTime, h, notice, url } from "../lib/dom.js";
+import { $, badge, fmtSeconds, fmtTime, h, notice, shortId, url } from "../lib/dom.js";
 import { actionButtons, enableFor, isTerminal } from "../lib/actions.js";
 import { watchFeed } from "../lib/feed.js";
 
@@ -30,6 +30,11 @@ function show(t, result, stats) {
   $("#t-schedule").replaceChildren(
     t.schedule_id ? h("a", { href: url(`/schedules/${t.schedule_id}`) }, t.schedule_id) : "—",
   );
+  $("#t-chain-row").hidden = !t.chain_id;
+  if (t.chain_id) {
+    $("#t-chain").href = url(`/chains/${t.chain_id}`);
+    $("#t-chain").textContent = `step ${t.step} of chain ${shortId(t.chain_id)}`;
+  }
   const actions = $("#t-actions");
   if (!actions.children.length) {
     actions.append(
@@ -46,8 +51,8 @@ function show(t, result, stats) {
     ? result.output_truncated ? "The output was truncated (TASKY_OUTPUT_LIMIT)." : result.output === null ? "No output." : ""
     : "The output appears when the task has finished.";
   $("#copy-output").disabled = !$("#t-output").textContent;
-  $("#error-section").hidden = !t.error;
-  $("#t-error").textContent = t.error || "";
+  $("#error-section").hidden = !(t.error || t.skip_reason);
+  $("#t-error").textContent = t.error || (t.skip_reason ? `Skipped: ${t.skip_reason}` : "");
 }
 
 async function load() {
