@@ -1,0 +1,154 @@
+"""Webhook events: their names, the records of endpoints and deliveries, and the payload of
+a task's event, built once when its delivery is written to the outbox."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from tasky.models import Task
+
+TASK_ENDED = {
+    "completed": "task.completed",
+    "failed": "task.failed",
+    "canceled": "task.canceled",
+    "skipped": "task.skipped",
+}
+"""The event of each terminal state."""
+STARTED = "task.started"
+PING = "ping"
+EVENTS = (*TASK_ENDED.values(), STARTED)
+"""What an endpoint may subscribe to."""
+DEFAULT_EVENTS = tuple(TASK_ENDED.values())
+"""An endpoint created without ``events`` gets every terminal event (``task.started`` is
+opt-in)."""
+DELIVERY_STATES = ("pending", "delivered", "failed")
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """A receiver of events: those named in ``events`` of the tasks its filter matches
+    (``worker``, ``chain_id``, ``schedule_id``; None matches any)."""
+
+    id: str
+    url: str
+    events: list[str]
+    worker: str | None
+    chain_id: str | None
+    schedule_id: str | None
+    description: str | None
+    secret: str
+    previous_secret: str | None = None
+    previous_until: float | None = None
+    """Until this instant, deliveries are signed with ``previous_secret`` too."""
+    disabled_at: float | None = None
+    disabled_reason: str | None = None
+    created_at: float = 0.0
+
+    def wants(self, event: str, task: Task) -> bool:
+        return (
+            self.disabled_at is None
+            and event in self.events
+            and self.worker in (None, task.worker)
+            and self.chain_id in (None, task.chain_id)
+            and self.schedule_id in (None, task.schedule_id)
+        )
+
+    def secrets(self, now: float) -> list[str]:
+        """The secrets that sign a message sent at ``now``, the current one first."""
+        if self.previous_secret and self.previous_until and now < self.previous_until:
+            return [self.secret, self.previous_secret]
+        return [self.secret]
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One event for one receiver (an endpoint, or a submit's ``callback_url``); its id is
+    the ``webhook-id`` of every attempt."""
+
+    id: str
+    webhook_id: str | None
+    url: str | None
+    """A callback's URL; None for an endpoint's delivery (sent to the endpoint's URL)."""
+    event: str
+    payload: dict[str, Any]
+    status: str
+    attempts: int = 0
+    next_attempt_at: float = 0.0
+    owner: str | None = None
+    lease_until: float | None = None
+    last_status: int | None = None
+    last_latency: float | None = None
+    last_answer: str | None = None
+    """The first KiB of the receiver's last answer."""
+    last_error: str | None = None
+    created_at: float = 0.0
+    delivered_at: float | None = None
+
+
+@dataclass(frozen=True)
+class EndpointPage:
+    webhooks: list[Endpoint]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class DeliveryPage:
+    deliveries: list[Delivery]
+    next_cursor: str | None = None
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """What one attempt of a delivery came to, as the runner records it."""
+
+    delivered: bool
+    status: int | None
+    latency: float | None
+    answer: str | None
+    error: str | None
+    retry_at: float | None
+    """When to try again; None: no more attempts (the delivery fails)."""
+    gone: bool = False
+    """The receiver answered 410: its endpoint is disabled."""
+
+
+def iso(moment: float | None) -> str | None:
+    """An instant as the API writes it (UTC, ``Z``)."""
+    if moment is None:
+        return None
+    return datetime.fromtimestamp(moment, UTC).isoformat(timespec="microseconds")[:-6] + "Z"
+
+
+def task_payload(event: str, task: Task, now: float, output_limit: int) -> dict[str, Any]:
+    """The body of a task's event. ``output`` is left out (null, ``output_truncated`` true)
+    when its JSON is larger than ``output_limit`` bytes or was truncated when stored."""
+    output: Any = task.output
+    truncated = task.output_truncated
+    if output is not None and len(json.dumps(output)) > output_limit:
+        output, truncated = None, True
+    return {
+        "type": event,
+        "timestamp": iso(now),
+        "data": {
+            "task_id": task.id,
+            "worker": task.worker,
+            "status": str(task.status),
+            "error": task.error,
+            "attempts": task.attempts,
+            "schedule_id": task.schedule_id,
+            "chain_id": task.chain_id,
+            "started_at": iso(task.started_at),
+            "finished_at": iso(task.finished_at),
+            "duration": task.duration(now),
+            "output": output,
+            "output_truncated": truncated,
+            "result_url": f"/tasky/v1/tasks/{task.id}/result",
+        },
+    }
+
+
+def ping_payload(webhook_id: str, now: float) -> dict[str, Any]:
+    return {"type": PING, "timestamp": iso(now), "data": {"webhook_id": webhook_id}}
