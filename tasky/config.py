@@ -18,6 +18,13 @@ class Settings:
     database_url: str = "sqlite:///data/tasky.db"
     files_root: str = "data/files"
     enable_bash: bool = False
+    # Outbound calls to URLs that clients give (tasky/netguard.py): link-local and cloud
+    # metadata addresses are refused whatever these say.
+    webhook_allow_private: bool = False
+    """Webhook deliveries may go to loopback and private (RFC 1918, CGNAT, unique-local)
+    addresses."""
+    http_allow_private: bool = False
+    """The ``http`` worker may call loopback and private addresses."""
     api_token: str | None = None
     max_body: int = MIB
     output_limit: int = MIB

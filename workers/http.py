@@ -4,6 +4,9 @@ The request runs in a daemon helper thread while ``perform`` watches for a cance
 cancel ends the task at once even while the server is slow to answer; the abandoned
 request ends with its socket timeout. An HTTP error status is an answer like any other:
 its status, headers and body make the output, and ``expect_status`` decides the outcome.
+Every connection, a redirect's included, goes through ``tasky.netguard``: link-local and
+cloud metadata addresses are refused, loopback and private ones unless
+``TASKY_HTTP_ALLOW_PRIVATE`` is on; a refused address fails the task, naming it.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from typing import Any
 import marshmallow as ma
 
 from tasky.config import Settings
+from tasky.netguard import AddressRefused, guarded_opener
 from tasky.worker import TaskFailed, Worker
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD")
@@ -127,12 +131,14 @@ class Http(Worker):
 
     def perform(self, config, ctx):
         request = _request(config)
-        limit = (self.settings or Settings()).output_limit
+        settings = self.settings or Settings()
         future: concurrent.futures.Future = concurrent.futures.Future()
 
         def call() -> None:
             try:
-                future.set_result(_exchange(request, limit))
+                future.set_result(
+                    _exchange(request, settings.output_limit, settings.http_allow_private)
+                )
             except BaseException as exc:  # handed over to perform, which re-raises it
                 future.set_exception(exc)
 
@@ -166,30 +172,21 @@ def _request(config) -> urllib.request.Request:
     return request
 
 
-def _opener() -> urllib.request.OpenerDirector:
-    """urllib's usual opener less its file, ftp and data handlers, so that a redirect can
-    lead nowhere but to another http(s) URL."""
-    opener = urllib.request.OpenerDirector()
-    for handler in (
-        urllib.request.ProxyHandler(),
-        urllib.request.UnknownHandler(),
-        urllib.request.HTTPHandler(),
-        urllib.request.HTTPSHandler(),
-        urllib.request.HTTPDefaultErrorHandler(),
-        urllib.request.HTTPRedirectHandler(),
-        urllib.request.HTTPErrorProcessor(),
-    ):
-        opener.add_handler(handler)
-    return opener
-
-
-def _exchange(request: urllib.request.Request, limit: int) -> dict[str, Any]:
-    """Send the request; the answer as output. Reads one byte past ``limit`` (the output
-    limit) so that the engine still sees, and flags, an output too large."""
+def _exchange(request: urllib.request.Request, limit: int, allow_private: bool) -> dict[str, Any]:
+    """Send the request, following redirects to http(s) URLs only, each hop's address
+    checked (``TASKY_HTTP_ALLOW_PRIVATE``); the answer as output. Reads one byte past
+    ``limit`` (the output limit) so that the engine still sees, and flags, an output too
+    large."""
+    opener = guarded_opener(allow_private, follow_redirects=True)
     try:
-        response = _opener().open(request, timeout=TIMEOUT)
+        response = opener.open(request, timeout=TIMEOUT)
     except urllib.error.HTTPError as error:
         response = error  # an answer all the same, with its status, headers and body
+    except urllib.error.URLError as error:
+        if not isinstance(error.reason, AddressRefused):
+            raise
+        hint = "" if error.reason.always else " (TASKY_HTTP_ALLOW_PRIVATE=1)"
+        raise TaskFailed(f"{error.reason}{hint}") from None
     with response:
         raw = response.read(limit + 1)
         headers = response.headers

@@ -4,6 +4,7 @@ import json
 import threading
 import time
 import urllib.error
+from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import marshmallow as ma
@@ -16,7 +17,8 @@ from workers.http import Http
 
 class Handler(BaseHTTPRequestHandler):
     """The test server's routes: /json, /text, /echo (the request as JSON), /status/<n>,
-    /slow (answers when the test lets it), /to-ftp (a redirect); anything else is 404."""
+    /slow (answers when the test lets it), /to-ftp, /to-json, /to-metadata (redirects);
+    anything else is 404."""
 
     release = threading.Event()
     reached_slow = threading.Event()
@@ -56,6 +58,10 @@ class Handler(BaseHTTPRequestHandler):
             self.send(200, b"late", "text/plain")
         elif self.path == "/to-ftp":
             self.send(302, b"", "text/plain", Location="ftp://127.0.0.1:1/file")
+        elif self.path == "/to-json":
+            self.send(302, b"", "text/plain", Location="/json")
+        elif self.path == "/to-metadata":
+            self.send(302, b"", "text/plain", Location="http://169.254.169.254/latest/")
         else:
             self.send_error(404, "no such page")
 
@@ -76,8 +82,12 @@ def server():
     httpd.server_close()
 
 
-def run(ctx, **config):
-    return Http(Settings()).perform(Http.Config().load(config), ctx)
+LOCAL = Settings(http_allow_private=True)
+"""The test server is on loopback, which the worker calls only when allowed."""
+
+
+def run(ctx, settings=LOCAL, **config):
+    return Http(settings).perform(Http.Config().load(config), ctx)
 
 
 @pytest.mark.timeout(30)
@@ -163,6 +173,44 @@ def test_redirects_only_to_http(server, ctx):
 
 
 @pytest.mark.timeout(30)
+def test_redirects_are_followed(server, ctx):
+    assert run(ctx, url=server + "/to-json")["body"] == {"hello": "world"}
+
+
+@pytest.mark.timeout(30)
+def test_loopback_is_refused_by_default(server, ctx):
+    with pytest.raises(TaskFailed) as info:
+        run(ctx, Settings(), url=server + "/json")
+    assert info.value.error == (
+        "127.0.0.1 is loopback; refused unless private addresses are allowed"
+        " (TASKY_HTTP_ALLOW_PRIVATE=1)"
+    )
+
+
+@pytest.mark.timeout(30)
+def test_a_name_resolving_to_loopback_is_refused_by_default(server, ctx):
+    with pytest.raises(TaskFailed, match=r"127\.0\.0\.1 is loopback"):
+        run(ctx, Settings(), url=server.replace("127.0.0.1", "localhost") + "/json")
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize(
+    "url", ["http://169.254.169.254/latest/meta-data/", "http://[::ffff:169.254.169.254]/"]
+)
+def test_metadata_is_refused_even_when_private_addresses_are_allowed(ctx, url):
+    with pytest.raises(TaskFailed) as info:
+        run(ctx, url=url)
+    assert "is link-local (cloud metadata); always refused" in info.value.error
+    assert "TASKY_HTTP_ALLOW_PRIVATE" not in info.value.error
+
+
+@pytest.mark.timeout(30)
+def test_a_redirect_to_metadata_is_refused(server, ctx):
+    with pytest.raises(TaskFailed, match=r"^169\.254\.169\.254 is link-local"):
+        run(ctx, url=server + "/to-metadata")
+
+
+@pytest.mark.timeout(30)
 def test_connection_refused_fails(ctx):
     with pytest.raises(urllib.error.URLError):
         run(ctx, url="http://127.0.0.1:1/")
@@ -170,9 +218,7 @@ def test_connection_refused_fails(ctx):
 
 @pytest.mark.timeout(30)
 def test_body_is_read_one_byte_past_the_output_limit(server, ctx):
-    output = Http(Settings(output_limit=3)).perform(
-        Http.Config().load({"url": server + "/status/200"}), ctx
-    )
+    output = run(ctx, replace(LOCAL, output_limit=3), url=server + "/status/200")
     assert output["body"] == "stat"
 
 

@@ -1,0 +1,1 @@
+"""Webhooks: what a delivery sends (``signing``) and how one attempt goes out (``sender``)."""
