@@ -12,6 +12,7 @@ from tasky.models import Chain, ChainPage, FailurePolicy, Task, TaskState
 from tasky.requests import ChainRequest, StepRequest
 from tasky.service.base import Part, valid_config
 from tasky.service.tasks import new_task
+from tasky.service.webhooks import record_callbacks
 
 UNFINISHED = frozenset(TaskState) - {s for s in TaskState if s.is_terminal}
 
@@ -99,6 +100,7 @@ class Chains(Part):
         now = self.clock()
         template = chain_template(self, request, now)
         run = chain_run(template, now, now, idempotency_key=request.idempotency_key)
+        record_callbacks(self, [(run.chain.id, request.callback_url)])
         stored, created = self.store.create_chain(run.chain, run.steps)
         if created:
             self.engine.wake()

@@ -87,7 +87,7 @@ class WebhookStatements:
         listens)."""
         if not ids or not self._execute(db, _ANY_LISTENER).fetchone():
             return
-        tasks = []
+        tasks: list[Task] = []
         for part in chunks(sorted(ids)):
             sql = f"SELECT {TASK_COLUMNS} FROM tasks WHERE id IN {marks(part)}"
             tasks.extend(task_from_row(row) for row in self._execute(db, sql, part))
