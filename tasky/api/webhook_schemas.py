@@ -25,7 +25,7 @@ def _events_field() -> fields.List:
     return fields.List(
         fields.String(validate=validate.OneOf(EVENTS)),
         validate=validate.Length(min=1, max=len(EVENTS)),
-        metadata={"description": f"Default: {', '.join(DEFAULT_EVENTS)} (task.started opt-in)."},
+        metadata={"description": f"Default: all of {', '.join(DEFAULT_EVENTS)}."},
     )
 
 

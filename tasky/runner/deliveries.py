@@ -29,6 +29,8 @@ logger = logging.getLogger(__name__)
 IDLE_POLL = 1.0
 """Seconds between two looks at the outbox when nothing woke the dispatcher (another
 process's event on SQLite, an expired lease)."""
+PRUNE_EVERY = 60.0
+"""Seconds between two prunes of the deliveries older than ``TASKY_RETENTION``."""
 JITTER = 0.1
 """A retry waits its delay plus up to this fraction of it, so that the retries of many
 deliveries that failed together spread out."""
@@ -103,9 +105,13 @@ class Deliveries:
     # -- the dispatcher ----------------------------------------------------------------------
 
     def _run(self) -> None:
+        pruned_at = 0.0
         while not self._stopping.is_set():
             self._wake.clear()
             try:
+                if time.monotonic() - pruned_at > PRUNE_EVERY:
+                    self.store.prune_deliveries(self.clock() - self.settings.retention)
+                    pruned_at = time.monotonic()
                 wait = self._dispatch()
             except Exception as exc:  # an outage: the next pass tries again
                 logger.warning("cannot take webhook deliveries: %s", exc)

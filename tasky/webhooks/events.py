@@ -17,13 +17,11 @@ TASK_ENDED = {
     "skipped": "task.skipped",
 }
 """The event of each terminal state."""
-STARTED = "task.started"
 PING = "ping"
-EVENTS = (*TASK_ENDED.values(), STARTED)
+EVENTS = tuple(TASK_ENDED.values())
 """What an endpoint may subscribe to."""
-DEFAULT_EVENTS = tuple(TASK_ENDED.values())
-"""An endpoint created without ``events`` gets every terminal event (``task.started`` is
-opt-in)."""
+DEFAULT_EVENTS = EVENTS
+"""An endpoint created without ``events`` gets every event."""
 DELIVERY_STATES = ("pending", "delivered", "failed")
 
 

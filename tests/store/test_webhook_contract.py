@@ -199,8 +199,8 @@ def test_endpoints_read_page_change_rotate_ping_and_delete(store):
     )
     assert rest.next_cursor is None
     hook = hooks[0]
-    changed = store.update_webhook(hook.id, {"events": ["task.started"], "description": None})
-    assert (changed.events, changed.description) == (["task.started"], None)
+    changed = store.update_webhook(hook.id, {"events": ["task.skipped"], "description": None})
+    assert (changed.events, changed.description) == (["task.skipped"], None)
     rotated = store.update_webhook(
         hook.id, {"secret": "whsec_bmV3", "previous_secret": hook.secret, "previous_until": T0}
     )
