@@ -79,21 +79,24 @@ class WebhookStatements:
         """Store the deliveries of the terminal events of ``tasks`` (ended in ``db``'s
         transaction) for every endpoint and callback that wants them."""
         events = [(TASK_ENDED[task.status], task) for task in tasks if task.status in TASK_ENDED]
-        if events:
+        if events and self._execute(db, _ANY_LISTENER).fetchone():
             self._enqueue(db, events, now)
 
     def _enqueue_ended_ids(self, db: Any, ids: Sequence[str], now: float) -> None:
         """As :meth:`_enqueue_ended`, for tasks known by id (read only when someone
         listens)."""
         if not ids or not self._execute(db, _ANY_LISTENER).fetchone():
-            return
+            return  # checked first: the tasks are read only when someone listens
         tasks: list[Task] = []
         for part in chunks(sorted(ids)):
             sql = f"SELECT {TASK_COLUMNS} FROM tasks WHERE id IN {marks(part)}"
             tasks.extend(task_from_row(row) for row in self._execute(db, sql, part))
-        self._enqueue_ended(db, tasks, now)
+        events = [(TASK_ENDED[task.status], task) for task in tasks if task.status in TASK_ENDED]
+        self._enqueue(db, events, now)
 
     def _enqueue(self, db: Any, events: list[tuple[str, Task]], now: float) -> None:
+        if not events:
+            return
         targets = sorted(
             {t for _, task in events for t in (task.id, task.schedule_id, task.chain_id) if t}
         )
@@ -108,13 +111,13 @@ class WebhookStatements:
                     callbacks[row[0]] = row[1]
         rows: list[NewDelivery] = []
         for event, task in events:
-            payload = task_payload(event, task, now, OUTPUT_LIMIT)
-            for endpoint in endpoints:
-                if endpoint.wants(event, task):
-                    rows.append((endpoint.id, None, event, payload))
-            for target in (task.id, task.schedule_id, task.chain_id):
-                if target in callbacks:
-                    rows.append((None, callbacks[target], event, payload))
+            urls: list[tuple[str | None, str | None]]
+            urls = [(e.id, None) for e in endpoints if e.wants(event, task)]
+            ids = (task.id, task.schedule_id, task.chain_id)
+            urls.extend((None, callbacks[i]) for i in ids if i in callbacks)
+            if urls:
+                payload = task_payload(event, task, now, OUTPUT_LIMIT)
+                rows.extend((webhook_id, url, event, payload) for webhook_id, url in urls)
         self._insert_deliveries(db, rows, now)
 
     def _insert_deliveries(self, db: Any, rows: list[NewDelivery], now: float) -> list[Delivery]:
