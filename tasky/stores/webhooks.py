@@ -2,12 +2,10 @@
 
 Every transaction that ends a task calls :meth:`WebhookStatements._enqueue_ended` before it
 commits (``tasky.stores.deps``), so a delivery is stored with the change that caused it, or
-not at all: a crash between the end and the send loses nothing. With no endpoint and no
-callback, that costs one indexed read of two small tables per transaction.
+not at all: a crash between the end and the send loses nothing. While no endpoint and no
+callback is stored, that costs one constant read (``_ANY_LISTENER``) per transaction.
 
-A runner takes due deliveries under a lease, as it takes tasks (one statement, skipping rows
-another transaction holds on PostgreSQL); a delivery whose lease expired (its runner died
-during the send) is due again. The fence of an attempt's record is (id, owner, attempt).
+The runners' side of the outbox is ``tasky.stores.deliveries``.
 """
 
 from __future__ import annotations
@@ -16,38 +14,38 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from tasky.errors import NotFound, StateConflict
+from tasky.chain_runs import chain_status
+from tasky.errors import StateConflict
 from tasky.ids import new_ids
 from tasky.models import Task
+from tasky.stores.deliveries import (
+    DELIVERY,
+    ENDPOINT,
+    ENDPOINT_COLUMNS,
+    INSERT_DELIVERY,
+    DeliveryStatements,
+    no_webhook,
+)
 from tasky.stores.dialect import Dialect
-from tasky.stores.rows import TASK_COLUMNS, Columns, KeysetPage, chunks, marks, task_from_row
+from tasky.stores.rows import TASK_COLUMNS, KeysetPage, chunks, marks, task_from_row
 from tasky.webhooks.events import (
+    CHAIN_ENDED,
     PING,
     TASK_ENDED,
-    Attempt,
     Delivery,
-    DeliveryPage,
     Endpoint,
     EndpointPage,
+    chain_payload,
     ping_payload,
     task_payload,
 )
+
+CHAIN_EVENTS = set(CHAIN_ENDED.values())
 
 NewDelivery = tuple[str | None, str | None, str, dict[str, Any]]
 """A delivery to store: ``(webhook_id, url, event, payload)``."""
 OUTPUT_LIMIT = 64 * 1024
 """Bytes of a task's output (as JSON) that an event carries; a larger one is left out."""
-ANSWER_LIMIT = 1024
-"""Characters of a receiver's answer kept with its delivery."""
-
-ENDPOINT = Columns(Endpoint, {"events": json.loads}, encode={"events": json.dumps})
-DELIVERY = Columns(Delivery, {"payload": json.loads}, encode={"payload": json.dumps})
-ENDPOINT_COLUMNS = ENDPOINT.sql
-DELIVERY_COLUMNS = DELIVERY.sql
-INSERT_DELIVERY = (
-    f"INSERT INTO webhook_deliveries ({DELIVERY_COLUMNS})"
-    f" VALUES ({', '.join(['%s'] * DELIVERY.width)})"
-)
 EDITABLE = {"url", "events", "worker", "chain_id", "schedule_id", "description"}
 """The fields of an endpoint that ``update_webhook`` may change."""
 _LISTENERS = (
@@ -59,19 +57,10 @@ _LISTENERS = (
 chain): one round trip. A callback's row is marked by its last column."""
 
 
-class WebhookStatements:
+class WebhookStatements(DeliveryStatements):
     """The webhook side of :class:`~tasky.stores.sql.SQLStore` (mixed into it)."""
 
     dialect: Dialect
-
-    def _execute(self, db: Any, sql: str, params: Any = ()) -> Any:
-        raise NotImplementedError
-
-    def _read(self, sql: str, params: Any = ()) -> list[tuple]:
-        raise NotImplementedError
-
-    def _released(self, db: Any) -> None:
-        raise NotImplementedError
 
     # -- the outbox, written by the transitions ----------------------------------------------
 
@@ -118,7 +107,45 @@ class WebhookStatements:
             if urls:
                 payload = task_payload(event, task, now, OUTPUT_LIMIT)
                 rows.extend((webhook_id, url, event, payload) for webhook_id, url in urls)
+        wanted = any(set(e.events) & CHAIN_EVENTS for e in endpoints) or callbacks
+        steps = {task.chain_id: task for _, task in events if task.chain_id}
+        if steps and wanted:
+            rows.extend(self._chain_ends(db, steps, endpoints, callbacks, now))
         self._insert_deliveries(db, rows, now)
+
+    def _chain_ends(
+        self,
+        db: Any,
+        steps: dict[str, Task],
+        endpoints: list[Endpoint],
+        callbacks: dict[str, str],
+        now: float,
+    ) -> list[NewDelivery]:
+        """The deliveries of the chains (each named by one of its steps that ended in this
+        transaction) that have ended now; those which ended before had no step left to end."""
+        ids = sorted(steps)
+        counts: dict[str, dict[str, int]] = {}
+        chains: dict[str, tuple[str | None, float | None]] = {}
+        for chain_id, name, canceled_at, status, count in self._execute(
+            db, _CHAIN_COUNTS.format(ids=marks(ids)), ids
+        ):
+            counts.setdefault(chain_id, {})[status] = count
+            chains[chain_id] = (name, canceled_at)
+        rows: list[NewDelivery] = []
+        for chain_id, (name, canceled_at) in chains.items():
+            event = CHAIN_ENDED.get(chain_status(counts[chain_id], canceled_at))
+            if event is None:
+                continue
+            step = steps[chain_id]
+            urls: list[tuple[str | None, str | None]]
+            urls = [(e.id, None) for e in endpoints if e.wants(event, step)]
+            urls.extend(
+                (None, callbacks[i]) for i in (chain_id, step.schedule_id) if i in callbacks
+            )
+            if urls:
+                payload = chain_payload(event, chain_id, name, counts[chain_id], step, now)
+                rows.extend((webhook_id, url, event, payload) for webhook_id, url in urls)
+        return rows
 
     def _insert_deliveries(self, db: Any, rows: list[NewDelivery], now: float) -> list[Delivery]:
         """Insert pending deliveries ``(webhook_id, url, event, payload)``, due now, and wake
@@ -147,10 +174,6 @@ class WebhookStatements:
             self._execute(db, sql, ENDPOINT.to_row(endpoint))
         return endpoint
 
-    def get_webhook(self, webhook_id: str) -> Endpoint | None:
-        rows = self._read(f"SELECT {ENDPOINT_COLUMNS} FROM webhooks WHERE id = %s", (webhook_id,))
-        return ENDPOINT.from_row(rows[0]) if rows else None
-
     def list_webhooks(self, limit: int, cursor: str | None) -> EndpointPage:
         page = KeysetPage.of(ENDPOINT_COLUMNS, "webhooks", {}, cursor, limit)
         return EndpointPage(*page.read(self._read(page.sql, page.params), ENDPOINT.from_row))
@@ -169,7 +192,7 @@ class WebhookStatements:
                 {**params, "id": webhook_id},
             ).fetchone()
         if row is None:
-            raise _no_webhook(webhook_id)
+            raise no_webhook(webhook_id)
         return ENDPOINT.from_row(row)
 
     def delete_webhook(self, webhook_id: str) -> None:
@@ -178,7 +201,7 @@ class WebhookStatements:
             self._execute(db, "DELETE FROM webhook_deliveries WHERE webhook_id = %s", (webhook_id,))
             gone = self._execute(db, "DELETE FROM webhooks WHERE id = %s", (webhook_id,))
             if not gone.rowcount:
-                raise _no_webhook(webhook_id)
+                raise no_webhook(webhook_id)
 
     def ping_webhook(self, webhook_id: str, now: float) -> Delivery:
         """Store a ``ping`` delivery for the endpoint. Raises ``NotFound``, or
@@ -198,160 +221,13 @@ class WebhookStatements:
             sql = "INSERT INTO webhook_callbacks (target_id, url) VALUES (%s, %s)"
             db.cursor().executemany(self.dialect.sql(sql), callbacks)
 
-    def _endpoint(self, webhook_id: str) -> Endpoint:
-        endpoint = self.get_webhook(webhook_id)
-        if endpoint is None:
-            raise _no_webhook(webhook_id)
-        return endpoint
-
-    # -- deliveries --------------------------------------------------------------------------
-
-    def get_delivery(self, delivery_id: str) -> Delivery | None:
-        sql = f"SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE id = %s"
-        rows = self._read(sql, (delivery_id,))
-        return DELIVERY.from_row(rows[0]) if rows else None
-
-    def list_deliveries(self, webhook_id: str, limit: int, cursor: str | None) -> DeliveryPage:
-        """An endpoint's deliveries, newest first, keyset-paginated. Raises ``NotFound``."""
-        self._endpoint(webhook_id)
-        equal = {"webhook_id": webhook_id}
-        page = KeysetPage.of(DELIVERY_COLUMNS, "webhook_deliveries", equal, cursor, limit)
-        return DeliveryPage(*page.read(self._read(page.sql, page.params), DELIVERY.from_row))
-
-    def retry_delivery(self, delivery_id: str, now: float) -> Delivery:
-        """Make a delivery that is not being sent due now, with a fresh count of attempts
-        (its id stays). Raises ``NotFound``, or ``StateConflict`` while an attempt is on
-        its way or when its endpoint is disabled."""
-        with self._write() as db:  # type: ignore[attr-defined]
-            row = self._execute(
-                db,
-                f"UPDATE webhook_deliveries SET status = 'pending', attempts = 0,"
-                f" next_attempt_at = %(now)s, delivered_at = NULL WHERE id = %(id)s"
-                f" AND (lease_until IS NULL OR lease_until < %(now)s) AND (webhook_id IS NULL"
-                f" OR webhook_id IN (SELECT id FROM webhooks WHERE disabled_at IS NULL))"
-                f" RETURNING {DELIVERY_COLUMNS}",
-                {"id": delivery_id, "now": now},
-            ).fetchone()
-            if row is not None:
-                self._released(db)
-                return DELIVERY.from_row(row)
-        if self.get_delivery(delivery_id) is None:
-            raise NotFound(f"no webhook delivery {delivery_id!r}")
-        raise StateConflict("the delivery is being sent, or its webhook is disabled")
-
-    def next_delivery_at(self, now: float) -> float | None:
-        """When the first pending delivery that no live lease holds is due."""
-        sql = (
-            "SELECT next_attempt_at FROM webhook_deliveries WHERE status = 'pending'"
-            " AND (lease_until IS NULL OR lease_until < %s) ORDER BY next_attempt_at LIMIT 1"
-        )
-        rows = self._read(sql, (now,))
-        return rows[0][0] if rows else None
-
-    def claim_deliveries(
-        self, owner: str, limit: int, now: float, lease_until: float
-    ) -> list[tuple[Delivery, Endpoint | None]]:
-        """Take up to ``limit`` due pending deliveries (earliest first) that no live lease
-        holds, under ``owner``'s lease, counting an attempt; each with its endpoint (None for
-        a callback's). Each delivery is taken by exactly one caller."""
-        skip = " FOR UPDATE SKIP LOCKED" if self.dialect.skip_locked else ""
-        with self._write() as db:  # type: ignore[attr-defined]
-            rows = self._execute(
-                db,
-                f"UPDATE webhook_deliveries SET owner = %(owner)s, lease_until = %(until)s,"
-                f" attempts = attempts + 1 WHERE id IN (SELECT id FROM webhook_deliveries"
-                f" WHERE status = 'pending' AND next_attempt_at <= %(now)s"
-                f" AND (lease_until IS NULL OR lease_until < %(now)s)"
-                f" ORDER BY next_attempt_at, id LIMIT %(limit)s{skip})"
-                f" RETURNING {DELIVERY_COLUMNS}",
-                {"owner": owner, "until": lease_until, "now": now, "limit": limit},
-            ).fetchall()
-            deliveries = sorted(map(DELIVERY.from_row, rows), key=lambda d: d.next_attempt_at)
-            ids = sorted({d.webhook_id for d in deliveries if d.webhook_id})
-            endpoints = {}
-            if ids:
-                sql = f"SELECT {ENDPOINT_COLUMNS} FROM webhooks WHERE id IN {marks(ids)}"
-                endpoints = {e.id: e for e in map(ENDPOINT.from_row, self._execute(db, sql, ids))}
-        return [(d, endpoints.get(d.webhook_id or "")) for d in deliveries]
-
-    def record_attempt(self, delivery: Delivery, attempt: Attempt, now: float) -> bool:
-        """Record an attempt of a claimed ``delivery`` (fenced by its id, owner and attempt):
-        ``delivered``, ``pending`` again at ``retry_at``, or ``failed``. A 410 (``gone``)
-        disables the endpoint and fails its pending deliveries too. False when the fence no
-        longer held (the lease expired and another runner took the delivery)."""
-        if attempt.delivered:
-            status = "delivered"
-        else:
-            status = "pending" if attempt.retry_at is not None else "failed"
-        answer = None if attempt.answer is None else attempt.answer[:ANSWER_LIMIT]
-        with self._write() as db:  # type: ignore[attr-defined]
-            changed = self._execute(
-                db,
-                "UPDATE webhook_deliveries SET status = %(status)s,"
-                " next_attempt_at = coalesce(%(retry_at)s, next_attempt_at),"
-                " owner = NULL, lease_until = NULL, last_status = %(code)s,"
-                " last_latency = %(latency)s, last_answer = %(answer)s, last_error = %(error)s,"
-                " delivered_at = %(delivered_at)s WHERE id = %(id)s AND owner = %(owner)s"
-                " AND attempts = %(attempts)s AND status = 'pending'",
-                {
-                    "status": status,
-                    "retry_at": attempt.retry_at,
-                    "code": attempt.status,
-                    "latency": attempt.latency,
-                    "answer": answer,
-                    "error": attempt.error,
-                    "delivered_at": now if attempt.delivered else None,
-                    "id": delivery.id,
-                    "owner": delivery.owner,
-                    "attempts": delivery.attempts,
-                },
-            ).rowcount
-            if changed and attempt.gone and delivery.webhook_id is not None:
-                self._disable(db, delivery.webhook_id, "the receiver answered 410 Gone", now)
-        return bool(changed)
-
-    def _disable(self, db: Any, webhook_id: str, reason: str, now: float) -> None:
-        self._execute(
-            db,
-            "UPDATE webhooks SET disabled_at = %s, disabled_reason = %s WHERE id = %s",
-            (now, reason, webhook_id),
-        )
-        self._execute(
-            db,
-            "UPDATE webhook_deliveries SET status = 'failed', last_error = %s, owner = NULL,"
-            " lease_until = NULL WHERE webhook_id = %s AND status = 'pending'",
-            (f"webhook disabled: {reason}", webhook_id),
-        )
-
-    def delivery_counts(self) -> dict[str, int]:
-        """How many deliveries each status has."""
-        sql = "SELECT status, count(*) FROM webhook_deliveries GROUP BY status"
-        return dict(self._read(sql))
-
-    def prune_deliveries(self, finished_before: float) -> int:
-        """Delete deliveries delivered or failed before that instant (by their last
-        attempt's due time), and callbacks whose target is gone; how many deliveries went."""
-        with self._write() as db:  # type: ignore[attr-defined]
-            gone = self._execute(
-                db,
-                "DELETE FROM webhook_deliveries WHERE status != 'pending' AND next_attempt_at < %s",
-                (finished_before,),
-            ).rowcount
-            # Ids are time-ordered: a callback stored just before its target is kept.
-            self._execute(db, _ORPHAN_CALLBACKS, (new_ids(finished_before, 1)[0],))
-        return gone
-
-
-def _no_webhook(webhook_id: str) -> NotFound:
-    return NotFound(f"no webhook {webhook_id!r}")
-
 
 _ANY_LISTENER = (
     "SELECT 1 FROM webhooks WHERE disabled_at IS NULL"
     " UNION ALL SELECT 1 FROM webhook_callbacks LIMIT 1"
 )
-_ORPHAN_CALLBACKS = (
-    "DELETE FROM webhook_callbacks WHERE target_id < %s AND NOT EXISTS (SELECT 1 FROM tasks t"
-    " WHERE t.id = target_id) AND NOT EXISTS (SELECT 1 FROM schedules s WHERE s.id = target_id)"
-    " AND NOT EXISTS (SELECT 1 FROM chains c WHERE c.id = target_id)"
+_CHAIN_COUNTS = (
+    "SELECT c.id, c.name, c.canceled_at, t.status, count(*) FROM chains c"
+    " JOIN tasks t ON t.chain_id = c.id WHERE c.id IN {ids}"
+    " GROUP BY c.id, c.name, c.canceled_at, t.status"
 )

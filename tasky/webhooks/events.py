@@ -17,8 +17,14 @@ TASK_ENDED = {
     "skipped": "task.skipped",
 }
 """The event of each terminal state."""
+CHAIN_ENDED = {
+    "completed": "chain.completed",
+    "failed": "chain.failed",
+    "canceled": "chain.canceled",
+}
+"""The event of a chain's end, by the chain's status (``tasky.chain_runs.chain_status``)."""
 PING = "ping"
-EVENTS = tuple(TASK_ENDED.values())
+EVENTS = (*TASK_ENDED.values(), *CHAIN_ENDED.values())
 """What an endpoint may subscribe to."""
 DEFAULT_EVENTS = EVENTS
 """An endpoint created without ``events`` gets every event."""
@@ -46,10 +52,12 @@ class Endpoint:
     created_at: float = 0.0
 
     def wants(self, event: str, task: Task) -> bool:
+        """Whether the event of ``task`` (for a chain's event: of its last step to end)
+        is for this endpoint; the worker filter applies to a task's events only."""
         return (
             self.disabled_at is None
             and event in self.events
-            and self.worker in (None, task.worker)
+            and (self.worker in (None, task.worker) or event in CHAIN_ENDED.values())
             and self.chain_id in (None, task.chain_id)
             and self.schedule_id in (None, task.schedule_id)
         )
@@ -144,6 +152,24 @@ def task_payload(event: str, task: Task, now: float, output_limit: int) -> dict[
             "output": output,
             "output_truncated": truncated,
             "result_url": f"/tasky/v1/tasks/{task.id}/result",
+        },
+    }
+
+
+def chain_payload(
+    event: str, chain_id: str, name: str | None, counts: dict[str, int], task: Task, now: float
+) -> dict[str, Any]:
+    """The body of a chain's end: its steps counted by state."""
+    return {
+        "type": event,
+        "timestamp": iso(now),
+        "data": {
+            "chain_id": chain_id,
+            "name": name,
+            "status": event.split(".", 1)[1],
+            "schedule_id": task.schedule_id,
+            "steps": counts,
+            "chain_url": f"/tasky/v1/chains/{chain_id}",
         },
     }
 

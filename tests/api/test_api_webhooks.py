@@ -19,12 +19,13 @@ def create(client, **body):
     return answer.json
 
 
-def test_create_read_list_change_delete(client):
+def test_create_read_list_change_delete(client, clock):
     made = create(client, events=["task.failed"], filter={"worker": "greeter"}, description="d")
     assert made["secret"].startswith("whsec_")
     assert made["filter"] == {"worker": "Greeter", "chain_id": None, "schedule_id": None}
     one = client.get(f"{URL}/{made['webhook_id']}").json
     assert "secret" not in one and one["events"] == ["task.failed"] and one["enabled"] is True
+    clock.advance(1)  # ids are time-ordered: the second one is newer
     create(client)
     page = client.get(f"{URL}?limit=1").json
     assert len(page["webhooks"]) == 1 and page["next_cursor"]
@@ -59,6 +60,7 @@ def test_rotate_test_and_deliveries(client):
         ({"url": "http://169.254.169.254/latest"}, "url"),
         ({"url": "http://[fe80::1]/x"}, "url"),
         ({"url": "http://example.com", "events": ["task.exploded"]}, "events"),
+        ({"url": "http://example.com", "events": ["task.started"]}, "events"),
         ({"url": "http://example.com", "events": []}, "events"),
         ({"url": "http://example.com", "filter": {"worker": "nobody"}}, "filter"),
         ({"url": "http://example.com", "filter": {"color": "red"}}, "filter"),

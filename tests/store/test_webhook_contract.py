@@ -230,3 +230,50 @@ def test_prune_deliveries_keeps_pending_ones(store):
     store.record_attempt(done, Attempt(True, 200, 0.1, "", None, None), T0 + 20)
     assert store.prune_deliveries(T0 + 1000) == 1
     assert [d.status for d in store.list_deliveries(hook.id, 10, None).deliveries] == ["pending"]
+
+
+def chain_of(store, policy="continue", steps=2):
+    chain = Chain(id=new_id(T0), name="nightly", failure_policy=policy, created_at=T0)
+    first = new(chain_id=chain.id, step="a")
+    rest = [new(chain_id=chain.id, step=f"s{i}", depends_on=[first.id]) for i in range(steps - 1)]
+    store.create_chain(chain, [first, *rest])
+    return chain
+
+
+def test_a_chain_end_is_one_event_when_its_last_step_ends(store):
+    endpoint(store, events=["chain.completed", "chain.failed"], worker="sleeper")
+    chain = chain_of(store)
+    store.finish([outcome(claim_one(store), TaskState.COMPLETED)])
+    assert pending(store) == []
+    store.finish([outcome(claim_one(store, now=T0 + 1), TaskState.COMPLETED, at=T0 + 2)])
+    ((delivery, _),) = pending(store, now=T0 + 20)
+    assert delivery.event == "chain.completed"
+    data = delivery.payload["data"]
+    assert (data["chain_id"], data["name"], data["steps"]) == (chain.id, "nightly", {"completed": 2})
+
+
+def test_a_failing_step_of_a_cancel_all_chain_is_one_chain_failed(store):
+    endpoint(store, events=["chain.failed", "chain.canceled", "task.canceled"])
+    chain = chain_of(store, policy="cancel_all", steps=3)
+    store.finish([outcome(claim_one(store), TaskState.FAILED)])
+    got = sorted(d.event for d, _ in pending(store))
+    assert got == ["chain.failed", "task.canceled", "task.canceled"]
+    other = chain_of(store)
+    store.cancel_chain(other.id, T0)
+    chain_events = [d for d, _ in pending(store, now=T0 + 20) if d.event.startswith("chain.")]
+    assert [(d.event, d.payload["data"]["chain_id"]) for d in chain_events] == [
+        ("chain.canceled", other.id)
+    ]
+    assert chain.id != other.id
+
+
+def test_a_chain_callback_gets_its_steps_and_its_end(store):
+    chain = Chain(id=new_id(T0), name=None, failure_policy="continue", created_at=T0)
+    store.add_callbacks([(chain.id, "http://127.0.0.1:9/chain")])
+    store.create_chain(chain, [new(chain_id=chain.id, step="a")])
+    store.finish([outcome(claim_one(store), TaskState.COMPLETED)])
+    got = sorted((d.event, d.url) for d, _ in pending(store))
+    assert got == [
+        ("chain.completed", "http://127.0.0.1:9/chain"),
+        ("task.completed", "http://127.0.0.1:9/chain"),
+    ]
