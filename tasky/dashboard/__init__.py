@@ -43,6 +43,7 @@ NAV = (
     ("tasks", "/tasks", "Tasks"),
     ("schedules", "/schedules", "Schedules"),
     ("runners", "/runners", "Runners"),
+    ("webhooks", "/webhooks", "Webhooks"),
 )
 TIMEZONES = sorted(available_timezones())
 STATES = [state.value for state in TaskState]
