@@ -11,6 +11,7 @@ The runners' side of the outbox is ``tasky.stores.deliveries``.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -30,17 +31,22 @@ from tasky.stores.dialect import Dialect
 from tasky.stores.rows import TASK_COLUMNS, KeysetPage, chunks, marks, task_from_row
 from tasky.webhooks.events import (
     CHAIN_ENDED,
+    MISFIRED,
     PING,
+    STARTED,
     TASK_ENDED,
     Delivery,
     Endpoint,
     EndpointPage,
     chain_payload,
+    misfire_payload,
     ping_payload,
     task_payload,
 )
 
 CHAIN_EVENTS = set(CHAIN_ENDED.values())
+STARTED_TTL = 1.0
+"""Seconds a claim trusts its last reading of whether ``task.started`` is subscribed to."""
 
 NewDelivery = tuple[str | None, str | None, str, dict[str, Any]]
 """A delivery to store: ``(webhook_id, url, event, payload)``."""
@@ -61,6 +67,8 @@ class WebhookStatements(DeliveryStatements):
     """The webhook side of :class:`~tasky.stores.sql.SQLStore` (mixed into it)."""
 
     dialect: Dialect
+    _started_read_at = float("-inf")
+    _started_wanted = False
 
     # -- the outbox, written by the transitions ----------------------------------------------
 
@@ -83,9 +91,32 @@ class WebhookStatements(DeliveryStatements):
         events = [(TASK_ENDED[task.status], task) for task in tasks if task.status in TASK_ENDED]
         self._enqueue(db, events, now)
 
+    def _started_watched(self) -> bool:
+        """Whether an enabled endpoint subscribes to ``task.started``, as read at most
+        ``STARTED_TTL`` ago: a claim, the runners' hottest statement, then takes a transaction
+        that stores those events too. This process's own changes of endpoints are seen at
+        once; another's within ``STARTED_TTL``."""
+        now = time.monotonic()
+        if now - self._started_read_at > STARTED_TTL:
+            rows = self._read(_STARTED_WANTED, (f'%"{STARTED}"%',))
+            self._started_read_at = now
+            self._started_wanted = bool(rows)
+        return self._started_wanted
+
+    def _claim_announced(self, sql: str, params: Any, now: float) -> list[tuple]:
+        """Run a claim statement in a transaction that stores the ``task.started``
+        deliveries of what it claimed; its rows."""
+        with self._write() as db:  # type: ignore[attr-defined]
+            rows = self._execute(db, sql, params).fetchall()
+            started = [(STARTED, task_from_row(row)) for row in rows]
+            if started:
+                self._enqueue(db, started, now)
+        return rows
+
     def _enqueue(self, db: Any, events: list[tuple[str, Task]], now: float) -> None:
         if not events:
             return
+        ended = events[0][0] != STARTED
         targets = sorted(
             {t for _, task in events for t in (task.id, task.schedule_id, task.chain_id) if t}
         )
@@ -102,14 +133,14 @@ class WebhookStatements(DeliveryStatements):
         for event, task in events:
             urls: list[tuple[str | None, str | None]]
             urls = [(e.id, None) for e in endpoints if e.wants(event, task)]
-            ids = (task.id, task.schedule_id, task.chain_id)
+            ids = (task.id, task.schedule_id, task.chain_id) if ended else ()
             urls.extend((None, callbacks[i]) for i in ids if i in callbacks)
             if urls:
                 payload = task_payload(event, task, now, OUTPUT_LIMIT)
                 rows.extend((webhook_id, url, event, payload) for webhook_id, url in urls)
         wanted = any(set(e.events) & CHAIN_EVENTS for e in endpoints) or callbacks
         steps = {task.chain_id: task for _, task in events if task.chain_id}
-        if steps and wanted:
+        if steps and wanted and ended:
             rows.extend(self._chain_ends(db, steps, endpoints, callbacks, now))
         self._insert_deliveries(db, rows, now)
 
@@ -147,6 +178,24 @@ class WebhookStatements(DeliveryStatements):
                 rows.extend((webhook_id, url, event, payload) for webhook_id, url in urls)
         return rows
 
+    def _enqueue_misfire(
+        self, db: Any, schedule_id: str, due_at: float, run: Task | None, now: float
+    ) -> None:
+        """Store the ``schedule.misfired`` deliveries of a late tick (in its transaction)."""
+        rows = self._execute(db, _MISFIRE_LISTENERS, (f'%"{MISFIRED}"%',)).fetchall()
+        if not rows:
+            return
+        sql = "SELECT worker, misfire FROM schedules WHERE id = %s"
+        worker, policy = self._execute(db, sql, (schedule_id,)).fetchone()
+        run_id = None if run is None else run.id
+        payload = misfire_payload(schedule_id, worker, policy, due_at, run_id, now)
+        deliveries: list[NewDelivery] = [
+            (e.id, None, MISFIRED, payload)
+            for e in map(ENDPOINT.from_row, rows)
+            if e.wants_misfire(schedule_id, worker)
+        ]
+        self._insert_deliveries(db, deliveries, now)
+
     def _insert_deliveries(self, db: Any, rows: list[NewDelivery], now: float) -> list[Delivery]:
         """Insert pending deliveries ``(webhook_id, url, event, payload)``, due now, and wake
         the runners at commit."""
@@ -172,6 +221,7 @@ class WebhookStatements(DeliveryStatements):
         with self._write() as db:  # type: ignore[attr-defined]
             sql = f"INSERT INTO webhooks ({ENDPOINT_COLUMNS}) VALUES ({marks_})"
             self._execute(db, sql, ENDPOINT.to_row(endpoint))
+        self._started_read_at = float("-inf")
         return endpoint
 
     def list_webhooks(self, limit: int, cursor: str | None) -> EndpointPage:
@@ -191,6 +241,7 @@ class WebhookStatements(DeliveryStatements):
                 f"UPDATE webhooks SET {assignments} WHERE id = %(id)s RETURNING {ENDPOINT_COLUMNS}",
                 {**params, "id": webhook_id},
             ).fetchone()
+        self._started_read_at = float("-inf")
         if row is None:
             raise no_webhook(webhook_id)
         return ENDPOINT.from_row(row)
@@ -226,6 +277,10 @@ _ANY_LISTENER = (
     "SELECT 1 FROM webhooks WHERE disabled_at IS NULL"
     " UNION ALL SELECT 1 FROM webhook_callbacks LIMIT 1"
 )
+_MISFIRE_LISTENERS = (
+    f"SELECT {ENDPOINT_COLUMNS} FROM webhooks WHERE disabled_at IS NULL AND events LIKE %s"
+)
+_STARTED_WANTED = "SELECT 1 FROM webhooks WHERE disabled_at IS NULL AND events LIKE %s LIMIT 1"
 _CHAIN_COUNTS = (
     "SELECT c.id, c.name, c.canceled_at, t.status, count(*) FROM chains c"
     " JOIN tasks t ON t.chain_id = c.id WHERE c.id IN {ids}"

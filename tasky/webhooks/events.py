@@ -23,11 +23,13 @@ CHAIN_ENDED = {
     "canceled": "chain.canceled",
 }
 """The event of a chain's end, by the chain's status (``tasky.chain_runs.chain_status``)."""
+STARTED = "task.started"
+MISFIRED = "schedule.misfired"
 PING = "ping"
-EVENTS = (*TASK_ENDED.values(), *CHAIN_ENDED.values())
+EVENTS = (*TASK_ENDED.values(), STARTED, *CHAIN_ENDED.values(), MISFIRED)
 """What an endpoint may subscribe to."""
-DEFAULT_EVENTS = EVENTS
-"""An endpoint created without ``events`` gets every event."""
+DEFAULT_EVENTS = tuple(event for event in EVENTS if event != STARTED)
+"""An endpoint created without ``events`` gets every event but the opt-in ``task.started``."""
 DELIVERY_STATES = ("pending", "delivered", "failed")
 
 
@@ -60,6 +62,17 @@ class Endpoint:
             and (self.worker in (None, task.worker) or event in CHAIN_ENDED.values())
             and self.chain_id in (None, task.chain_id)
             and self.schedule_id in (None, task.schedule_id)
+        )
+
+    def wants_misfire(self, schedule_id: str, worker: str) -> bool:
+        """Whether a schedule's misfire is for this endpoint (one filtered on a chain gets
+        none)."""
+        return (
+            self.disabled_at is None
+            and MISFIRED in self.events
+            and self.schedule_id in (None, schedule_id)
+            and self.worker in (None, worker)
+            and self.chain_id is None
         )
 
     def secrets(self, now: float) -> list[str]:
@@ -170,6 +183,24 @@ def chain_payload(
             "schedule_id": task.schedule_id,
             "steps": counts,
             "chain_url": f"/tasky/v1/chains/{chain_id}",
+        },
+    }
+
+
+def misfire_payload(
+    schedule_id: str, worker: str, policy: str, due_at: float, run_id: str | None, now: float
+) -> dict[str, Any]:
+    """The body of a tick that fired late, after downtime: its due time, the schedule's
+    ``misfire`` policy, and the catch-up run it made (None with ``skip``, or ``overlap``)."""
+    return {
+        "type": MISFIRED,
+        "timestamp": iso(now),
+        "data": {
+            "schedule_id": schedule_id,
+            "worker": worker,
+            "due_at": iso(due_at),
+            "misfire": policy,
+            "task_id": run_id,
         },
     }
 

@@ -43,6 +43,19 @@ def test_a_finished_task_is_delivered_signed(make_runner):
     wait_for(lambda: statuses(service, endpoint) == [("delivered", 1, 200)])
 
 
+def test_started_comes_before_completed(make_runner):
+    service = make_runner(**FAST)
+    with receiver() as rx:
+        hook(service, rx.url + "/in", events=["task.started", "task.completed"])
+        task = service.submit("probe", {"config": {"mode": "sleep", "sleep": 0.3}}).task
+        wait_for(lambda: len(rx.received) == 2)
+    events = [json.loads(r.body) for r in rx.received]
+    assert [(e["type"], e["data"]["task_id"]) for e in events] == [
+        ("task.started", task.id),
+        ("task.completed", task.id),
+    ]
+
+
 def test_retries_keep_the_webhook_id_then_fail(make_runner):
     service = make_runner(**FAST)
     with receiver() as rx:

@@ -249,7 +249,11 @@ def test_a_chain_end_is_one_event_when_its_last_step_ends(store):
     ((delivery, _),) = pending(store, now=T0 + 20)
     assert delivery.event == "chain.completed"
     data = delivery.payload["data"]
-    assert (data["chain_id"], data["name"], data["steps"]) == (chain.id, "nightly", {"completed": 2})
+    assert (data["chain_id"], data["name"], data["steps"]) == (
+        chain.id,
+        "nightly",
+        {"completed": 2},
+    )
 
 
 def test_a_failing_step_of_a_cancel_all_chain_is_one_chain_failed(store):
@@ -277,3 +281,45 @@ def test_a_chain_callback_gets_its_steps_and_its_end(store):
         ("chain.completed", "http://127.0.0.1:9/chain"),
         ("task.completed", "http://127.0.0.1:9/chain"),
     ]
+
+
+def test_task_started_is_opt_in_and_stored_with_the_claim(store):
+    endpoint(store)
+    watcher = endpoint(store, events=["task.started"])
+    (task,) = add(store, new())
+    store.add_callbacks([(task.id, "http://127.0.0.1:9/cb")])
+    claimed = claim_one(store)
+    ((delivery, got),) = pending(store)
+    assert (delivery.event, got, delivery.payload["data"]["status"]) == (
+        "task.started",
+        watcher,
+        "running",
+    )
+    assert delivery.payload["data"]["task_id"] == claimed.id
+    store.update_webhook(watcher.id, {"events": ["task.failed"]})
+    add(store, new())
+    claim_one(store)
+    assert pending(store, now=T0 + 20) == []
+
+
+def test_a_misfired_tick_is_an_event_with_its_catch_up_run(store):
+    from .test_schedule_contract import run_of, schedule
+
+    hook = endpoint(store, events=["schedule.misfired"], worker="echo")
+    endpoint(store, events=["schedule.misfired"], chain_id="0" * 32)
+    stored = store.create_schedule(schedule())
+    on_time = store.fire_schedule(
+        stored.id, T0 + 10, T0 + 20, run_of(stored, T0 + 10), T0 + 10, False
+    )
+    assert on_time.won and pending(store) == []
+    late = store.fire_schedule(
+        stored.id, T0 + 20, T0 + 1010, run_of(stored, T0 + 1000), T0 + 1000, False, misfired=True
+    )
+    ((delivery, got),) = pending(store, now=T0 + 1001)
+    assert got == hook and delivery.event == "schedule.misfired"
+    data = delivery.payload["data"]
+    assert (data["schedule_id"], data["misfire"], data["task_id"]) == (
+        stored.id,
+        "run_once",
+        late.task.id,
+    )
