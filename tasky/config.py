@@ -105,6 +105,13 @@ class Settings:
             delays = ()
         if not delays or min(delays) < 0:
             raise ConfigError("TASKY_WEBHOOK_RETRIES must be seconds (>= 0), comma-separated")
+        if self.webhook_secret is not None:
+            from tasky.webhooks.signing import sign
+
+            try:
+                sign(self.webhook_secret, "check", 0, b"")
+            except ValueError as exc:
+                raise ConfigError(f"TASKY_WEBHOOK_SECRET: {exc}") from None
 
 
 def _parse(name: str, kind: str, raw: str) -> object:

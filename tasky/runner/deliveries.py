@@ -144,7 +144,11 @@ class Deliveries:
 
     def _deliver(self, delivery: Delivery, endpoint: Endpoint | None) -> None:
         try:
-            attempt = self._attempt(delivery, endpoint)
+            try:
+                attempt = self._attempt(delivery, endpoint)
+            except Exception as exc:  # a fault of this side: no attempt would do better
+                logger.exception("webhook delivery %s cannot be sent", delivery.id)
+                attempt = Attempt(False, None, None, None, f"cannot send: {exc}", retry_at=None)
             recorded = self.store.record_attempt(delivery, attempt, self.clock())
             if recorded:
                 metrics.attempted(delivery.event, attempt)
