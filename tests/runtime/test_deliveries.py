@@ -12,6 +12,7 @@ import pytest
 from standardwebhooks.webhooks import Webhook
 
 from tasky.requests import WebhookRequest
+from tests.metrics.helpers import local_scrape, value
 from tests.support import wait_for
 from tests.webhooks.receivers import hang, raw_server, receiver
 
@@ -30,6 +31,7 @@ def statuses(service, endpoint):
 
 def test_a_finished_task_is_delivered_signed(make_runner):
     service = make_runner(**FAST)
+    counted = value(local_scrape(), "tasky_webhook_attempts_total", result="delivered")
     with receiver() as rx:
         endpoint = hook(service, rx.url + "/in")
         task = service.submit("probe", {}).task
@@ -41,6 +43,11 @@ def test_a_finished_task_is_delivered_signed(make_runner):
     assert got.headers["User-Agent"].startswith("Tasky/")
     assert got.headers["Content-Type"] == "application/json"
     wait_for(lambda: statuses(service, endpoint) == [("delivered", 1, 200)])
+    wait_for(  # counted once recorded
+        lambda: (
+            value(local_scrape(), "tasky_webhook_attempts_total", result="delivered") == counted + 1
+        )
+    )
 
 
 def test_started_comes_before_completed(make_runner):
