@@ -22,7 +22,7 @@ from tasky.models import (
 )
 from tasky.requests import BatchRequest, TaskChanges, TaskRequest
 from tasky.service.base import Part, config_with_references, valid_config
-from tasky.service.webhooks import record_callbacks
+from tasky.service.webhooks import record_callbacks, valid_url
 from tasky.worker import Worker
 
 ConfigCheck = Callable[[dict[str, Any] | None], dict[str, Any]]
@@ -53,6 +53,8 @@ class Tasks(Part):
         ids = new_ids(now, len(batch.tasks))
         for index, (request, task_id) in enumerate(zip(batch.tasks, ids, strict=True)):
             try:
+                if request.callback_url is not None:
+                    valid_url(self, request.callback_url, "callback_url")
                 news.append(new_task(worker, request, now, task_id, check))
             except InvalidInput as exc:
                 errors[index] = exc.errors or {"_schema": [exc.message]}

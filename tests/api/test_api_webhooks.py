@@ -102,7 +102,8 @@ def test_callback_url_on_submits(client, store):
     batch = client.post(
         "/tasky/v1/workers/echo/batch", json={"tasks": [{"callback_url": "ftp://x"}, {}]}
     )
-    assert batch.status_code == 422 and "callback_url" in batch.json["errors"]
+    assert batch.status_code == 422
+    assert "callback_url" in batch.json["errors"]["tasks"]["0"]
     schedule = client.post(
         "/tasky/v1/workers/echo", json={"interval": 60, "callback_url": "http://127.0.0.1/s"}
     )
