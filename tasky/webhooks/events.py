@@ -146,7 +146,7 @@ def task_payload(event: str, task: Task, now: float, output_limit: int) -> dict[
     when its JSON is larger than ``output_limit`` bytes or was truncated when stored."""
     output: Any = task.output
     truncated = task.output_truncated
-    if output is not None and len(json.dumps(output)) > output_limit:
+    if truncated or (output is not None and len(json.dumps(output)) > output_limit):
         output, truncated = None, True
     return {
         "type": event,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from tasky.config import Settings
@@ -76,3 +78,5 @@ def test_a_large_output_is_left_out_of_the_payload():
     assert small["output"] == {"x": "y" * 99} and small["output_truncated"] is False
     assert large["output"] is None and large["output_truncated"] is True
     assert small["finished_at"] == "1970-01-01T00:00:02.000000Z"
+    cut = task_payload("task.completed", replace(task, output_truncated=True), 3.0, 1000)
+    assert (cut["data"]["output"], cut["data"]["output_truncated"]) == (None, True)
