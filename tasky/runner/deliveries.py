@@ -16,10 +16,12 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import cast
 
 from tasky.config import Settings
 from tasky.metrics import webhooks as metrics
+from tasky.stores.base import Store
+from tasky.stores.sql import SQLStore
 from tasky.webhooks import sender, signing
 from tasky.webhooks.events import Attempt, Delivery, Endpoint
 from tasky.webhooks.sender import Answer
@@ -69,10 +71,14 @@ class Deliveries:
     """Started and stopped by the runner; ``wake`` after an event may be stored."""
 
     def __init__(
-        self, settings: Settings, store: Any, owner: str, clock: Callable[[], float] = time.time
+        self,
+        settings: Settings,
+        store: Store,
+        owner: str,
+        clock: Callable[[], float] = time.time,
     ):
         self.settings = settings
-        self.store = store
+        self.store = cast(SQLStore, store)  # every store keeps webhooks (tasky.stores.sql)
         self.owner = owner
         self.clock = clock
         self.slots = settings.webhook_slots
@@ -90,8 +96,9 @@ class Deliveries:
         self.store.subscribe(self.wake)
 
     def stop(self, wait: float = 5.0) -> None:
-        """Stop taking deliveries; those being sent get ``wait`` seconds, the others are
-        sent again once their lease expires."""
+        """Stop taking deliveries (the dispatcher gets ``wait`` seconds to see it). An attempt
+        on its way ends on its own, within ``TASKY_WEBHOOK_TIMEOUT``; a claimed delivery not
+        sent yet is due again once its lease expires."""
         self._stopping.set()
         self._wake.set()
         if self._thread is not None:
