@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from tasky.ids import new_ids
-from tasky.models import Chain, NewTask, RunIf
+from tasky.models import Chain, NewTask, RunIf, TaskState
+
+UNFINISHED = frozenset(TaskState) - {s for s in TaskState if s.is_terminal}
 
 
 @dataclass(frozen=True)
@@ -56,3 +58,16 @@ def chain_run(
     ]
     chain = Chain(chain_id, template.get("name"), template["failure_policy"], now, idempotency_key)
     return ChainRun(chain, news)
+
+
+def chain_status(counts: dict[str, int], canceled_at: float | None) -> str:
+    """``running`` while a step is unfinished (``canceling`` after a cancel of the chain);
+    then ``canceled`` after a cancel, ``failed`` when a step failed or was canceled, else
+    ``completed`` (skipped steps included)."""
+    if any(counts.get(state, 0) for state in UNFINISHED):
+        return "canceling" if canceled_at is not None else "running"
+    if canceled_at is not None:
+        return "canceled"
+    if counts.get("failed") or counts.get("canceled"):
+        return "failed"
+    return "completed"

@@ -46,10 +46,25 @@ class Settings:
     metrics_store_gauges: bool = True
     """``/metrics`` reports the store's gauges (tasks waiting, running); on PostgreSQL every
     host sees the same store: one host is enough."""
+    webhook_secret: str | None = None
+    """Signs the deliveries to submits' ``callback_url`` (a ``whsec_`` secret); without it a
+    submit with a ``callback_url`` is refused."""
+    webhook_slots: int = 4
+    """Deliveries a runner sends at once, on threads of their own."""
+    webhook_timeout: float = 15.0
+    """Seconds one delivery attempt may take."""
+    webhook_retries: str = "0,5,300,1800,7200,18000,36000"
+    """Seconds before each attempt of a delivery, from the previous one's failure (the first
+    from the event); a delivery fails after that many attempts."""
 
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @property
+    def webhook_delays(self) -> tuple[float, ...]:
+        """``webhook_retries`` as numbers."""
+        return tuple(float(part) for part in self.webhook_retries.split(",") if part.strip())
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides) -> Settings:
@@ -79,9 +94,24 @@ class Settings:
             "lease",
             "poll_interval",
             "min_interval",
+            "webhook_slots",
+            "webhook_timeout",
         ):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"TASKY_{name.upper()} must be greater than 0")
+        try:
+            delays = self.webhook_delays
+        except ValueError:
+            delays = ()
+        if not delays or min(delays) < 0:
+            raise ConfigError("TASKY_WEBHOOK_RETRIES must be seconds (>= 0), comma-separated")
+        if self.webhook_secret is not None:
+            from tasky.webhooks.signing import sign
+
+            try:
+                sign(self.webhook_secret, "check", 0, b"")
+            except ValueError as exc:
+                raise ConfigError(f"TASKY_WEBHOOK_SECRET: {exc}") from None
 
 
 def _parse(name: str, kind: str, raw: str) -> object:

@@ -14,6 +14,7 @@ from flask import Flask
 from tasky import api, dashboard
 from tasky.config import Settings
 from tasky.metrics import exposition
+from tasky.metrics.webhooks import DeliveryGauges
 from tasky.registry import Registry
 from tasky.runner.api_only import ApiOnly
 from tasky.runner.process import RunnerProcess
@@ -54,7 +55,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     api.init_app(app, service)
     dashboard.init_app(app)
     gauges = exposition.StoreGauges.of(store.unfinished_counts, settings.database_url)
+    store_gauges = [gauges, DeliveryGauges(store.delivery_counts)]  # type: ignore[attr-defined]
     app.extensions[exposition.EXTENSION] = exposition.scrape_registry(
-        *([gauges] if settings.metrics_store_gauges else [])
+        *(store_gauges if settings.metrics_store_gauges else [])
     )
     return app

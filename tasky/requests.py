@@ -38,6 +38,8 @@ class TaskRequest:
     """Ids of the tasks this one waits for; ``run_if`` (default ``all_success``) decides
     whether it runs once they have ended."""
     run_if: str | None = None
+    callback_url: str | None = None
+    """Receives the task's terminal event, signed with ``TASKY_WEBHOOK_SECRET``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +59,8 @@ class ScheduleRequest:
     timeout: float | None = None
     max_retries: int = 0
     retry_backoff: float = 1.0
+    callback_url: str | None = None
+    """Receives the terminal event of each run."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +159,8 @@ class ChainRequest:
     name: str | None = None
     idempotency_key: str | None = None
     failure_policy: str = "continue"
+    callback_url: str | None = None
+    """Receives the terminal event of each step."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,3 +170,29 @@ class ChainScheduleRequest:
 
     chain: ChainRequest
     schedule: ScheduleRequest
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookRequest:
+    """An endpoint to create: its URL, the events it wants (None: every terminal event of a
+    task) and a filter of the tasks (each None for any)."""
+
+    url: str
+    events: list[str] | None = None
+    worker: str | None = None
+    chain_id: str | None = None
+    schedule_id: str | None = None
+    description: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookChanges(_Changes):
+    """An edit of an endpoint; ``enabled`` true enables a disabled one again."""
+
+    url: str | Unset = UNSET
+    events: list[str] | Unset = UNSET
+    worker: str | Unset | None = UNSET
+    chain_id: str | Unset | None = UNSET
+    schedule_id: str | Unset | None = UNSET
+    description: str | Unset | None = UNSET
+    enabled: bool | Unset = UNSET

@@ -46,5 +46,8 @@ def postgres_url(postgres_database):
     import psycopg
 
     with psycopg.connect(postgres_database, autocommit=True) as conn:
-        conn.execute("TRUNCATE tasks, task_deps, chains, schedules, runners")
+        conn.execute(
+            "TRUNCATE tasks, task_deps, chains, schedules, runners,"
+            " webhooks, webhook_callbacks, webhook_deliveries"
+        )
     return postgres_database

@@ -18,6 +18,7 @@ from tasky.api import (
     previews,
     schedules,
     tasks,
+    webhooks,
     workers,
 )
 from tasky.api.auth import require_token
@@ -66,5 +67,7 @@ def init_app(app: Flask, service: Service) -> TaskyApi:
     for module in (workers, tasks, previews, schedules, chains, health, dashboard, backup):
         api.register_blueprint(module.blp)
     api.register_blueprint(dashboard.bulk_blp)
+    api.register_blueprint(webhooks.blp)
+    api.register_blueprint(webhooks.deliveries_blp)
     app.register_blueprint(metrics.blp)
     return api

@@ -16,6 +16,7 @@ from tasky.api.schemas import (
     RequestSchema,
     TaskChangeSchema,
     TriggerSchema,
+    callback_url_field,
     retry_backoff_field,
 )
 from tasky.models import FailurePolicy
@@ -76,6 +77,7 @@ class ChainSubmitSchema(TriggerSchema):
         validate=NAME,
         metadata={"description": "A second submit with this key returns the first chain."},
     )
+    callback_url = callback_url_field()
     failure_policy = fields.String(
         validate=validate.OneOf([policy.value for policy in FailurePolicy]),
         metadata={

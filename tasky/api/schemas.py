@@ -123,6 +123,17 @@ class DependentSchema(OptionalFieldsSchema):
             raise ma.ValidationError({"run_if": ["Only with depends_on."]})
 
 
+def callback_url_field() -> fields.String:
+    return fields.String(
+        validate=validate.Length(min=1, max=2000),
+        metadata={
+            "description": "http(s) URL receiving the terminal events (task.completed, "
+            "task.failed, task.canceled, task.skipped) of this task, or of each run of a "
+            "schedule or each step of a chain, signed with TASKY_WEBHOOK_SECRET."
+        },
+    )
+
+
 class TaskSubmitSchema(TaskChangeSchema, DependentSchema):
     """Submitting one task."""
 
@@ -131,6 +142,7 @@ class TaskSubmitSchema(TaskChangeSchema, DependentSchema):
         validate=validate.Length(min=1, max=200),
         metadata={"description": "A second submit with this key returns the first task."},
     )
+    callback_url = callback_url_field()
 
 
 class TriggerSchema(OptionalFieldsSchema):

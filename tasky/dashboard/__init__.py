@@ -44,6 +44,7 @@ NAV = (
     ("schedules", "/schedules", "Schedules"),
     ("chains", "/chains", "Chains"),
     ("runners", "/runners", "Runners"),
+    ("webhooks", "/webhooks", "Webhooks"),
 )
 TIMEZONES = sorted(available_timezones())
 STATES = [state.value for state in TaskState]

@@ -10,6 +10,7 @@ from tasky.config import Settings
 from tasky.metrics import instruments
 from tasky.models import NewTask, RunnerStatus, Task
 from tasky.registry import Registry
+from tasky.runner.deliveries import Deliveries
 from tasky.runner.executor import Executor
 from tasky.runner.hooks import call_hooks, call_recovered
 from tasky.runner.identity import owner_id
@@ -40,6 +41,7 @@ class Runner:
         self.owner: str | None = None
         self.executor: Executor | None = None
         self.scheduler: Scheduler | None = None
+        self.deliveries: Deliveries | None = None
 
     @property
     def started(self) -> bool:
@@ -56,6 +58,8 @@ class Runner:
             self.settings, self.store, self.registry, self.executor, self.owner, self.clock
         )
         self.scheduler.start()
+        self.deliveries = Deliveries(self.settings, self.store, self.owner, self.clock)
+        self.deliveries.start()
         logger.info("runner %s started", self.owner)
 
     def stop(self) -> None:
@@ -64,6 +68,8 @@ class Runner:
         if self.scheduler is None or self.executor is None or self.owner is None:
             return
         self.scheduler.stop()
+        if self.deliveries is not None:
+            self.deliveries.stop()
         self.executor.shutdown(SHUTDOWN_WAIT)
         call_recovered(self.registry, self.store.recover(self.clock(), owner=self.owner))
         self.store.remove_runner(self.owner)
@@ -79,6 +85,8 @@ class Runner:
     def wake(self, worker: str | None = None, due_at: float | None = None) -> None:
         if self.scheduler is not None:
             self.scheduler.wake(worker, due_at)
+        if self.deliveries is not None and worker is None:
+            self.deliveries.wake()  # a ping or a retry of a delivery may have been stored
 
     def abort(self, task_id: str) -> None:
         if self.executor is not None:

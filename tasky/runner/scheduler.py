@@ -188,6 +188,7 @@ class Scheduler:
                 plan.task,
                 now,
                 skip_if_running=schedule.overlap == "skip",
+                misfired=plan.misfired,
             )
             if firing.won:
                 instruments.tick(

@@ -21,6 +21,7 @@ from tasky.service.engine import Engine
 from tasky.service.operations import Operations
 from tasky.service.schedules import Schedules
 from tasky.service.tasks import Tasks
+from tasky.service.webhooks import Webhooks
 from tasky.service.workers import Workers
 from tasky.stores.base import Store
 
@@ -29,8 +30,8 @@ __all__ = ["Engine", "Service"]
 
 class Service(Part):
     """``.workers``, ``.tasks``, ``.schedules``, ``.chains``, ``.operations``, ``.dashboard``,
-    ``.backup``: one method per action. Its ``settings``, ``store``, ``registry``, ``engine``
-    and ``clock`` are those of every part."""
+    ``.backup``, ``.webhooks``: one method per action. Its ``settings``, ``store``,
+    ``registry``, ``engine`` and ``clock`` are those of every part."""
 
     def __init__(
         self,
@@ -49,3 +50,4 @@ class Service(Part):
         self.operations = Operations(*parts)
         self.dashboard = Dashboard(*parts)
         self.backup = Backup(*parts)
+        self.webhooks = Webhooks(*parts)

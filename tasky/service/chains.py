@@ -6,14 +6,13 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from tasky.chain_runs import chain_run
+from tasky.chain_runs import chain_run, chain_status
 from tasky.errors import ChainNotFound, InvalidInput, NotFound, WorkerDisabled
 from tasky.models import Chain, ChainPage, FailurePolicy, Task, TaskState
 from tasky.requests import ChainRequest, StepRequest
 from tasky.service.base import Part, valid_config
 from tasky.service.tasks import new_task
-
-UNFINISHED = frozenset(TaskState) - {s for s in TaskState if s.is_terminal}
+from tasky.service.webhooks import record_callbacks
 
 
 @dataclass(frozen=True)
@@ -77,19 +76,6 @@ class ChainView:
         return layers
 
 
-def chain_status(counts: dict[str, int], canceled_at: float | None) -> str:
-    """``running`` while a step is unfinished (``canceling`` after a cancel of the chain);
-    then ``canceled`` after a cancel, ``failed`` when a step failed or was canceled, else
-    ``completed`` (skipped steps included)."""
-    if any(counts.get(state, 0) for state in UNFINISHED):
-        return "canceling" if canceled_at is not None else "running"
-    if canceled_at is not None:
-        return "canceled"
-    if counts.get("failed") or counts.get("canceled"):
-        return "failed"
-    return "completed"
-
-
 def chain_template(part: Part, request: ChainRequest, now: float) -> dict[str, Any]:
     """The chain's template (``tasky.chain_runs``), every step checked: ``InvalidInput``
     naming each step at fault (an unknown or disabled worker, a bad config, a duplicate
@@ -140,6 +126,7 @@ class Chains(Part):
         now = self.clock()
         template = chain_template(self, request, now)
         run = chain_run(template, now, now, idempotency_key=request.idempotency_key)
+        record_callbacks(self, [(run.chain.id, request.callback_url)])
         stored, created = self.store.create_chain(run.chain, run.steps)
         if created:
             self.engine.wake()

@@ -11,6 +11,7 @@ from tasky.requests import TRIGGER_FIELDS, ChainScheduleRequest, ScheduleChanges
 from tasky.schedules import run_of, trigger_of
 from tasky.service.base import Part, valid_config
 from tasky.service.chains import chain_template
+from tasky.service.webhooks import record_callbacks
 
 
 class Schedules(Part):
@@ -21,7 +22,8 @@ class Schedules(Part):
     def create_chain(self, request: ChainScheduleRequest) -> Schedule:
         """A schedule whose every tick stores one run of the chain (checked as a submit)."""
         template = chain_template(self, request.chain, self.clock())
-        return self._create("", {}, request.schedule, template)
+        schedule = replace(request.schedule, callback_url=request.chain.callback_url)
+        return self._create("", {}, schedule, template)
 
     def _create(
         self,
@@ -56,6 +58,7 @@ class Schedules(Part):
                 "the schedule would never fire",
                 errors={"end_at": ["No tick falls between start_at and end_at."]},
             )
+        record_callbacks(self, [(draft.id, request.callback_url)])
         schedule = self.store.create_schedule(replace(draft, next_run_at=first_run))
         self.engine.wake()
         return schedule

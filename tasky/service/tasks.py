@@ -22,6 +22,7 @@ from tasky.models import (
 )
 from tasky.requests import BatchRequest, TaskChanges, TaskRequest
 from tasky.service.base import Part, config_with_references, valid_config
+from tasky.service.webhooks import record_callbacks, valid_url
 from tasky.worker import Worker
 
 ConfigCheck = Callable[[dict[str, Any] | None], dict[str, Any]]
@@ -36,6 +37,7 @@ class Tasks(Part):
         worker = self.enabled_worker(worker_name)
         now = self.clock()
         new = new_task(worker, request, now, new_id(now), lambda c: valid_config(worker, c))
+        record_callbacks(self, [(new.id, request.callback_url)])
         task, created = self.engine.create_tasks([new])[0]
         if new.depends_on and created:  # released or skipped at once when its parents ended
             task = self.store.get_task(task.id) or task
@@ -51,11 +53,15 @@ class Tasks(Part):
         ids = new_ids(now, len(batch.tasks))
         for index, (request, task_id) in enumerate(zip(batch.tasks, ids, strict=True)):
             try:
+                if request.callback_url is not None:
+                    valid_url(self, request.callback_url, "callback_url")
                 news.append(new_task(worker, request, now, task_id, check))
             except InvalidInput as exc:
                 errors[index] = exc.errors or {"_schema": [exc.message]}
         if errors:
             raise InvalidInput("invalid tasks in batch", errors={"tasks": errors})
+        callbacks = [(n.id, r.callback_url) for n, r in zip(news, batch.tasks, strict=True)]
+        record_callbacks(self, callbacks)
         return [task for task, _ in self.engine.create_tasks(news)]
 
     # -- reading --------------------------------------------------------------------------------

@@ -268,6 +268,7 @@ class Store(ABC):
         task: NewTask | ChainRun | None,
         now: float,
         skip_if_running: bool,
+        misfired: bool = False,
     ) -> Firing:
         """Claim one tick, atomically: only if the schedule is active and its ``next_run_at``
         still equals ``due_at`` (compare-and-set, so each tick fires exactly once across every
@@ -276,7 +277,9 @@ class Store(ABC):
         ``skip_if_running`` the task is not inserted while the schedule's last task has not
         finished (for a chain schedule: while a step of its last chain has not); the tick is
         consumed all the same. ``task`` may be a chain run: its chain and steps are stored,
-        and ``last_task_id`` is its first step. ``won`` False: another caller had it."""
+        and ``last_task_id`` is its first step. ``won`` False: another caller had it. A
+        ``misfired`` tick (late, after downtime) stores its ``schedule.misfired`` webhook
+        deliveries in the same transaction."""
 
     @abstractmethod
     def run_schedule_now(self, schedule_id: str, task: NewTask | ChainRun, now: float) -> Task:

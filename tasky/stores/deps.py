@@ -13,17 +13,15 @@ of them is no longer blocked when the next gets its lock.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from tasky.errors import InvalidInput
 from tasky.models import NewTask, RunIf, Task
 from tasky.refs import MissingValue, resolve
 from tasky.stores.dialect import Dialect
-from tasky.stores.rows import ACTIVE, TASK_COLUMNS, TERMINAL, task_from_row
-
-CHUNK = 500
-"""Ids per ``IN (...)`` list: far below either database's limit of parameters."""
+from tasky.stores.rows import ACTIVE, TASK_COLUMNS, TERMINAL, chunks, marks, task_from_row
+from tasky.stores.webhooks import WebhookStatements
 
 RELEASE, SKIP, WAIT = "release", "skip", "wait"
 
@@ -53,15 +51,6 @@ def decide(
     return RELEASE, None
 
 
-def chunks(ids: Sequence[str]) -> Iterator[Sequence[str]]:
-    for start in range(0, len(ids), CHUNK):
-        yield ids[start : start + CHUNK]
-
-
-def marks(ids: Sequence[str]) -> str:
-    return "(" + ", ".join(["%s"] * len(ids)) + ")"
-
-
 CANCEL_SET = (
     f"status = CASE WHEN status IN {ACTIVE} THEN 'canceling' ELSE 'canceled' END,"
     f" finished_at = CASE WHEN status IN {ACTIVE} THEN NULL ELSE %s END"
@@ -69,8 +58,9 @@ CANCEL_SET = (
 """A cancel's change: a running task is flagged canceling, any other ends canceled now."""
 
 
-class Dependencies:
-    """The dependency side of :class:`~tasky.stores.sql.SQLStore` (mixed into it)."""
+class Dependencies(WebhookStatements):
+    """The dependency side of :class:`~tasky.stores.sql.SQLStore` (mixed into it); an end
+    stores its webhook deliveries too."""
 
     dialect: Dialect
 
@@ -111,6 +101,7 @@ class Dependencies:
         terminal = [task for task in ended if task.status.is_terminal]
         if not terminal:
             return
+        self._enqueue_ended(db, terminal, now)
         failed_chains = sorted(
             {t.chain_id for t in terminal if t.chain_id and t.status == "failed"}
         )
@@ -136,6 +127,7 @@ class Dependencies:
             (now, *chain_ids),
         ).fetchall()
         changed = sorted((task_from_row(row) for row in rows), key=lambda task: task.id)
+        self._enqueue_ended(db, changed, now)
         if any(task.status == "canceling" for task in changed):
             self._released(db)  # a flagged cancel wakes the runners too
         return changed
@@ -183,6 +175,7 @@ class Dependencies:
             ended.extend(ids)
         if releases:
             ended.extend(self._release(db, releases, now))
+        self._enqueue_ended_ids(db, ended, now)
         return ended
 
     def _release(self, db: Any, releases: list[tuple[str, Any]], now: float) -> list[str]:

@@ -311,18 +311,19 @@ class PostgresStore(SQLStore):
         return None if row is None else row[0]
 
     def claim(self, worker, owner, limit, due_before, now, lease_until) -> list[Task]:
-        with self._db() as db:
-            rows = db.execute(
-                CLAIM,
-                {
-                    "owner": owner,
-                    "lease_until": lease_until,
-                    "now": now,
-                    "worker": worker,
-                    "due_before": due_before,
-                    "limit": limit,
-                },
-            ).fetchall()
+        params = {
+            "owner": owner,
+            "lease_until": lease_until,
+            "now": now,
+            "worker": worker,
+            "due_before": due_before,
+            "limit": limit,
+        }
+        if self._started_watched():
+            rows = self._claim_announced(CLAIM, params, now)
+        else:
+            with self._db() as db:
+                rows = db.execute(CLAIM, params).fetchall()
         return in_due_order(task_from_row(row) for row in rows)
 
     def mark_queued(self, worker: str, due_after: float, now: float) -> None:

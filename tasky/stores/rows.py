@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
 from operator import attrgetter
 from typing import Any, Generic, TypeVar
@@ -123,6 +123,19 @@ RUNNER = Columns(
 )
 RUNNER_COLUMNS = RUNNER.sql
 runner_from_row = RUNNER.from_row
+
+
+CHUNK = 500
+"""Ids per ``IN (...)`` list: far below either database's limit of parameters."""
+
+
+def chunks(ids: Sequence[str]) -> Iterator[Sequence[str]]:
+    for start in range(0, len(ids), CHUNK):
+        yield ids[start : start + CHUNK]
+
+
+def marks(ids: Sequence[str]) -> str:
+    return "(" + ", ".join(["%s"] * len(ids)) + ")"
 
 
 def sql_in(states: Iterable[str]) -> str:

@@ -52,6 +52,10 @@ class ScheduleStatements:
 
         def _ended(self, db: Any, ended: Iterable[Task], now: float) -> None: ...
 
+        def _enqueue_misfire(
+            self, db: Any, schedule_id: str, due_at: float, run: Task | None, now: float
+        ) -> None: ...
+
     def create_schedule(self, schedule: Schedule) -> Schedule:
         fields = {name: getattr(schedule, name) for name in SCHEDULE_FIELDS}
         params = {**schedule_params(fields), "id": schedule.id, "created_at": schedule.created_at}
@@ -127,6 +131,7 @@ class ScheduleStatements:
         task: NewTask | ChainRun | None,
         now: float,
         skip_if_running: bool,
+        misfired: bool = False,
     ) -> Firing:
         with self._write() as db:
             # Concurrent callers take turns on the row (PostgreSQL's row lock, SQLite's one
@@ -141,9 +146,13 @@ class ScheduleStatements:
             if not won:
                 return Firing(False)
             self._wake(db)
-            if task is None or (skip_if_running and self._last_run_unfinished(db, schedule_id)):
-                return Firing(True)
-            created = self._record_run(db, schedule_id, task, now)
+            created = None
+            if task is not None and not (
+                skip_if_running and self._last_run_unfinished(db, schedule_id)
+            ):
+                created = self._record_run(db, schedule_id, task, now)
+            if misfired:
+                self._enqueue_misfire(db, schedule_id, due_at, created, now)
         return Firing(True, created)
 
     def run_schedule_now(self, schedule_id: str, task: NewTask | ChainRun, now: float) -> Task:

@@ -366,7 +366,11 @@ class SQLiteStore(SQLStore):
         ).fetchone()[0]
 
     def claim(self, worker, owner, limit, due_before, now, lease_until) -> list[Task]:
-        rows = self._change(CLAIM, (owner, lease_until, now, worker, due_before, limit)).rows
+        params = (owner, lease_until, now, worker, due_before, limit)
+        if self._started_watched():
+            rows = self._claim_announced(CLAIM, params, now)
+        else:
+            rows = self._change(CLAIM, params).rows
         return in_due_order(task_from_row(row) for row in rows)
 
     def mark_queued(self, worker: str, due_after: float, now: float) -> None:

@@ -239,8 +239,9 @@ def test_openapi_lists_every_route_with_schemas(app, client):
     assert spec["openapi"] == "3.0.3"
     assert spec["info"]["title"] == "Tasky" and spec["info"]["version"] == "v1"
     routes = api_routes(app)
-    # 5 worker, 11 task, 7 schedule, 7 chain, health, runners, live, overview, export, import
-    assert len(routes) == 36
+    # 5 worker, 11 task, 7 schedule, 7 chain, health, runners, live, overview, export, import,
+    # 8 webhook, 1 webhook delivery
+    assert len(routes) == 45
     assert ("/tasky/v1/runners", "get") in routes
     for path, method in routes:
         operation = spec["paths"][path][method]
