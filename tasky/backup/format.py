@@ -283,6 +283,8 @@ class _Record:
         self.types = [frozenset(k.types + ((type(None),) if null else ())) for k, null in kinds]
         self.non_negative = [i for i, (k, _) in enumerate(kinds) if k.non_negative]
         self.floats = [i for i, (k, _) in enumerate(kinds) if k.number and k is not COUNT]
+        assert len(self.floats) > 1, "an itemgetter of several indices gives a tuple"
+        self._float_types = itemgetter(*self.floats)
         self.strings = [(i, k.check) for i, (k, _) in enumerate(kinds)
                         if str in k.types]  # fmt: skip
         self.encoded = [i for i, (k, _) in enumerate(kinds) if k in (OBJECT, JSON)]
@@ -296,15 +298,17 @@ class _Record:
             values = list(self._values(record))
         except KeyError:
             return None
-        if not all(map(frozenset.__contains__, self.types, map(type, values))):
+        types = list(map(type, values))
+        if not all(map(frozenset.__contains__, self.types, types)):
             return None
         for i in self.non_negative:
             v = values[i]
             if v is not None and v < 0:
                 return None
-        for i in self.floats:
-            if type(values[i]) is int:
-                values[i] = float(values[i])
+        if int in self._float_types(types):  # an integer where a float is stored
+            for i in self.floats:
+                if types[i] is int:
+                    values[i] = float(values[i])
         try:
             for i, check in self.strings:  # ids, names, states: cheap checks of text
                 if values[i] is not None:
