@@ -10,12 +10,12 @@ then one line per chain (``"type": "chain"``), per schedule (``"type": "schedule
 one per task (``"type": "task"``),
 each with every stored field under the name of its model's field (``tasky.models``).
 Instants and durations in those lines are seconds (instants since the epoch, UTC) as the
-store holds them, written exactly (17 significant digits read back as the same float): a
+store holds them, written exactly (the shortest digits that read back as the same float): a
 restore is exact, and costs no date parsing. ``config`` and ``output`` are JSON values.
 
-Encoding a row is the hot loop of an export: each line is one ``%`` of a template, with no
-dictionary and no JSON encoder per row. Decoding checks every field of a line and turns it
-into the row a store inserts.
+Writing and reading lines are the hot loops of an export and an import: orjson does both
+(``Writer``, ``parse_line``), with the stored JSON text put in lines as it is, and each
+field's checks made by kind over the whole line at once.
 """
 
 from __future__ import annotations
@@ -26,9 +26,10 @@ import re
 from collections.abc import Callable
 from dataclasses import MISSING, dataclass, fields
 from datetime import UTC, datetime
-from json.encoder import encode_basestring_ascii as _quote
 from operator import itemgetter
 from typing import Any
+
+import orjson
 
 from tasky import __version__
 from tasky.errors import TaskyError
@@ -141,11 +142,16 @@ def _text(value: Any) -> str:
 def _object(value: Any) -> str:
     if not isinstance(value, dict):
         raise ValueError("must be a JSON object")
-    return json.dumps(value)
+    return _json(value)
 
 
 def _json(value: Any) -> str:
-    return json.dumps(value)
+    """The JSON text a store holds for a value: orjson's, or the standard library's for
+    what orjson does not write (integers beyond 64 bits, lone surrogates)."""
+    try:
+        return orjson.dumps(value).decode()
+    except orjson.JSONEncodeError:
+        return json.dumps(value)
 
 
 def _flag(value: Any) -> bool:
@@ -173,7 +179,8 @@ def _optional(check: Callable[[Any], Any]) -> Callable[[Any], Any]:
 @dataclass(frozen=True)
 class Kind:
     """What a field holds: its check (which converts the value to the store's type, or
-    raises ``ValueError`` with the reason), and the types that check may accept."""
+    raises ``ValueError`` with the reason), and the types of JSON values that check may
+    accept (exactly those types: ``bool`` is no number)."""
 
     check: Callable[[Any], Any]
     types: tuple[type, ...]
@@ -188,7 +195,7 @@ SECONDS = Kind(_seconds, (int, float), number=True, non_negative=True)
 COUNT = Kind(_count, (int,), number=True, non_negative=True)
 FLAG = Kind(_flag, (bool,))
 OBJECT = Kind(_object, (dict,))
-JSON = Kind(_json, (object,))
+JSON = Kind(_json, (dict, list, str, int, float, bool))
 
 
 def one_of(*allowed: str) -> Kind:
@@ -255,13 +262,12 @@ CHAIN_FIELDS: dict[str, tuple[Kind, bool]] = {
     "idempotency_key": (TEXT, True),
     "canceled_at": (INSTANT, True),
 }
-_INF = float("inf")
 
 
 class _Record:
-    """How a line of one kind is read: each field checked in turn (the slow path, which
-    names what is wrong), or, for a line that is whole and well typed, the same checks by
-    kind over all fields at once (the fast path, the import's hot loop)."""
+    """How a line of one kind is read: each field checked in turn (``checked``, the slow
+    path, which names what is wrong), or, for a line that is whole and well typed, the same
+    checks by kind over all fields at once (``fast``, the import's hot loop)."""
 
     def __init__(self, model: type, spec: dict[str, tuple[Kind, bool]]):
         self.names = [f.name for f in fields(model)]
@@ -274,34 +280,35 @@ class _Record:
             for f, check in zip(fields(model), self.checks, strict=True)
             if f.default is not MISSING
         }
-        self.types = [k.types + ((type(None),) if null else ()) for k, null in kinds]
-        self.numbers = [(i, k.non_negative, k is not COUNT) for i, (k, _) in enumerate(kinds)
-                        if k.number]  # fmt: skip
+        self.types = [frozenset(k.types + ((type(None),) if null else ())) for k, null in kinds]
+        self.non_negative = [i for i, (k, _) in enumerate(kinds) if k.non_negative]
+        self.floats = [i for i, (k, _) in enumerate(kinds) if k.number and k is not COUNT]
+        assert len(self.floats) > 1, "an itemgetter of several indices gives a tuple"
+        self._float_types = itemgetter(*self.floats)
         self.strings = [(i, k.check) for i, (k, _) in enumerate(kinds)
                         if str in k.types]  # fmt: skip
         self.encoded = [i for i, (k, _) in enumerate(kinds) if k in (OBJECT, JSON)]
 
-    def read(self, record: dict[str, Any]) -> tuple:
-        return self._fast(record) or self._checked(record)
-
-    def _fast(self, record: dict[str, Any]) -> tuple | None:
-        """The row, or None when anything is off: the slow path then says what."""
+    def fast(self, record: dict[str, Any]) -> tuple | None:
+        """The row, or None when anything is off: the slow path then says what. The values
+        are as orjson reads them, which has no NaN or infinity."""
         if len(record) != len(self.names):
             return None
         try:
             values = list(self._values(record))
         except KeyError:
             return None
-        if not all(map(isinstance, values, self.types)):
+        types = list(map(type, values))
+        if not all(map(frozenset.__contains__, self.types, types)):
             return None
-        for i, non_negative, to_float in self.numbers:
+        for i in self.non_negative:
             v = values[i]
-            if v is None:
-                continue
-            if type(v) is bool or not -_INF < v < _INF or (non_negative and v < 0):
+            if v is not None and v < 0:
                 return None
-            if to_float and type(v) is int:
-                values[i] = float(v)
+        if int in self._float_types(types):  # an integer where a float is stored
+            for i in self.floats:
+                if types[i] is int:
+                    values[i] = float(values[i])
         try:
             for i, check in self.strings:  # ids, names, states: cheap checks of text
                 if values[i] is not None:
@@ -310,10 +317,12 @@ class _Record:
             return None
         for i in self.encoded:
             if values[i] is not None:
-                values[i] = json.dumps(values[i])
+                values[i] = text = _json(values[i])
+                if "e+" in text:  # a large number: perhaps an integer orjson read as a float
+                    return None
         return tuple(values)
 
-    def _checked(self, record: dict[str, Any]) -> tuple:
+    def checked(self, record: dict[str, Any]) -> tuple:
         values = []
         for name, check in zip(self.names, self.checks, strict=True):
             if name in record:
@@ -330,11 +339,12 @@ class _Record:
         return tuple(values)
 
 
-KINDS = {
-    "task": _Record(Task, TASK_FIELDS),
-    "schedule": _Record(Schedule, SCHEDULE_FIELDS),
-    "chain": _Record(Chain, CHAIN_FIELDS),
+MODELS: dict[str, tuple[type, dict[str, tuple[Kind, bool]]]] = {
+    "task": (Task, TASK_FIELDS),
+    "schedule": (Schedule, SCHEDULE_FIELDS),
+    "chain": (Chain, CHAIN_FIELDS),
 }
+KINDS = {kind: _Record(model, spec) for kind, (model, spec) in MODELS.items()}
 
 
 def _no_constant(name: str) -> Any:
@@ -347,7 +357,27 @@ _decode = json.JSONDecoder(parse_constant=_no_constant).decode
 def parse_line(line: bytes) -> tuple[str, tuple]:
     """``("task" | "schedule" | "chain", row)``: the row to insert, its values in the order of the
     model's fields and in the store's types (``config`` and ``output`` as JSON text).
-    Raises ``Rejected`` with the reason."""
+    Raises ``Rejected`` with the reason.
+
+    A line is read by orjson and checked by the fast path; one that either refuses is read
+    again by the standard library and checked field by field, which says what is wrong. So
+    JSON's rules decide what a line may hold, not orjson's: integers beyond 64 bits (orjson
+    reads them as floats, hence the fast path's care with large numbers) and lone
+    surrogates (which it refuses) read as they always did."""
+    try:
+        record = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        record = None
+    if type(record) is dict:
+        kind = record.pop("type", None)
+        if type(kind) is str and kind in KINDS:
+            row = KINDS[kind].fast(record)
+            if row is not None:
+                return kind, row
+    return _checked_line(line)
+
+
+def _checked_line(line: bytes) -> tuple[str, tuple]:
     try:
         record = _decode(line.decode())
     except (ValueError, UnicodeDecodeError, RecursionError):
@@ -355,90 +385,38 @@ def parse_line(line: bytes) -> tuple[str, tuple]:
     if not isinstance(record, dict):
         raise Rejected("not a JSON object")
     kind = record.pop("type", None)
-    if kind not in KINDS:
+    if not isinstance(kind, str) or kind not in KINDS:
         raise Rejected('"type" must be "chain", "schedule" or "task"')
-    return kind, KINDS[kind].read(record)
+    return kind, KINDS[kind].checked(record)
 
 
 # -- encoding: a stored row as a line ----------------------------------------------------------
 
-_float = "%.17g".__mod__  # exact: 17 significant digits read back as the same float
 
+class Writer:
+    """Writes the rows of one kind (each in its model's field order, as the store holds
+    them) as lines. orjson writes each line in one call: floats in their shortest form that
+    reads back as the same float, text as UTF-8; the columns that hold JSON text go in as they
+    are (``orjson.Fragment``), a flag as ``true``/``false`` (SQLite holds 0 or 1).
 
-def _template(kind: str, model: type, spec: dict[str, tuple[Kind, bool]]) -> str:
-    """The line's ``%`` template: a float that is never null is written by the template
-    itself (``%.17g``, in C), every other value as the text given."""
-    marks = [
-        "%.17g" if spec[f.name][0] in (INSTANT, SECONDS) and not spec[f.name][1] else "%s"
-        for f in fields(model)
-    ]
-    pairs = ",".join(f'"{f.name}":{mark}' for f, mark in zip(fields(model), marks, strict=True))
-    return '{"type":"' + kind + '",' + pairs + "}\n"
+    A writer fills one dictionary again for each row, which costs less than a new one per
+    row: each export makes writers of its own."""
 
+    def __init__(self, kind: str):
+        model, spec = MODELS[kind]
+        self._names = [f.name for f in fields(model)]
+        self._record: dict[str, Any] = dict.fromkeys(["type", *self._names])
+        self._record["type"] = kind
+        self._texts = [name for name in self._names if spec[name][0] in (OBJECT, JSON)]
+        self._flags = [name for name in self._names if spec[name][0] is FLAG]
 
-_TASK = _template("task", Task, TASK_FIELDS)
-_SCHEDULE = _template("schedule", Schedule, SCHEDULE_FIELDS)
-_CHAIN = _template("chain", Chain, CHAIN_FIELDS)
-
-
-def _text_or_null(value: str | None) -> str:
-    return "null" if value is None else _quote(value)
-
-
-def _json_or_null(value: str | None) -> str:
-    """A column that holds JSON text, written as it is."""
-    return "null" if value is None else value
-
-
-def task_line(row: tuple) -> str:
-    """The line of a ``tasks`` row (its columns in ``Task``'s field order)."""
-    (
-        id_, worker, status, config, execute_at, created_at, started_at, finished_at,
-        attempts, max_retries, retry_backoff, timeout, schedule_id, idempotency_key, error,
-        output, output_truncated, owner, lease_until, lateness, queued_for, ran_for,
-        depends_on, run_if, skip_reason, chain_id, step, config_template,
-    ) = row  # fmt: skip
-    return _TASK % (
-        _quote(id_), _quote(worker), _quote(status), config, execute_at, created_at,
-        "null" if started_at is None else _float(started_at),
-        "null" if finished_at is None else _float(finished_at),
-        attempts, max_retries, retry_backoff, "null" if timeout is None else _float(timeout),
-        "null" if schedule_id is None else _quote(schedule_id),
-        "null" if idempotency_key is None else _quote(idempotency_key),
-        "null" if error is None else _quote(error), "null" if output is None else output,
-        "true" if output_truncated else "false", "null" if owner is None else _quote(owner),
-        "null" if lease_until is None else _float(lease_until),
-        "null" if lateness is None else _float(lateness), queued_for, ran_for,
-        _json_or_null(depends_on), _text_or_null(run_if), _text_or_null(skip_reason),
-        _text_or_null(chain_id), _text_or_null(step), _json_or_null(config_template),
-    )  # fmt: skip
-
-
-def schedule_line(row: tuple) -> str:
-    """The line of a ``schedules`` row (its columns in ``Schedule``'s field order)."""
-    (
-        id_, worker, config, cron, interval, timezone, status, next_run_at, created_at,
-        overlap, misfire, start_at, end_at, last_run_at, last_task_id, runs, timeout,
-        max_retries, retry_backoff, chain,
-    ) = row  # fmt: skip
-    return _SCHEDULE % (
-        _quote(id_), _quote(worker), config, "null" if cron is None else _quote(cron),
-        "null" if interval is None else _float(interval), _quote(timezone), _quote(status),
-        "null" if next_run_at is None else _float(next_run_at), created_at, _quote(overlap),
-        _quote(misfire), "null" if start_at is None else _float(start_at),
-        "null" if end_at is None else _float(end_at),
-        "null" if last_run_at is None else _float(last_run_at),
-        "null" if last_task_id is None else _quote(last_task_id), runs,
-        "null" if timeout is None else _float(timeout), max_retries, retry_backoff,
-        _json_or_null(chain),
-    )  # fmt: skip
-
-
-def chain_line(row: tuple) -> str:
-    """The line of a ``chains`` row (its columns in ``Chain``'s field order)."""
-    id_, name, failure_policy, created_at, idempotency_key, canceled_at = row
-    return _CHAIN % (
-        _quote(id_), _text_or_null(name), _quote(failure_policy), created_at,
-        _text_or_null(idempotency_key),
-        "null" if canceled_at is None else _float(canceled_at),
-    )  # fmt: skip
+    def __call__(self, row: tuple) -> bytes:
+        record = self._record
+        record.update(zip(self._names, row, strict=True))
+        for name in self._texts:
+            text = record[name]
+            if text is not None:
+                record[name] = orjson.Fragment(text)
+        for name in self._flags:
+            record[name] = bool(record[name])
+        return orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE)

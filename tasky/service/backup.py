@@ -20,12 +20,10 @@ from typing import Any
 from tasky.backup.format import (
     NotAnExport,
     Rejected,
-    chain_line,
+    Writer,
     header_line,
     parse_line,
     read_header,
-    schedule_line,
-    task_line,
 )
 from tasky.errors import TriggerError
 from tasky.models import ACTIVE_STATES, Schedule, Task
@@ -68,14 +66,14 @@ class Export:
 
     def chunks(self) -> Iterator[bytes]:
         yield self.header.encode()
-        for rows, line in (
-            (self._snapshot.chains(), chain_line),
-            (self._snapshot.schedules(), schedule_line),
-            (self._snapshot.tasks(), task_line),
+        for rows, kind in (
+            (self._snapshot.chains(), "chain"),
+            (self._snapshot.schedules(), "schedule"),
+            (self._snapshot.tasks(), "task"),
         ):
-            lines = map(line, rows)
-            while chunk := "".join(islice(lines, EXPORT_CHUNK)):
-                yield chunk.encode()
+            lines = map(Writer(kind), rows)
+            while chunk := b"".join(islice(lines, EXPORT_CHUNK)):
+                yield chunk
 
     def close(self) -> None:
         self._open.close()
@@ -131,7 +129,7 @@ class Backup(Part):
     ) -> None:
         rows: dict[str, list[tuple]] = {"chain": [], "schedule": [], "task": []}
         lines: dict[str, dict[str, int]] = {"chain": {}, "schedule": {}, "task": {}}
-        held = False
+        held: set[str] = set()
         for number, text in batch:
             if not text.strip():
                 continue
@@ -139,8 +137,9 @@ class Backup(Part):
                 kind, row = parse_line(text)
                 if kind == "schedule":
                     _check_trigger(row)
-                elif row[_TASK["status"]] in _HELD:
-                    row, held = _held_by(row, owner, taken_at), True
+                elif kind == "task" and row[_TASK["status"]] in _HELD:
+                    row = _held_by(row, owner, taken_at)
+                    held.add(row[0])
             except Rejected as exc:
                 report.reject(number, str(exc))
                 continue
@@ -151,9 +150,9 @@ class Backup(Part):
         report.count("schedules", schedules, lines["schedule"])
         report.count("tasks", tasks, lines["task"])
         if held:
-            recovered = self.store.recover(self.clock(), owner=owner)
-            report.recovered += len(recovered)
-            self.engine.ended(recovered)
+            # Counted as restored: a runner reaping expired leases may recover some first.
+            report.recovered += len(held & tasks.inserted)
+            self.engine.ended(self.store.recover(self.clock(), owner=owner))
 
 
 def _check_trigger(row: tuple) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import threading
 
-from tasky.backup.format import chain_line, parse_line, schedule_line, task_line
+from tasky.backup.format import Writer, parse_line
 from tasky.ids import new_id
 from tasky.models import Chain, NewTask, Outcome, Schedule, ScheduleState, TaskState
 from tasky.stores.rows import SCHEDULE, TASK
@@ -84,8 +84,8 @@ def test_a_snapshot_streams_more_rows_than_a_fetch(store):
 
 def moved(rows: tuple[list[tuple], list[tuple]]) -> tuple[list[tuple], list[tuple]]:
     """Rows of a snapshot as an import reads them from the export's lines."""
-    schedules = [parse_line(schedule_line(row).encode())[1] for row in rows[0]]
-    return schedules, [parse_line(task_line(row).encode())[1] for row in rows[1]]
+    schedules = [parse_line(Writer("schedule")(row))[1] for row in rows[0]]
+    return schedules, [parse_line(Writer("task")(row))[1] for row in rows[1]]
 
 
 def test_rows_restore_whole_into_another_store(store, tmp_path):
@@ -145,8 +145,8 @@ def test_a_chain_and_its_dependencies_restore_and_release_as_before(store, tmp_p
         source.create_chain(Chain(chain_id, "nightly", "cancel_all", T0, "key-1"), [parent, child])
         with source.snapshot() as snap:
             assert snap.counts() == (1, 0, 2)
-            chains = [parse_line(chain_line(row).encode())[1] for row in snap.chains()]
-            tasks = [parse_line(task_line(row).encode())[1] for row in snap.tasks()]
+            chains = [parse_line(Writer("chain")(row))[1] for row in snap.chains()]
+            tasks = [parse_line(Writer("task")(row))[1] for row in snap.tasks()]
         originals = [source.get_task(parent_id), source.get_task(child_id)]
         original_chain = source.get_chain(chain_id)
     finally:
