@@ -924,11 +924,25 @@ def render_table(r: dict, m: dict, sizes: Sizes, failures: dict) -> str:
             + "; bare Flask "
             + ", ".join(f"{x:.0f}" for x in sub["ref_runs"])
         )
+    latency = m.get("submit_latency", {})
+    for tool in ("wrk", "session"):
+        cases = latency.get(tool, {})
+        if cases and "skipped" not in cases:
+            notes.append(
+                f"one connection, {tool} rounds (p50/p99 ms): "
+                + "; ".join(
+                    f"{case} "
+                    + ", ".join(f"{x['p50_ms']:.2f}/{x['p99_ms']:.1f}" for x in got["rounds"])
+                    for case, got in cases.items()
+                )
+            )
     if sc:
         notes.append(
             f"scale: {sc['insert_seconds']:.1f} s wall for the insert (server side "
             f"{sc['insert_server_per_s']:,.0f} tasks/s), SQLite file "
-            f"{sc['db_mb']:.0f} MB; RSS " + ", ".join(f"{k} {v:.1f} MB" for k, v in rss.items())
+            f"{sc['db_mb']:.0f} MB; RSS "
+            + ", ".join(f"{k} {v:.1f} MB" for k, v in rss.items())
+            + f"; bare executemany of the same rows {sc['bare_insert_per_s']:,.0f} rows/s"
         )
     if pg.get("e2e_error"):
         notes.append(f"PostgreSQL: Tasky on PostgreSQL did not run: {pg['e2e_error']}")

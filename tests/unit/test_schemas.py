@@ -98,3 +98,13 @@ def test_other_bodies_take_the_full_load():
     assert schemas.SubmitSchema()._lean({"depends_on": ["a"]}) is None
     with pytest.raises(ma.ValidationError):
         BatchSchema().load({"tasks": [{}, {"cron": "* * * * *"}]})
+
+
+@pytest.mark.parametrize("schema_class", [schemas.SubmitSchema, schemas.BatchItemSchema])
+def test_the_lean_load_knows_every_rule_of_the_schema_beyond_its_fields(schema_class):
+    """The lean load applies ``_due`` itself; ``_rule_needs_parents`` and ``_no_schedule`` are
+    about fields it leaves to the full load; ``_request`` is its own result. A new rule of the
+    schema must be weighed against ``LEAN_FIELDS`` before this list grows."""
+    hooks = {name for found in schema_class._hooks.values() for name, *_ in found}
+    assert hooks <= {"_due", "_rule_needs_parents", "_no_schedule", "_request"}
+    assert schemas.LEAN_FIELDS <= set(schema_class().fields)
