@@ -6,7 +6,9 @@ the task). Measured twice: with ``wrk -c1`` (a native load generator: Debian's `
 figure is skipped, saying so, where it is not installed) and with a Python
 ``requests.Session`` in this process (what a Python client submitting one task at a time
 gets). Rounds alternate bare, later, now, so drift hits all alike; each percentile is the
-median over the rounds. The echo tasks of ``now`` are drained before the next round.
+median over the rounds, and a target's score the median of the rounds' own ratios (each
+round's figure over the bare one measured just before it). The echo tasks of ``now``
+complete before the next run.
 """
 
 from __future__ import annotations
@@ -77,6 +79,12 @@ def session_latency(port: int, path: str, body: bytes, count: int) -> dict:
             if answer.status_code != 201:
                 raise RuntimeError(f"POST {path}: {answer.status_code} {answer.text[:300]}")
     return {"p50_ms": percentile(times, 50), "p99_ms": percentile(times, 99), "requests": count}
+
+
+def paired_ratio(rounds: list[dict], references: list[dict], key: str) -> float | None:
+    """The median of each round's figure over the reference measured just before it."""
+    ratios = [r[key] / ref[key] for r, ref in zip(rounds, references, strict=True) if ref[key]]
+    return statistics.median(ratios) if ratios else None
 
 
 def _median(rounds: list[dict]) -> dict:
@@ -158,6 +166,7 @@ def targets(measured: dict[str, dict]) -> list[Target]:
                         limit,
                         at_most=True,
                         unit=" ms",
+                        paired=paired_ratio(cases[case]["rounds"], cases["bare"]["rounds"], pct),
                     )
                 )
     concurrent = measured.get("submit", {})

@@ -32,6 +32,9 @@ class Target:
     unit: str = ""
     note: str = ""
     """Why there is no measure, or what bounds it (a capped figure)."""
+    paired: float | None = None
+    """For a ratio whose figure alternates with its reference round by round: the median of
+    the rounds' own ratios, the score (drift between rounds moves both sides of each)."""
 
     @property
     def score(self) -> float | None:
@@ -40,6 +43,8 @@ class Target:
             return None
         if self.kind == "value":
             return self.measured
+        if self.paired is not None:
+            return self.paired
         if self.reference is None:
             return None
         if self.kind == "excess":

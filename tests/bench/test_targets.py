@@ -40,3 +40,13 @@ def test_the_table_lists_every_target_in_number_order_with_its_verdict():
     assert "MISSED" in table and "not measured (no run)" in table
     assert table.splitlines()[-1] == "0 met, 1 missed, 1 not measured"
     assert found[1].as_json()["score"] == 1.5
+
+
+def test_a_paired_ratio_is_the_median_of_each_rounds_own():
+    from bench.submit import paired_ratio
+
+    tasky = [{"p50_ms": 2.0}, {"p50_ms": 9.0}, {"p50_ms": 3.0}]
+    bare = [{"p50_ms": 1.0}, {"p50_ms": 10.0}, {"p50_ms": 1.0}]  # round 2: the machine slowed
+    ratio = paired_ratio(tasky, bare, "p50_ms")
+    assert ratio == 2.0
+    assert target(3.0, reference=1.0, paired=ratio).score == 2.0
