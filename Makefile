@@ -52,10 +52,17 @@ clean:
 
 # Benchmarks: the real service under gunicorn on loopback; table on stdout, figures
 # in bench/results/latest.json. `bench-quick` is the same with small sizes, under a minute.
-.PHONY: bench bench-quick
+.PHONY: bench bench-quick bench-tools
 
-bench: $(VENV)/.installed-test
+bench: $(VENV)/.installed-test bench-tools
 	$(BIN)/python -m bench.run
 
-bench-quick: $(VENV)/.installed-test
+bench-quick: $(VENV)/.installed-test bench-tools
 	$(BIN)/python -m bench.run --quick
+
+# The one-connection submit figure drives the server with wrk too (Debian's package); install
+# it where missing (as root). Without it that figure runs with requests.Session only.
+bench-tools:
+	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+		&& apt-get update -qq && apt-get install -y -qq wrk >/dev/null; } \
+		|| echo "no wrk: the one-connection submit figure uses requests.Session only"

@@ -21,6 +21,7 @@ from bench.client import Conn, HttpError, build_request, closed_loop
 from bench.noop_worker import NAME as NOOP
 from bench.noop_worker import count_starts, read_starts
 from bench.server import Server
+from bench.targets import Target
 
 MAX_BATCH = 10_000
 WAITING = ("scheduled", "queued", "running")
@@ -395,6 +396,9 @@ def fig_scale(
             inserted += count
         elapsed = time.perf_counter() - t0
         rss["stored"] = server.rss_mb()
+        from bench.references import bare_insert  # the bench's tasky: same schema and rows
+
+        reference = bare_insert(work / "scale-ref.db", n, batch, tomorrow, step)
         counts = stats(conn)
         if counts["scheduled"] != n:
             raise AssertionError(f"scale: {counts['scheduled']} scheduled, expected {n}")
@@ -415,6 +419,7 @@ def fig_scale(
             "insert_per_s": n / elapsed,
             "insert_seconds": elapsed,
             "insert_server_per_s": n / request_s,
+            "bare_insert_per_s": reference["rows_per_s"],
             "batch": batch,
             "rss": rss,
             "rss_mb": max(rss.values()),
@@ -552,3 +557,73 @@ def fig_ticks(root: Path, work: Path, *, n: int, interval: float, lead: float, c
         result = ticks_round(server, conn, n, interval, lead, cap)
         result["rss_mb"] = server.rss_mb()
     return result
+
+
+# -- the targets of these figures ----------------------------------------------------------------
+
+LATENESS_EXCESS_MS = 0.5
+LATENESS_MAX_MS = 5.0
+SCALE_RATIO = 0.5
+SCALE_RSS_MB = 150.0
+
+
+def _late_p99(figure: str, late: dict, floor: dict) -> Target:
+    """Target 1's p99: at most the bare ``Event.wait`` p99 of the run plus half a ms."""
+    return Target(
+        1,
+        figure,
+        late.get("p99_ms"),
+        floor.get("p99_ms"),
+        "bare Event.wait p99",
+        LATENESS_EXCESS_MS,
+        at_most=True,
+        kind="excess",
+        unit=" ms",
+        note="a lower bound" if late.get("not_started") else "",
+    )
+
+
+def targets(measured: dict[str, dict]) -> list[Target]:
+    """Target 1 (timer lateness against the bare ``Event.wait``, also with a million tasks
+    waiting) and target 5 (the scale insert against a bare ``executemany``; its RSS)."""
+    late = measured.get("lateness", {})
+    floor = late.get("floor", {})
+    scale = measured.get("scale", {})
+    count = f"{scale['tasks']:,} " if "tasks" in scale else ""
+    return [
+        _late_p99("timer lateness p99, SQLite", late, floor),
+        Target(
+            1,
+            "timer lateness max",
+            late.get("max_ms"),
+            None,
+            "",
+            LATENESS_MAX_MS,
+            at_most=True,
+            kind="value",
+            unit=" ms",
+        ),
+        _late_p99(
+            "timer lateness p99 while the scale tasks wait", scale.get("lateness", {}), floor
+        ),
+        Target(
+            5,
+            f"batch insert of {count}future tasks, tasks/s",
+            scale.get("insert_per_s"),
+            scale.get("bare_insert_per_s"),
+            "bare SQLite executemany",
+            SCALE_RATIO,
+            at_most=False,
+        ),
+        Target(
+            5,
+            "RSS of all server processes with them stored",
+            scale.get("rss_mb"),
+            None,
+            "",
+            SCALE_RSS_MB,
+            at_most=True,
+            kind="value",
+            unit=" MB",
+        ),
+    ]

@@ -29,7 +29,8 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: python bench/run.py
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench import backup, figures, noop_worker
+from bench import backup, figures, noop_worker, submit
+from bench.targets import Target, collect, not_measured, render
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = ROOT / "bench" / "results" / "latest.json"
@@ -61,7 +62,25 @@ KEYS = (
     "import_rows_per_s",
     "import_ref_rows_per_s",
     "export_submit_ratio",
+    "submit_c1_wrk_bare_p50_ms",
+    "submit_c1_wrk_bare_p99_ms",
+    "submit_c1_wrk_later_p50_ms",
+    "submit_c1_wrk_later_p99_ms",
+    "submit_c1_wrk_now_p50_ms",
+    "submit_c1_wrk_now_p99_ms",
+    "submit_c1_session_bare_p50_ms",
+    "submit_c1_session_bare_p99_ms",
+    "submit_c1_session_later_p50_ms",
+    "submit_c1_session_later_p99_ms",
+    "submit_c1_session_now_p50_ms",
+    "submit_c1_session_now_p99_ms",
+    "scale_bare_insert_per_s",
+    "scale_insert_ratio",
+    "targets",
 )
+"""The keys of ``latest.json`` besides ``machine``. ``targets``: each target of the
+performance issue with its figure, its in-run reference, its score and whether it is met
+(``bench.targets.Target.as_json``)."""
 
 
 @dataclass(frozen=True)
@@ -91,6 +110,9 @@ class Sizes:
     ticks_cap: float = 30.0  # seconds after end_at; later = lower bound
     backup_n: int = 1_000_000  # tasks exported and imported
     backup_rounds: int = 3
+    latency_rounds: int = 3  # target 2: one connection, sequential
+    latency_wrk_seconds: int = 5
+    latency_session_count: int = 2000
 
 
 FULL = Sizes("full")
@@ -105,6 +127,8 @@ QUICK = Sizes(
     submit_warmup=0.5,
     scale_n=20_000,
     backup_n=20_000,
+    latency_wrk_seconds=2,
+    latency_session_count=500,
     list_gets=50,
     pg_e2e_n=1000,
     pg_naive_n=2000,
@@ -130,6 +154,9 @@ SMOKE = Sizes(
     scale_batch=500,
     backup_n=1000,
     backup_rounds=1,
+    latency_rounds=1,
+    latency_wrk_seconds=1,
+    latency_session_count=30,
     list_gets=5,
     pg_e2e_n=100,
     pg_naive_n=100,
@@ -139,7 +166,41 @@ SMOKE = Sizes(
     ticks_cap=5.0,
 )
 
-FIGURES = ("lateness", "ticks", "e2e", "submit", "scale", "pg", "backup")
+FIGURES = ("lateness", "ticks", "e2e", "submit", "submit_latency", "scale", "pg", "backup")
+
+
+def _pg_targets(m: dict[str, dict]) -> list[Target]:
+    """Target 6: PostgreSQL with two servers against the naive claim loop; the scaling with
+    runner-only processes (1, 2, 3) has no figure yet."""
+    pg = m.get("pg", {})
+    return [
+        Target(
+            6,
+            "PostgreSQL end-to-end, 2 servers, tasks/s",
+            pg.get("e2e_tasks_per_s"),
+            pg.get("naive_claims_per_s"),
+            "naive SKIP LOCKED loop",
+            2.5,
+            at_most=False,
+            note=pg.get("skipped", ""),
+        ),
+        not_measured(6, "PostgreSQL, runner-only processes 1, 2, 3", "no figure yet", 1.0, False),
+    ]
+
+
+def _peers_targets(m: dict[str, dict]) -> list[Target]:
+    """Target 4 is measured by the peers' harness, beside this benchmark; its figures come
+    here once a module reads them."""
+    why = "the peers' harness (run_side.sh) reports it"
+    return [
+        not_measured(4, "end-to-end, batch submit / best durable peer", why, 2.0, False),
+        not_measured(4, "one POST per task / bare_post of the same client", why, 0.8, False),
+    ]
+
+
+TARGET_SOURCES = [figures.targets, submit.targets, _peers_targets, _pg_targets]
+"""Each a function of the measured figures giving its ``Target`` entries (bench.targets).
+A figure module adds its own here, beside its step in ``main``."""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -262,6 +323,16 @@ def main(argv: list[str] | None = None) -> int:
                 lateness_rounds=sizes.lateness_rounds,
             ),
         ),
+        (
+            "submit_latency",
+            lambda: submit.fig_submit_latency(
+                root,
+                work,
+                rounds=sizes.latency_rounds,
+                wrk_seconds=sizes.latency_wrk_seconds,
+                session_count=sizes.latency_session_count,
+            ),
+        ),
         ("pg", lambda: _pg(root, work, sizes, args.pg_url, args.pg_local)),
         (
             "backup",
@@ -283,10 +354,14 @@ def main(argv: list[str] | None = None) -> int:
     measured["recording"] = _recording_cost(work)
     measured["load"] = {"before": load_before, "after": os.getloadavg()[0]}
 
-    results = _results(measured)
+    found = collect(TARGET_SOURCES, measured)
+    results = _results(measured, found)
     results["machine"] = _machine(revision, shape, sizes, started, measured, failures, args)
     print()
     print(render_table(results, measured, sizes, failures))
+    print()
+    print("Targets, each against its reference measured in this run:")
+    print(render(found))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
     print(f"\nwrote {args.out}")
@@ -345,7 +420,7 @@ def _ready_ms(m: dict[str, dict]) -> float | None:
     return max(v["median_ms"] for v in ready.values()) if ready else None
 
 
-def _results(m: dict[str, dict]) -> dict:
+def _results(m: dict[str, dict], found: list[Target]) -> dict:
     def get(figure: str, *path: str):
         value = m.get(figure)
         for key in path:
@@ -385,6 +460,14 @@ def _results(m: dict[str, dict]) -> dict:
             else None
         ),
     }
+    for tool in ("wrk", "session"):
+        for case in ("bare", "later", "now"):
+            for pct in ("p50_ms", "p99_ms"):
+                out[f"submit_c1_{tool}_{case}_{pct}"] = get("submit_latency", tool, case, pct)
+    out["scale_bare_insert_per_s"] = get("scale", "bare_insert_per_s")
+    insert, bare = out["scale_insert_per_s"], out["scale_bare_insert_per_s"]
+    out["scale_insert_ratio"] = insert / bare if insert and bare else None
+    out["targets"] = [t.as_json() for t in found]
     assert tuple(out) == KEYS
     return out
 
@@ -841,11 +924,25 @@ def render_table(r: dict, m: dict, sizes: Sizes, failures: dict) -> str:
             + "; bare Flask "
             + ", ".join(f"{x:.0f}" for x in sub["ref_runs"])
         )
+    latency = m.get("submit_latency", {})
+    for tool in ("wrk", "session"):
+        cases = latency.get(tool, {})
+        if cases and "skipped" not in cases:
+            notes.append(
+                f"one connection, {tool} rounds (p50/p99 ms): "
+                + "; ".join(
+                    f"{case} "
+                    + ", ".join(f"{x['p50_ms']:.2f}/{x['p99_ms']:.1f}" for x in got["rounds"])
+                    for case, got in cases.items()
+                )
+            )
     if sc:
         notes.append(
             f"scale: {sc['insert_seconds']:.1f} s wall for the insert (server side "
             f"{sc['insert_server_per_s']:,.0f} tasks/s), SQLite file "
-            f"{sc['db_mb']:.0f} MB; RSS " + ", ".join(f"{k} {v:.1f} MB" for k, v in rss.items())
+            f"{sc['db_mb']:.0f} MB; RSS "
+            + ", ".join(f"{k} {v:.1f} MB" for k, v in rss.items())
+            + f"; bare executemany of the same rows {sc['bare_insert_per_s']:,.0f} rows/s"
         )
     if pg.get("e2e_error"):
         notes.append(f"PostgreSQL: Tasky on PostgreSQL did not run: {pg['e2e_error']}")

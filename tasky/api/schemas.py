@@ -4,6 +4,8 @@ trigger means is the trigger's to say, and the rest the service's. Responses: ``
 
 from __future__ import annotations
 
+from typing import Any
+
 import marshmallow as ma
 from marshmallow import fields, validate
 
@@ -189,7 +191,46 @@ class TriggerSchema(OptionalFieldsSchema):
     )
 
 
-class SubmitSchema(TriggerSchema, TaskSubmitSchema):
+LEAN_FIELDS = frozenset(
+    {"config", "execute_at", "delay", "timeout", "max_retries", "retry_backoff", "idempotency_key"}
+)
+"""The fields of a task whose rules are their fields' own, besides "execute_at or delay"."""
+
+
+class LeanTaskLoad(ma.Schema):
+    """A task's body of ``LEAN_FIELDS`` only is loaded field by field, each by its declared
+    field (its type, range and length checks), without marshmallow's schema pass: that pass
+    was most of the time a submit spent parsing, and of a batch's insert. Any other body,
+    and any that fails a check, is loaded in full, which words the errors."""
+
+    def load(self, data, *, many=None, partial=None, unknown=None):
+        many = self.many if many is None else many
+        items = data if many else [data]
+        if isinstance(items, list):
+            lean = []
+            for item in items:
+                request = self._lean(item)
+                if request is None:
+                    break
+                lean.append(request)
+            else:
+                return lean if many else lean[0]
+        return super().load(data, many=many, partial=partial, unknown=unknown)
+
+    def _lean(self, item: Any) -> TaskRequest | None:
+        if not isinstance(item, dict) or not item.keys() <= LEAN_FIELDS:
+            return None
+        try:
+            given: dict[str, Any] = {
+                name: self.fields[name].deserialize(v, name, item) for name, v in item.items()
+            }
+            _not_both_due_fields(given)
+        except ma.ValidationError:
+            return None
+        return TaskRequest(**given)
+
+
+class SubmitSchema(LeanTaskLoad, TriggerSchema, TaskSubmitSchema):
     """``POST /workers/<name>``: one task, or with ``cron`` or ``interval`` a schedule."""
 
     @ma.post_load
@@ -205,7 +246,7 @@ class TaskPatchSchema(TaskChangeSchema):
         return TaskChanges(**data)
 
 
-class BatchItemSchema(TaskSubmitSchema):
+class BatchItemSchema(LeanTaskLoad, TaskSubmitSchema):
     """The tasks of a batch (loaded ``many``): a batch creates tasks, never schedules."""
 
     @ma.pre_load(pass_collection=True)

@@ -7,10 +7,13 @@ new interpreter (``tasky runner --attach``), not a fork: it takes no thread, loc
 connection of the process that starts it, so it can start at any moment.
 
 - Tasks no longer share the GIL with requests: the runner has one of its own.
-- Single submits are handed to the runner over ``tasky.runner.channel``, and it stores them
-  (one blocking call for a request thread); batches are stored here, then the runner is
-  woken. When the runner does not answer, the HTTP process stores the task itself: nothing
-  is lost, and the next runner finds it.
+- A single submit that arrives while other submits of this process are in flight is handed
+  to the runner over ``tasky.runner.channel``, and it stores it (one blocking call for a
+  request thread, where storing it here would hand the GIL between the busy request threads
+  at each SQLite step); one that arrives alone is stored here (the channel's round trip costs
+  several times the insert), and so are batches, then the runner is woken. When the runner
+  does not answer, the HTTP process stores the task itself: nothing is lost, and the next
+  runner finds it.
 - The lifeline is a pipe whose write end only the HTTP processes hold: when the last of them
   is gone, the runner reads end-of-file and stops, handing its tasks back.
 - A runner that dies is reported at once (log, and ``/health`` answers 503 with the reason)
@@ -35,6 +38,7 @@ from tasky.registry import Registry
 from tasky.runner.channel import ChannelClient, RunnerGone, new_address
 from tasky.runner.hooks import call_hooks
 from tasky.runner.runner import store_and_wake
+from tasky.runner.scheduler import CLAIM_AHEAD
 from tasky.stores.base import Store
 
 logger = logging.getLogger(__name__)
@@ -62,6 +66,9 @@ class RunnerProcess:
         self._lifeline: int | None = None
         self._status = RunnerStatus("down", "the runner process is starting")
         self._stopping = threading.Event()
+        self._submitting = 0
+        """Single submits of this process in flight: see ``create_tasks``."""
+        self._submitting_lock = threading.Lock()
         os.register_at_fork(after_in_child=self._after_fork)
 
     def start(self) -> None:
@@ -84,21 +91,45 @@ class RunnerProcess:
     # -- the engine, as the service sees it -------------------------------------------------
 
     def create_tasks(self, tasks: list[NewTask]) -> list[tuple[Task, bool]]:
-        """A single task is handed to the runner, which stores it and starts it when due. A
-        batch is stored here, then the runner is woken: one request's many tasks would cost
-        the runner's GIL their pickling, for one blocking call saved per request."""
-        if len(tasks) == 1:
-            try:
-                return self.channel.create_tasks(tasks, self.store.get_task)
-            except RunnerGone as gone:
-                logger.warning("the runner process did not answer; storing the task here")
-                stored = self.store.get_task(tasks[0].id) if gone.sent else None
-                if stored is not None:  # it committed the task before it went
-                    return [(stored, True)]
+        """A single task submitted while another is in flight is handed to the runner, which
+        stores it and starts it when due. One submitted alone, and a batch, are stored here,
+        then the runner is woken: alone, the store's steps hand the GIL to no other request
+        thread; and one request's many tasks would cost the runner's GIL their pickling, for
+        one blocking call saved per request."""
+        if len(tasks) != 1:
+            return store_and_wake(self.store, tasks, self.wake)
+        with self._submitting_lock:
+            self._submitting += 1
+            alone = self._submitting == 1
+        try:
+            return store_and_wake(self.store, tasks, self.wake) if alone else self._hand_over(tasks)
+        finally:
+            with self._submitting_lock:
+                self._submitting -= 1
+
+    def _hand_over(self, tasks: list[NewTask]) -> list[tuple[Task, bool]]:
+        """The runner stores the tasks; when it does not answer, they are stored here."""
+        try:
+            return self.channel.create_tasks(tasks, self.store.get_task)
+        except RunnerGone as gone:
+            logger.warning("the runner process did not answer; storing the task here")
+            stored = self.store.get_task(tasks[0].id) if gone.sent else None
+            if stored is not None:  # it committed the task before it went
+                return [(stored, True)]
         return store_and_wake(self.store, tasks, self.wake)
 
     def wake(self, worker: str | None = None, due_at: float | None = None) -> None:
+        """Tell the runner, unless the tasks are due after its next full pass (every
+        ``poll_interval``; twice that, for a pass that runs late) and its claim-ahead: that
+        pass finds them, and the news would cost the request a wake-up of the runner process
+        (a quarter of a submit's time)."""
+        if worker is not None and due_at is not None and due_at > self._found_anyway_after():
+            return
         self.channel.tell("wake", worker, due_at)
+
+    def _found_anyway_after(self) -> float:
+        """The instant after which a task due is found by the runner's full pass in time."""
+        return time.time() + 2 * self.settings.poll_interval + CLAIM_AHEAD
 
     def abort(self, task_id: str) -> None:
         self.channel.tell("abort", task_id)

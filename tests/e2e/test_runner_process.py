@@ -51,7 +51,7 @@ def gone(pid: int) -> bool:
         return True
 
 
-def test_a_submit_is_stored_by_the_runner_process_and_runs_at_once(server_factory):
+def test_a_submit_runs_in_the_runner_process_at_once(server_factory):
     server = server_factory(env=SLOW_POLL)
     (runner,) = live_runners(server)
     task_id = server.submit("journal")
