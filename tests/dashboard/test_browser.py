@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 
-import pytest
 from playwright.sync_api import expect
 
 PAGES = ["/", "/workers", "/workers/sleeper", "/tasks", "/schedules", "/schedules/new", "/runners"]
@@ -95,7 +94,11 @@ def test_cron_schedule_in_berlin_previews_across_dst_and_pauses(server, tab_fact
     expect(page.locator("#s-status")).to_have_text("paused")
     page.get_by_role("button", name=re.compile("^Resume schedule")).click()
     expect(page.locator("#s-status")).to_have_text("active")
-    schedules = server.get("/tasky/v1/schedules/").json()["schedules"]
+    schedules = [  # the module's other tests make schedules of their own on this server
+        s
+        for s in server.get("/tasky/v1/schedules/").json()["schedules"]
+        if s["config"] == {"message": "tick"}
+    ]
     assert [s["status"] for s in schedules] == ["active"]
     assert schedules[0]["next_run_at"] == "2027-03-27T01:30:00.000000Z"
     tab.shot("schedule")
@@ -138,19 +141,16 @@ def test_the_theme_toggle_persists(tab):
     assert page.evaluate("getComputedStyle(document.body).backgroundColor") == "rgb(13, 17, 23)"
 
 
-@pytest.mark.parametrize("scheme", ["light", "dark"])
-def test_axe_finds_no_serious_violation(server, tab_factory, scheme):
+def test_axe_finds_no_serious_violation_in_either_scheme(server, tab):
     task_id = server.submit("echo", {"config": {"message": "hi"}})
     server.wait_finished(task_id)
     schedule = server.post("/tasky/v1/workers/echo", {"cron": "@daily"}).json()
-    tab = tab_factory(server, color_scheme=scheme)
     found = {}
     for path in [*PAGES, f"/tasks/{task_id}", f"/schedules/{schedule['schedule_id']}"]:
         tab.goto(path)
-        bad = tab.serious_violations()
+        bad = tab.violations_in_each_scheme(path.strip("/").replace("/", "_") or "overview")
         if bad:
             found[path] = bad
-        tab.shot(f"{path.strip('/').replace('/', '_') or 'overview'}-{scheme}")
     assert found == {}
 
 
