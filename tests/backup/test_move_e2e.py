@@ -17,7 +17,7 @@ from tests.support import wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
 
-TICK_LEAD = 10.0
+TICK_LEAD = 15.0
 """Seconds from the schedule's creation to its first tick, which comes after the export,
 the old server's stop and the import (the new server is up by then): it fires on the new
 store only."""
