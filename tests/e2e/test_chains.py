@@ -1,7 +1,8 @@
 """Chains and dependencies on real servers: several processes, crashes, one SQLite file.
 
 Most tests share one server of two processes (``server``), each looking at its own chains'
-tasks only; a test that needs more processes or a crash starts its own."""
+tasks only; a test that needs more processes or a crash starts its own, first (the shared
+server starts after those are gone)."""
 
 from __future__ import annotations
 
@@ -53,6 +54,31 @@ def server(module_server_factory):
     return module_server_factory(processes=2, env={"TASKY_ENABLE_BASH": "1"})
 
 
+def test_fan_in_of_50_parents_across_4_processes_releases_the_child_once(server_factory):
+    server = server_factory(processes=4)
+    parents = server.post(
+        "/tasky/v1/workers/journal/batch", {"tasks": [{"config": {"sleep": 0.3}}] * 50}
+    ).json()["task_ids"]
+    child = server.submit("journal", {"depends_on": parents})
+    assert server.wait_finished(child)["status"] == "completed"
+    runs = server.runs()
+    assert set(runs) == {*parents, child} and max(runs.values()) == 1
+    pids = {line.split()[1] for line in server.journal.read_text().splitlines()}
+    assert len(pids) > 1, "the parents did not end in several processes"
+
+
+def test_kill_9_between_a_parents_end_and_its_childs_claim(server_factory, tmp_path):
+    server = server_factory()
+    parent = server.submit("journal")
+    child = server.submit("journal", {"depends_on": [parent], "delay": 4})
+    assert server.wait_finished(parent)["status"] == "completed"
+    assert server.status(child) == "scheduled"  # released, not yet claimed
+    server.kill9()
+    again = server_factory(data=tmp_path)
+    assert again.wait_finished(child, timeout=20)["status"] == "completed"
+    assert again.runs()[child] == 1
+
+
 def test_a_sequence_runs_in_order(server):
     body = submit_chain(server, step("a"), step("b", ["a"]), step("c", ["b"]))
     assert wait_chain(server, body["chain_id"])["status"] == "completed"
@@ -68,19 +94,6 @@ def test_fan_out_then_fan_in(server):
     assert view["status"] == "completed" and view["counts"] == {"completed": 102}
     runs = server.runs(of=body["steps"].values())
     assert len(runs) == 102 and max(runs.values()) == 1
-
-
-def test_fan_in_of_50_parents_across_4_processes_releases_the_child_once(server_factory):
-    server = server_factory(processes=4)
-    parents = server.post(
-        "/tasky/v1/workers/journal/batch", {"tasks": [{"config": {"sleep": 0.3}}] * 50}
-    ).json()["task_ids"]
-    child = server.submit("journal", {"depends_on": parents})
-    assert server.wait_finished(child)["status"] == "completed"
-    runs = server.runs()
-    assert set(runs) == {*parents, child} and max(runs.values()) == 1
-    pids = {line.split()[1] for line in server.journal.read_text().splitlines()}
-    assert len(pids) > 1, "the parents did not end in several processes"
 
 
 def test_a_failure_runs_the_alert_and_the_cleanup_and_skips_the_rest(server):
@@ -174,18 +187,6 @@ def test_outputs_flow_into_config_and_tasky_inputs(server):
     inputs = json.loads(stdout["stdout"])
     assert inputs["make"]["status"] == "completed"
     assert inputs["make"]["output"]["value"]["name"] == "$(touch /tmp/never)"
-
-
-def test_kill_9_between_a_parents_end_and_its_childs_claim(server_factory, tmp_path):
-    server = server_factory()
-    parent = server.submit("journal")
-    child = server.submit("journal", {"depends_on": [parent], "delay": 4})
-    assert server.wait_finished(parent)["status"] == "completed"
-    assert server.status(child) == "scheduled"  # released, not yet claimed
-    server.kill9()
-    again = server_factory(data=tmp_path)
-    assert again.wait_finished(child, timeout=20)["status"] == "completed"
-    assert again.runs()[child] == 1
 
 
 def test_an_idempotent_chain_and_a_cycle(server):

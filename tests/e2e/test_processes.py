@@ -1,7 +1,8 @@
 """Several gunicorn processes on one SQLite file; crashes and restarts.
 
 The tests that crash or restart nothing share one server of four processes (``server``),
-each looking at its own tasks only."""
+each looking at its own tasks only; they come last, so that it starts after the others'
+servers are gone."""
 
 from __future__ import annotations
 
@@ -24,36 +25,6 @@ def server(module_server_factory):
 
 def journal_stats(server) -> dict:
     return server.get("/tasky/v1/workers/journal/statistics").json()
-
-
-def test_four_processes_run_each_task_exactly_once(server):
-    before = journal_stats(server)  # the module's other tests' tasks are counted too
-    ids = server.submit_batch("journal", 300)
-    ids += [server.submit("journal", {"delay": 0.2}) for _ in range(100)]
-    wait_for(lambda: sum(server.runs(of=ids).values()) >= 400, timeout=60)
-    for task_id in ids[:20] + ids[-20:]:
-        assert server.wait_finished(task_id)["status"] == "completed"
-    runs = server.runs(of=ids)
-    assert set(runs) == set(ids)
-    assert max(runs.values()) == 1
-    own = set(ids)
-    lines = [line.split() for line in server.journal.read_text().splitlines()]
-    pids = {pid for task_id, pid, *_ in lines if task_id in own}
-    assert len(pids) > 1, "the work was not shared between processes"
-    assert journal_stats(server)["submitted"] - before["submitted"] == 400
-    wait_for(
-        lambda: journal_stats(server)["completed"] - before["completed"] == 400,
-        timeout=30,
-    )
-
-
-def test_cancel_reaches_the_process_running_the_task(server):
-    for _ in range(3):
-        task_id = server.submit("sleeper", {"config": {"seconds": 60}})
-        wait_for(lambda: server.status(task_id) == "running")
-        resp = server.post(f"/tasky/v1/tasks/{task_id}/cancel")
-        assert resp.status_code == 202 and resp.json()["status"] == "canceling"
-        wait_for(lambda: server.status(task_id) == "canceled", timeout=1.5)
 
 
 def test_kill_9_loses_no_accepted_task(server_factory, tmp_path):
@@ -127,6 +98,36 @@ def _epoch(iso: str) -> float:
     from datetime import datetime
 
     return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+
+
+def test_four_processes_run_each_task_exactly_once(server):
+    before = journal_stats(server)  # the module's other tests' tasks are counted too
+    ids = server.submit_batch("journal", 300)
+    ids += [server.submit("journal", {"delay": 0.2}) for _ in range(100)]
+    wait_for(lambda: sum(server.runs(of=ids).values()) >= 400, timeout=60)
+    for task_id in ids[:20] + ids[-20:]:
+        assert server.wait_finished(task_id)["status"] == "completed"
+    runs = server.runs(of=ids)
+    assert set(runs) == set(ids)
+    assert max(runs.values()) == 1
+    own = set(ids)
+    lines = [line.split() for line in server.journal.read_text().splitlines()]
+    pids = {pid for task_id, pid, *_ in lines if task_id in own}
+    assert len(pids) > 1, "the work was not shared between processes"
+    assert journal_stats(server)["submitted"] - before["submitted"] == 400
+    wait_for(
+        lambda: journal_stats(server)["completed"] - before["completed"] == 400,
+        timeout=30,
+    )
+
+
+def test_cancel_reaches_the_process_running_the_task(server):
+    for _ in range(3):
+        task_id = server.submit("sleeper", {"config": {"seconds": 60}})
+        wait_for(lambda: server.status(task_id) == "running")
+        resp = server.post(f"/tasky/v1/tasks/{task_id}/cancel")
+        assert resp.status_code == 202 and resp.json()["status"] == "canceling"
+        wait_for(lambda: server.status(task_id) == "canceled", timeout=1.5)
 
 
 def test_four_processes_fire_each_schedule_tick_exactly_once(server):
