@@ -166,7 +166,8 @@ def test_task_detail_shows_output_and_timeline_and_clones_into_the_form(server, 
     page.get_by_role("button", name="Copy").click()
     expect(page.locator("#output-note")).to_have_text(re.compile("Copied|Selected"))
     page.get_by_role("link", name="Clone and edit").click()
-    expect(page.locator("[name='config.message']")).to_have_value("hello")
+    # a new page that builds its form from two reads: past 5 s on a loaded machine
+    expect(page.locator("[name='config.message']")).to_have_value("hello", timeout=LIVE)
     expect(page.locator("[name='max_retries']")).to_have_value("2")
     page.get_by_role("button", name="Submit").click()
     expect(page.locator("#form-result a[data-task-id]")).to_be_visible()
