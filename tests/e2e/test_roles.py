@@ -57,7 +57,9 @@ def test_an_api_node_and_two_runners_run_1000_tasks_exactly_once(
     assert health["runner"] == "off"
     first = runner_factory(database, api.journal)
     second = runner_factory(database, api.journal)
-    runners = wait_for(lambda: len(r := api.get("/tasky/v1/runners").json()["runners"]) == 2 and r)
+    runners = wait_for(  # a deadline for two interpreters starting on a loaded machine
+        lambda: len(r := api.get("/tasky/v1/runners").json()["runners"]) == 2 and r, timeout=60
+    )
     assert {r["pid"] for r in runners} == {first.pid, second.pid}
     assert all(r["status"] == "live" and "journal" in r["workers"] for r in runners)
 
