@@ -23,19 +23,20 @@ LEASE = 3.0
 
 @pytest.fixture
 def hosts(database, server_factory, tmp_path):
-    """Start servers ("hosts") on the database, all at once (as their processes do); each is
-    named by its data folder and gets ``env`` over the defaults."""
-
-    def start_one(name: str, processes: int, env: dict[str, str]):
-        data = tmp_path / name
-        data.mkdir()
-        return server_factory(processes, {"TASKY_DATABASE_URL": database, **env}, data)
+    """Start servers ("hosts") on the database, one after the other (the processes of each
+    start together); each is named by its data folder and gets ``env`` over the defaults."""
 
     def start(*names: str, processes: int = 2, env: dict[str, dict[str, str]] | None = None):
-        with ThreadPoolExecutor(len(names)) as pool:
-            return list(
-                pool.map(lambda name: start_one(name, processes, (env or {}).get(name, {})), names)
+        servers = []
+        for name in names:
+            data = tmp_path / name
+            data.mkdir()
+            servers.append(
+                server_factory(
+                    processes, {"TASKY_DATABASE_URL": database, **(env or {}).get(name, {})}, data
+                )
             )
+        return servers
 
     return start
 
