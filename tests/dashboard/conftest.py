@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.e2e.conftest import server_factory  # noqa: F401  (a fixture)
+from tests.e2e.conftest import module_server_factory, server_factory  # noqa: F401  (fixtures)
 
 CHROMIUM = os.environ.get("TASKY_TEST_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -82,13 +82,27 @@ class Tab:
     def serious_violations(self) -> list[str]:
         """What axe-core (vendored, served by the dashboard) finds serious or critical on the
         page shown, one line per rule."""
-        self.page.add_script_tag(url="/static/vendor/axe.min.js")
+        if not self.page.evaluate("typeof axe !== 'undefined'"):
+            self.page.add_script_tag(url="/static/vendor/axe.min.js")
         result = self.page.evaluate("axe.run(document, {resultTypes: ['violations']})")
         return [
             f"{v['id']}: {[n['target'] for n in v['nodes']]}"
             for v in result["violations"]
             if v["impact"] in ("serious", "critical")
         ]
+
+    def violations_in_each_scheme(self, name: str) -> dict[str, list[str]]:
+        """``serious_violations()`` of the page shown in the light, then the dark colour
+        scheme, by scheme where there are any; a screenshot of each (``name``-scheme). The
+        dashboard's colours follow the scheme through CSS alone: the page needs no reload."""
+        found = {}
+        for scheme in ("light", "dark"):
+            self.page.emulate_media(color_scheme=scheme)
+            bad = self.serious_violations()
+            if bad:
+                found[scheme] = bad
+            self.shot(f"{name}-{scheme}")
+        return found
 
     def shot(self, name: str) -> Path:
         SHOTS.mkdir(parents=True, exist_ok=True)
@@ -113,9 +127,11 @@ def tab_factory(browser):
         context.close()
 
 
-@pytest.fixture
-def server(server_factory):  # noqa: F811
-    return server_factory()
+@pytest.fixture(scope="module")
+def server(module_server_factory):  # noqa: F811
+    """One server for the module's tests: each opens tabs of its own and looks at its own
+    tasks, schedules and chains (a tab is cheap, a server is not)."""
+    return module_server_factory()
 
 
 @pytest.fixture

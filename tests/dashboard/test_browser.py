@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import re
 
-import pytest
 from playwright.sync_api import expect
+
+from tasky.dashboard import NAV
 
 PAGES = ["/", "/workers", "/workers/sleeper", "/tasks", "/schedules", "/schedules/new", "/runners"]
 LIVE = 20_000  # ms: status changes shown by polling, well within this
@@ -95,7 +96,11 @@ def test_cron_schedule_in_berlin_previews_across_dst_and_pauses(server, tab_fact
     expect(page.locator("#s-status")).to_have_text("paused")
     page.get_by_role("button", name=re.compile("^Resume schedule")).click()
     expect(page.locator("#s-status")).to_have_text("active")
-    schedules = server.get("/tasky/v1/schedules/").json()["schedules"]
+    schedules = [  # the module's other tests make schedules of their own on this server
+        s
+        for s in server.get("/tasky/v1/schedules/").json()["schedules"]
+        if s["config"] == {"message": "tick"}
+    ]
     assert [s["status"] for s in schedules] == ["active"]
     assert schedules[0]["next_run_at"] == "2027-03-27T01:30:00.000000Z"
     tab.shot("schedule")
@@ -138,19 +143,16 @@ def test_the_theme_toggle_persists(tab):
     assert page.evaluate("getComputedStyle(document.body).backgroundColor") == "rgb(13, 17, 23)"
 
 
-@pytest.mark.parametrize("scheme", ["light", "dark"])
-def test_axe_finds_no_serious_violation(server, tab_factory, scheme):
+def test_axe_finds_no_serious_violation_in_either_scheme(server, tab):
     task_id = server.submit("echo", {"config": {"message": "hi"}})
     server.wait_finished(task_id)
     schedule = server.post("/tasky/v1/workers/echo", {"cron": "@daily"}).json()
-    tab = tab_factory(server, color_scheme=scheme)
     found = {}
     for path in [*PAGES, f"/tasks/{task_id}", f"/schedules/{schedule['schedule_id']}"]:
         tab.goto(path)
-        bad = tab.serious_violations()
+        bad = tab.violations_in_each_scheme(path.strip("/").replace("/", "_") or "overview")
         if bad:
             found[path] = bad
-        tab.shot(f"{path.strip('/').replace('/', '_') or 'overview'}-{scheme}")
     assert found == {}
 
 
@@ -166,7 +168,8 @@ def test_task_detail_shows_output_and_timeline_and_clones_into_the_form(server, 
     page.get_by_role("button", name="Copy").click()
     expect(page.locator("#output-note")).to_have_text(re.compile("Copied|Selected"))
     page.get_by_role("link", name="Clone and edit").click()
-    expect(page.locator("[name='config.message']")).to_have_value("hello")
+    # a new page that builds its form from two reads: past 5 s on a loaded machine
+    expect(page.locator("[name='config.message']")).to_have_value("hello", timeout=LIVE)
     expect(page.locator("[name='max_retries']")).to_have_value("2")
     page.get_by_role("button", name="Submit").click()
     expect(page.locator("#form-result a[data-task-id]")).to_be_visible()
@@ -188,11 +191,13 @@ def test_the_keyboard_reaches_the_skip_link_the_navigation_and_the_theme(tab):
     skip = page.get_by_role("link", name="Skip to content")
     expect(skip).to_be_focused()
     expect(skip).to_be_in_viewport()
+    # Tab through the navigation until the theme toggle, bounded so a lost focus fails.
     focused = []
-    for _ in range(8):
+    while "Theme: auto" not in focused and len(focused) < 20:
         page.keyboard.press("Tab")
         focused.append(page.evaluate("document.activeElement.textContent.trim()"))
-    assert {"Overview", "Workers", "Tasks", "Schedules", "Runners", "Theme: auto"} <= set(focused)
+    nav = {label for _, _, label in NAV}
+    assert nav | {"Theme: auto"} <= set(focused)
     page.locator("#theme-toggle").focus()
     page.keyboard.press("Enter")
     expect(page.locator("#theme-toggle")).to_have_text("Theme: light")

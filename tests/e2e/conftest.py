@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 from collections import Counter
+from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
@@ -84,7 +85,8 @@ class Server:
                 stderr=log,
                 start_new_session=True,
             )
-        wait_for(self._ready, timeout=30, interval=0.05)
+        # A deadline, not a wait: a loaded machine starting several servers at once needs it.
+        wait_for(self._ready, timeout=60, interval=0.05)
         return self
 
     def _ready(self) -> bool:
@@ -123,6 +125,12 @@ class Server:
         assert resp.status_code == 201, resp.text
         return resp.json()["task_id"]
 
+    def submit_batch(self, worker: str, count: int) -> list[str]:
+        """Submit ``count`` tasks of default settings in one request."""
+        resp = self.post(f"/tasky/v1/workers/{worker}/batch", {"tasks": [{}] * count})
+        assert resp.status_code == 201, resp.text
+        return resp.json()["task_ids"]
+
     def status(self, task_id: str) -> str:
         return self.get(f"/tasky/v1/tasks/{task_id}/status").json()["status"]
 
@@ -136,11 +144,16 @@ class Server:
             timeout=timeout,
         )
 
-    def runs(self) -> Counter:
-        """How many times each task id was executed, from the journal."""
+    def runs(self, of: Iterable[str] | None = None) -> Counter:
+        """How many times each task id (of those in ``of``, where given: a shared server ran
+        other tests' tasks too) was executed, from the journal."""
         if not self.journal.exists():
             return Counter()
-        return Counter(line.split()[0] for line in self.journal.read_text().splitlines())
+        ran = Counter(line.split()[0] for line in self.journal.read_text().splitlines())
+        if of is None:
+            return ran
+        wanted = set(of)
+        return Counter({task_id: n for task_id, n in ran.items() if task_id in wanted})
 
 
 @pytest.fixture
@@ -155,6 +168,23 @@ def server_factory(tmp_path):
         cwd: Path = ROOT,
     ):
         server = Server(data or tmp_path, processes, env, argv, cwd)
+        servers.append(server)
+        return server.start()
+
+    yield make
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def module_server_factory(tmp_path_factory):
+    """Servers kept for a whole module (each in a data folder of its own): starting one costs
+    seconds, so tests that only look at their own tasks share it. A test that needs an empty
+    store, settings of its own or to stop its server takes ``server_factory``."""
+    servers = []
+
+    def make(processes: int = 1, env: dict[str, str] | None = None) -> Server:
+        server = Server(tmp_path_factory.mktemp("server"), processes, env)
         servers.append(server)
         return server.start()
 

@@ -1,4 +1,8 @@
-"""Chains and dependencies on real servers: several processes, crashes, one SQLite file."""
+"""Chains and dependencies on real servers: several processes, crashes, one SQLite file.
+
+Most tests share one server of two processes (``server``), each looking at its own chains'
+tasks only; a test that needs more processes or a crash starts its own, first (the shared
+server starts after those are gone)."""
 
 from __future__ import annotations
 
@@ -45,23 +49,9 @@ def task(server, task_id):
     return server.get(f"/tasky/v1/tasks/{task_id}").json()
 
 
-def test_a_sequence_runs_in_order(server_factory):
-    server = server_factory(processes=2)
-    body = submit_chain(server, step("a"), step("b", ["a"]), step("c", ["b"]))
-    assert wait_chain(server, body["chain_id"])["status"] == "completed"
-    a, b, c = (task(server, body["steps"][n]) for n in "abc")
-    assert a["finished_at"] <= b["started_at"] and b["finished_at"] <= c["started_at"]
-    assert max(server.runs().values()) == 1
-
-
-def test_fan_out_then_fan_in(server_factory):
-    server = server_factory(processes=2)
-    fan = [step(f"f{i}", ["root"]) for i in range(100)]
-    body = submit_chain(server, step("root"), *fan, step("join", [s["step"] for s in fan]))
-    view = wait_chain(server, body["chain_id"], timeout=60)
-    assert view["status"] == "completed" and view["counts"] == {"completed": 102}
-    runs = server.runs()
-    assert len(runs) == 102 and max(runs.values()) == 1
+@pytest.fixture(scope="module")
+def server(module_server_factory):
+    return module_server_factory(processes=2, env={"TASKY_ENABLE_BASH": "1"})
 
 
 def test_fan_in_of_50_parents_across_4_processes_releases_the_child_once(server_factory):
@@ -77,8 +67,36 @@ def test_fan_in_of_50_parents_across_4_processes_releases_the_child_once(server_
     assert len(pids) > 1, "the parents did not end in several processes"
 
 
-def test_a_failure_runs_the_alert_and_the_cleanup_and_skips_the_rest(server_factory):
+def test_kill_9_between_a_parents_end_and_its_childs_claim(server_factory, tmp_path):
     server = server_factory()
+    parent = server.submit("journal")
+    child = server.submit("journal", {"depends_on": [parent], "delay": 4})
+    assert server.wait_finished(parent)["status"] == "completed"
+    assert server.status(child) == "scheduled"  # released, not yet claimed
+    server.kill9()
+    again = server_factory(data=tmp_path)
+    assert again.wait_finished(child, timeout=20)["status"] == "completed"
+    assert again.runs()[child] == 1
+
+
+def test_a_sequence_runs_in_order(server):
+    body = submit_chain(server, step("a"), step("b", ["a"]), step("c", ["b"]))
+    assert wait_chain(server, body["chain_id"])["status"] == "completed"
+    a, b, c = (task(server, body["steps"][n]) for n in "abc")
+    assert a["finished_at"] <= b["started_at"] and b["finished_at"] <= c["started_at"]
+    assert server.runs(of=body["steps"].values()) == dict.fromkeys(body["steps"].values(), 1)
+
+
+def test_fan_out_then_fan_in(server):
+    fan = [step(f"f{i}", ["root"]) for i in range(100)]
+    body = submit_chain(server, step("root"), *fan, step("join", [s["step"] for s in fan]))
+    view = wait_chain(server, body["chain_id"], timeout=60)
+    assert view["status"] == "completed" and view["counts"] == {"completed": 102}
+    runs = server.runs(of=body["steps"].values())
+    assert len(runs) == 102 and max(runs.values()) == 1
+
+
+def test_a_failure_runs_the_alert_and_the_cleanup_and_skips_the_rest(server):
     body = submit_chain(
         server,
         step("work", fail=True),
@@ -100,8 +118,7 @@ def test_a_failure_runs_the_alert_and_the_cleanup_and_skips_the_rest(server_fact
     assert steps_of(view)["report"]["skip_reason"] == f"upstream failed: {body['steps']['work']}"
 
 
-def test_cancel_all_stops_the_other_branches(server_factory):
-    server = server_factory()
+def test_cancel_all_stops_the_other_branches(server):
     body = submit_chain(
         server,
         step("slow", sleep=60),
@@ -114,8 +131,7 @@ def test_cancel_all_stops_the_other_branches(server_factory):
     assert got == {"slow": "canceled", "after": "canceled", "bad": "failed"}
 
 
-def test_cancel_mid_run_no_step_completes_after_the_answer(server_factory):
-    server = server_factory(processes=2)
+def test_cancel_mid_run_no_step_completes_after_the_answer(server):
     body = submit_chain(
         server,
         step("a", sleep=60),
@@ -134,13 +150,12 @@ def test_cancel_mid_run_no_step_completes_after_the_answer(server_factory):
     assert view["status"] == "canceled"
     assert {s["status"] for s in view["steps"]} == {"canceled"}
     time.sleep(0.5)  # nothing released after the cancel may run: d (all_done) included
-    assert set(server.runs()) == {ids["a"], ids["b"]}
+    assert set(server.runs(of=ids.values())) == {ids["a"], ids["b"]}
 
 
-def test_retry_reruns_the_failed_steps_and_their_dependents(server_factory, tmp_path):
+def test_retry_reruns_the_failed_steps_and_their_dependents(server, tmp_path):
     flag = tmp_path / "fail-once"
     flag.touch()
-    server = server_factory(env={"TASKY_ENABLE_BASH": "1"})
     bash = {"step": "flaky", "worker": "bash", "config": {"command": f"! rm {flag}"}}
     body = submit_chain(server, step("a"), {**bash, "depends_on": ["a"]}, step("z", ["flaky"]))
     assert wait_chain(server, body["chain_id"])["status"] == "failed"
@@ -152,8 +167,7 @@ def test_retry_reruns_the_failed_steps_and_their_dependents(server_factory, tmp_
     assert runs[body["steps"]["a"]] == 1 and runs[body["steps"]["z"]] == 1
 
 
-def test_outputs_flow_into_config_and_tasky_inputs(server_factory):
-    server = server_factory(env={"TASKY_ENABLE_BASH": "1"})
+def test_outputs_flow_into_config_and_tasky_inputs(server):
     body = submit_chain(
         server,
         step("make", value={"rows": [3, 4], "name": "$(touch /tmp/never)"}),
@@ -175,20 +189,7 @@ def test_outputs_flow_into_config_and_tasky_inputs(server_factory):
     assert inputs["make"]["output"]["value"]["name"] == "$(touch /tmp/never)"
 
 
-def test_kill_9_between_a_parents_end_and_its_childs_claim(server_factory, tmp_path):
-    server = server_factory()
-    parent = server.submit("journal")
-    child = server.submit("journal", {"depends_on": [parent], "delay": 4})
-    assert server.wait_finished(parent)["status"] == "completed"
-    assert server.status(child) == "scheduled"  # released, not yet claimed
-    server.kill9()
-    again = server_factory(data=tmp_path)
-    assert again.wait_finished(child, timeout=20)["status"] == "completed"
-    assert again.runs()[child] == 1
-
-
-def test_an_idempotent_chain_and_a_cycle(server_factory):
-    server = server_factory(processes=2)
+def test_an_idempotent_chain_and_a_cycle(server):
     first = submit_chain(server, step("a"), idempotency_key="nightly-1")
     again = server.post("/tasky/v1/chains", {"steps": [step("a")], "idempotency_key": "nightly-1"})
     assert again.status_code == 200 and again.json()["chain_id"] == first["chain_id"]
@@ -197,8 +198,7 @@ def test_an_idempotent_chain_and_a_cycle(server_factory):
     assert "cycle" in cycle.json()["errors"]["steps"]["a"]["depends_on"][0].lower()
 
 
-def test_a_chain_schedule_stores_one_chain_per_tick(server_factory):
-    server = server_factory(processes=2)
+def test_a_chain_schedule_stores_one_chain_per_tick(server):
     body = {"steps": [step("a"), step("b", ["a"])], "interval": 1, "overlap": "allow"}
     resp = server.post("/tasky/v1/chains", body)
     assert resp.status_code == 201, resp.text
@@ -218,4 +218,4 @@ def test_a_chain_schedule_stores_one_chain_per_tick(server_factory):
     for record in records:
         by_chain.setdefault(record["chain_id"], set()).add(record["step"])
     assert len(by_chain) >= 2 and all(steps == {"a", "b"} for steps in by_chain.values())
-    assert max(server.runs().values()) == 1
+    assert set(server.runs(of=[t["task_id"] for t in tasks]).values()) == {1}

@@ -58,8 +58,9 @@ def epoch(iso: str) -> float:
 def test_two_hosts_run_each_of_1000_tasks_exactly_once(hosts):
     a, b = hosts("a", "b")
     servers = [a, b]
-    with ThreadPoolExecutor(8) as pool:
-        ids = list(pool.map(lambda i: servers[i % 2].submit("journal"), range(1000)))
+    with ThreadPoolExecutor(4) as pool:  # 20 batches of 50, half through each host
+        batches = list(pool.map(lambda i: servers[i % 2].submit_batch("journal", 50), range(20)))
+    ids = [task_id for batch in batches for task_id in batch]
     assert len(set(ids)) == 1000
     wait_for(lambda: sum(runs(a, b).values()) >= 1000, timeout=120, interval=0.1)
     done = runs(a, b)
@@ -73,12 +74,14 @@ def test_two_hosts_run_each_of_1000_tasks_exactly_once(hosts):
     assert sum(runs(a, b).values()) == 1000
 
 
-def test_kill_9_of_a_host_its_tasks_are_taken_over_after_the_lease(hosts):
+def test_kill_9_of_a_host_its_tasks_are_taken_over_after_the_lease(hosts, tmp_path):
     env = {"TASKY_LEASE": str(LEASE)}
     (a,) = hosts("a", env={"a": env})
-    # Only host a runs yet: these are its tasks, retried or failed by b once a is gone.
+    # Only host a runs yet: these are its tasks, retried or failed by b once a is gone. They
+    # run until the gate opens, after the kill (their second attempts end at once).
+    gate = tmp_path / "open"
     running = {
-        a.submit("journal", {"config": {"sleep": 15}, "max_retries": i % 2}): i % 2
+        a.submit("journal", {"config": {"until": str(gate)}, "max_retries": i % 2}): i % 2
         for i in range(4)
     }
     wait_for(lambda: all(a.status(t) == "running" for t in running), timeout=10)
@@ -89,6 +92,7 @@ def test_kill_9_of_a_host_its_tasks_are_taken_over_after_the_lease(hosts):
     wait_for(lambda: len(re.findall(r"runner \S+ started", b.log.read_text())) == 2, timeout=10)
     a.kill9()
     killed_at = time.time()
+    gate.touch()
 
     for task_id, retries in running.items():
         task = b.wait_finished(task_id, timeout=40)

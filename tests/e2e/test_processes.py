@@ -1,4 +1,8 @@
-"""Several gunicorn processes on one SQLite file; crashes and restarts."""
+"""Several gunicorn processes on one SQLite file; crashes and restarts.
+
+The tests that crash or restart nothing share one server of four processes (``server``),
+each looking at its own tasks only; they come last, so that it starts after the others'
+servers are gone."""
 
 from __future__ import annotations
 
@@ -14,35 +18,13 @@ from tests.support import wait_for
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
 
 
-def test_four_processes_run_each_task_exactly_once(server_factory):
-    server = server_factory(processes=4)
-    body = {"tasks": [{} for _ in range(300)]}
-    ids = server.post("/tasky/v1/workers/journal/batch", body).json()["task_ids"]
-    ids += [server.submit("journal", {"delay": 0.2}) for _ in range(100)]
-    wait_for(lambda: sum(server.runs().values()) >= 400, timeout=60)
-    for task_id in ids[:20] + ids[-20:]:
-        assert server.wait_finished(task_id)["status"] == "completed"
-    runs = server.runs()
-    assert set(runs) == set(ids)
-    assert max(runs.values()) == 1
-    pids = {line.split()[1] for line in server.journal.read_text().splitlines()}
-    assert len(pids) > 1, "the work was not shared between processes"
-    stats = server.get("/tasky/v1/workers/journal/statistics").json()
-    assert stats["submitted"] == 400
-    wait_for(
-        lambda: server.get("/tasky/v1/workers/journal/statistics").json()["completed"] == 400,
-        timeout=30,
-    )
+@pytest.fixture(scope="module")
+def server(module_server_factory):
+    return module_server_factory(processes=4, env={"TASKY_MIN_INTERVAL": "0.1"})
 
 
-def test_cancel_reaches_the_process_running_the_task(server_factory):
-    server = server_factory(processes=4)
-    for _ in range(3):
-        task_id = server.submit("sleeper", {"config": {"seconds": 60}})
-        wait_for(lambda: server.status(task_id) == "running")
-        resp = server.post(f"/tasky/v1/tasks/{task_id}/cancel")
-        assert resp.status_code == 202 and resp.json()["status"] == "canceling"
-        wait_for(lambda: server.status(task_id) == "canceled", timeout=1.5)
+def journal_stats(server) -> dict:
+    return server.get("/tasky/v1/workers/journal/statistics").json()
 
 
 def test_kill_9_loses_no_accepted_task(server_factory, tmp_path):
@@ -74,7 +56,11 @@ def test_kill_9_loses_no_accepted_task(server_factory, tmp_path):
 
     again = server_factory(processes=2, data=tmp_path)
     for task_id in accepted + future:
-        assert again.wait_finished(task_id, timeout=30)["status"] == "completed"
+        task = again.wait_finished(task_id, timeout=30)
+        # One due (and running) at the kill, on a loaded machine, ended as the sleepers do.
+        assert task["status"] == "completed" or (
+            (task["status"], task["error"], task["attempts"]) == ("failed", "interrupted", 1)
+        ), task
     for task_id in sleepers:
         task = again.get(f"/tasky/v1/tasks/{task_id}").json()
         if task["max_retries"]:
@@ -118,8 +104,37 @@ def _epoch(iso: str) -> float:
     return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
 
 
-def test_four_processes_fire_each_schedule_tick_exactly_once(server_factory):
-    server = server_factory(processes=4, env={"TASKY_MIN_INTERVAL": "0.1"})
+def test_four_processes_run_each_task_exactly_once(server):
+    before = journal_stats(server)  # the module's other tests' tasks are counted too
+    ids = server.submit_batch("journal", 300)
+    ids += [server.submit("journal", {"delay": 0.2}) for _ in range(100)]
+    wait_for(lambda: sum(server.runs(of=ids).values()) >= 400, timeout=60)
+    for task_id in ids[:20] + ids[-20:]:
+        assert server.wait_finished(task_id)["status"] == "completed"
+    runs = server.runs(of=ids)
+    assert set(runs) == set(ids)
+    assert max(runs.values()) == 1
+    own = set(ids)
+    lines = [line.split() for line in server.journal.read_text().splitlines()]
+    pids = {pid for task_id, pid, *_ in lines if task_id in own}
+    assert len(pids) > 1, "the work was not shared between processes"
+    assert journal_stats(server)["submitted"] - before["submitted"] == 400
+    wait_for(
+        lambda: journal_stats(server)["completed"] - before["completed"] == 400,
+        timeout=30,
+    )
+
+
+def test_cancel_reaches_the_process_running_the_task(server):
+    for _ in range(3):
+        task_id = server.submit("sleeper", {"config": {"seconds": 60}})
+        wait_for(lambda: server.status(task_id) == "running")
+        resp = server.post(f"/tasky/v1/tasks/{task_id}/cancel")
+        assert resp.status_code == 202 and resp.json()["status"] == "canceling"
+        wait_for(lambda: server.status(task_id) == "canceled", timeout=1.5)
+
+
+def test_four_processes_fire_each_schedule_tick_exactly_once(server):
     resp = server.post("/tasky/v1/workers/journal", {"interval": 0.2, "overlap": "allow"})
     assert resp.status_code == 201, resp.text
     schedule_id = resp.json()["schedule_id"]
@@ -136,5 +151,6 @@ def test_four_processes_fire_each_schedule_tick_exactly_once(server_factory):
         assert later - earlier == pytest.approx(0.2, abs=1e-3), "a tick was lost or doubled"
     for task in tasks:
         server.wait_finished(task["task_id"])
-    assert set(server.runs()) == {t["task_id"] for t in tasks}
-    assert max(server.runs().values()) == 1
+    own = [t["task_id"] for t in tasks]
+    assert set(server.runs(of=own)) == set(own)
+    assert max(server.runs(of=own).values()) == 1

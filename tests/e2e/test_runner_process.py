@@ -20,6 +20,13 @@ SLOW_POLL = {"TASKY_POLL_INTERVAL": "30"}
 in time was handed to the runner process."""
 
 
+@pytest.fixture(scope="module")
+def slow_poll_server(module_server_factory):
+    """One server for the tests that need ``SLOW_POLL`` and leave it serving (a runner killed
+    by one of them is started again)."""
+    return module_server_factory(env=SLOW_POLL)
+
+
 def runner_processes(server) -> list[psutil.Process]:
     """The server's runner processes (``tasky runner --attach``), wherever they hang."""
     found = []
@@ -51,8 +58,8 @@ def gone(pid: int) -> bool:
         return True
 
 
-def test_a_submit_runs_in_the_runner_process_at_once(server_factory):
-    server = server_factory(env=SLOW_POLL)
+def test_a_submit_runs_in_the_runner_process_at_once(slow_poll_server):
+    server = slow_poll_server
     (runner,) = live_runners(server)
     task_id = server.submit("journal")
     assert server.wait_finished(task_id, timeout=5)["status"] == "completed"
@@ -60,16 +67,16 @@ def test_a_submit_runs_in_the_runner_process_at_once(server_factory):
     assert output == {"pid": runner}
 
 
-def test_a_cancel_reaches_the_runner_process_through_the_channel(server_factory):
-    server = server_factory(env=SLOW_POLL)
+def test_a_cancel_reaches_the_runner_process_through_the_channel(slow_poll_server):
+    server = slow_poll_server
     task_id = server.submit("sleeper", {"config": {"seconds": 60}})
     wait_for(lambda: server.status(task_id) == "running", timeout=5)
     assert server.post(f"/tasky/v1/tasks/{task_id}/cancel").status_code == 202
     wait_for(lambda: server.status(task_id) == "canceled", timeout=1.5)
 
 
-def test_a_dead_runner_is_reported_and_started_again_and_nothing_is_lost(server_factory):
-    server = server_factory(env=SLOW_POLL)
+def test_a_dead_runner_is_reported_and_started_again_and_nothing_is_lost(slow_poll_server):
+    server = slow_poll_server
     (runner,) = live_runners(server)
     os.kill(runner, signal.SIGKILL)
     down = wait_for(
