@@ -29,7 +29,8 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: python bench/run.py
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench import backup, figures, noop_worker
+from bench import backup, figures, noop_worker, pg
+from bench.pg import notes as pg_notes
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = ROOT / "bench" / "results" / "latest.json"
@@ -51,6 +52,7 @@ KEYS = (
     "dashboard_ready_ms",
     "pg_e2e_tasks_per_s",
     "pg_naive_claims_per_s",
+    *pg.KEYS,
     "tick_lateness_p50_ms",
     "tick_lateness_p99_ms",
     "tick_runs",
@@ -300,7 +302,6 @@ def main(argv: list[str] | None = None) -> int:
 def _pg(root: Path, work: Path, sizes: Sizes, url: str | None, local: bool) -> dict:
     if not url and not local:
         return {"skipped": "no PostgreSQL"}
-    from bench import pg
 
     def run(server_url: str) -> dict:
         return pg.fig_pg(
@@ -315,7 +316,7 @@ def _pg(root: Path, work: Path, sizes: Sizes, url: str | None, local: bool) -> d
 
     if url:
         return run(url)
-    with pg.LocalPostgres() as local_url:
+    with pg.local_server() as local_url:
         return run(local_url)
 
 
@@ -370,6 +371,7 @@ def _results(m: dict[str, dict]) -> dict:
         "dashboard_ready_ms": _ready_ms(m),
         "pg_e2e_tasks_per_s": get("pg", "e2e_tasks_per_s"),
         "pg_naive_claims_per_s": get("pg", "naive_claims_per_s"),
+        **pg.results(m.get("pg", {})),
         "tick_lateness_p50_ms": get("ticks", "p50_ms"),
         "tick_lateness_p99_ms": get("ticks", "p99_ms"),
         "tick_runs": get("ticks", "runs"),
@@ -849,6 +851,7 @@ def render_table(r: dict, m: dict, sizes: Sizes, failures: dict) -> str:
         )
     if pg.get("e2e_error"):
         notes.append(f"PostgreSQL: Tasky on PostgreSQL did not run: {pg['e2e_error']}")
+    notes += pg_notes(pg)
     for key, why in caveats.items():
         notes.append(f"* {key}: {why}")
     for name, why in failures.items():
