@@ -38,7 +38,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 from bench import figures
 from bench.client import Conn
-from bench.server import Server, clean_env, spawn, stop, tasky_env
+from bench.server import Server, clean_env, spawn, tasky_env
+from bench.server import stop as stop_process
 
 NAIVE_PROCESSES = 2
 NAIVE_THREADS = 8
@@ -231,19 +232,11 @@ def fig_pg(
     result.update(
         e2e_tasks_per_s=e2e["tasks_per_s"], e2e=e2e, ratio=e2e["tasks_per_s"] / naive_rate
     )
-    result["runners"] = {}
     try:
-        for count in RUNNER_COUNTS:
-            with ScratchDatabase(url) as tasky_url:
-                result["runners"][count] = fig_runners(
-                    root,
-                    work / f"pg-runners-{count}",
-                    tasky_url,
-                    count,
-                    n=e2e_n,
-                    rounds=rounds,
-                    cap=cap,
-                )
+        with ScratchDatabase(url) as tasky_url:
+            result["runners"] = fig_runners(
+                root, work / "pg-runners", tasky_url, n=e2e_n, rounds=rounds, cap=cap
+            )
     except Exception as exc:  # the figures before stand on their own
         result["runners_error"] = _reason(exc)
     return result
@@ -269,7 +262,8 @@ def notes(pg: dict) -> list[str]:
     return [
         "PostgreSQL, API-only server (TASKY_RUNNER=off) + headless runners: "
         + "; ".join(
-            f"{count} runner{'s' if count > 1 else ''} {r['tasks_per_s']:,.0f} tasks/s"
+            f"{count} runner{'s' if count > 1 else ''} {'~' if r['capped'] else ''}"
+            f"{r['tasks_per_s']:,.0f} tasks/s"
             f" ({r['tasks_per_s'] / naive:.2f} x naive; rounds "
             + ", ".join(f"{x['tasks_per_s']:,.0f}" for x in r["rounds"])
             + ")"
@@ -291,45 +285,91 @@ class Runners:
         self.procs: list[subprocess.Popen] = []
 
     def add(self) -> None:
-        log = self.data / f"runner-{len(self.procs)}.log"
+        log = self.data / f"runner-{len(self.procs)}-{time.time():.0f}.log"
         self.procs.append(spawn(["-m", "tasky", "runner"], self.root, self.env, log))
 
     def wait_live(self, conn: Conn, timeout: float = 60.0) -> None:
         """Until ``/tasky/v1/runners`` lists every one of them live."""
         pids = {p.pid for p in self.procs}
+        listed: list[dict] = []
 
         def live() -> bool:
             for proc in self.procs:
                 if proc.poll() is not None:
                     raise RuntimeError(f"runner {proc.pid} exited with {proc.returncode}")
-            listed = conn.get("/tasky/v1/runners")["runners"]
+            listed[:] = conn.get("/tasky/v1/runners")["runners"]
             return pids <= {r["pid"] for r in listed if r["status"] == "live"}
 
-        figures.wait_until(live, timeout, 0.1, f"{len(pids)} runners live")
+        try:
+            figures.wait_until(live, timeout, 0.1, f"runners {sorted(pids)} live")
+        except TimeoutError as exc:
+            seen = [(r["pid"], r["status"], r["heartbeat_at"]) for r in listed]
+            raise TimeoutError(f"{exc}; /tasky/v1/runners lists {seen}") from None
+
+    def scale(self, count: int, conn: Conn) -> bool:
+        """Start or stop runners until ``count`` run, all listed live; whether one started."""
+        started = count > len(self.procs)
+        while len(self.procs) < count:
+            self.add()
+        while len(self.procs) > count:
+            stop_process(self.procs.pop())
+        self.wait_live(conn)
+        return started
 
     def stop(self) -> None:
         for proc in self.procs:
             proc.send_signal(signal.SIGTERM)  # all at once: they stop side by side
         for proc in self.procs:
-            stop(proc)
+            stop_process(proc)
 
 
 def fig_runners(
-    root: Path, work: Path, url: str, count: int, *, n: int, rounds: int, cap: float
-) -> dict:
-    """End-to-end throughput (figure 2's rounds) of one API-only server (``TASKY_RUNNER=off``,
-    batches posted to it) and ``count`` headless runners on the database ``url``."""
+    root: Path,
+    work: Path,
+    url: str,
+    *,
+    n: int,
+    rounds: int,
+    cap: float,
+    counts: tuple[int, ...] = RUNNER_COUNTS,
+) -> dict[int, dict]:
+    """End-to-end throughput (figure 2's round) of one API-only server (``TASKY_RUNNER=off``,
+    batches posted to it) and each count of headless runners on the database ``url``; per
+    count, the median of ``rounds``.
+
+    The counts alternate within each round (1, 2, 3 runners, then back to 1), so that a
+    change of the machine's load hits every count alike. Before each measure the finished
+    tasks are deleted and the table vacuumed: each count starts from the same table, and a
+    fresh runner has run a warm-up batch."""
     api = Server.tasky(root, work, env={"TASKY_RUNNER": "off"}, database_url=url)
     runners = Runners(root, work, url)
+    measured: dict[int, list[dict]] = {count: [] for count in counts}
     try:
         api.start()
         conn = api.conn()
-        for _ in range(count):
-            runners.add()
-        runners.wait_live(conn)
-        result = figures.e2e_rounds(conn, [str(work)], n, rounds, cap)
+        for _ in range(rounds):
+            for count in counts:
+                if runners.scale(count, conn):
+                    figures.e2e_round(conn, [str(work)], min(n, 200), 0, cap)  # warm-up
+                _empty(url)
+                measured[count].append(figures.e2e_round(conn, [str(work)], n, 0, cap))
     finally:
         runners.stop()
         api.stop()
-    result["runners"] = count
-    return result
+    return {
+        count: {
+            "tasks_per_s": statistics.median(r["tasks_per_s"] for r in results),
+            "capped": any(r["capped"] for r in results),
+            "rounds": results,
+            "n": n,
+        }
+        for count, results in measured.items()
+    }
+
+
+def _empty(url: str) -> None:
+    """Delete the finished tasks of the database ``url``; vacuum what they leave."""
+    psycopg = _psycopg()
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("DELETE FROM tasks WHERE status = 'completed'")
+        conn.execute("VACUUM ANALYZE tasks")

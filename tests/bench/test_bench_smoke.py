@@ -50,10 +50,9 @@ PG_KEYS = {key for key in KEYS if key.startswith("pg_")}
 SQLITE_KEYS = KEYS - PG_KEYS - {"dashboard_ready_ms"}
 """Figures every SQLite run has (the dashboard's page times need a browser: null without)."""
 
-pytestmark = [pytest.mark.e2e]
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
 
 
-@pytest.mark.timeout(120)
 def test_smoke_run_writes_every_figure(tmp_path):
     out = tmp_path / "latest.json"
     env = {**os.environ, "TASKY_BENCH_PG_URL": ""}  # no PostgreSQL figures in the smoke run
