@@ -30,6 +30,7 @@ from tasky.stores.dialect import Dialect
 from tasky.stores.migrations import migrations
 from tasky.stores.rows import (
     ACTIVE,
+    INSERT_COLUMNS,
     TASK_COLUMNS,
     WAITING,
     ending,
@@ -63,6 +64,10 @@ MIGRATION_LOCK = 0x7461736B79
 LISTEN_POLL = 0.2
 """Seconds the listening thread waits for notifications before checking for a stop."""
 INSERT_TASK = DIALECT.insert_task
+COPY_TASKS = f"COPY tasks ({INSERT_COLUMNS}) FROM STDIN"
+"""Inserts a batch without idempotency keys (nothing to skip) as one stream of rows: for
+10,000 tasks a half to a third of the time of ``executemany`` of ``INSERT_TASK``, which
+sends and runs one statement per row."""
 SNAPSHOT_FETCH = 5000
 """Rows a snapshot's cursor fetches per round trip."""
 
@@ -279,7 +284,9 @@ class PostgresStore(SQLStore):
             return []
         with self._write() as db:
             if all(new.idempotency_key is None for new in tasks):
-                db.cursor().executemany(INSERT_TASK, insert_rows(tasks))
+                with db.cursor().copy(COPY_TASKS) as copy:
+                    for row in insert_rows(tasks):
+                        copy.write_row(row)
                 self._link(db, tasks)
                 self._wake(db)
                 return [(new.as_task(), True) for new in tasks]
