@@ -26,7 +26,7 @@ from pathlib import Path
 
 from bench.figures import wait_until
 from bench.noop_worker import NAME, read_starts
-from bench.pg import LocalPostgres, ScratchDatabase
+from bench.pg import ScratchDatabase, local_server
 from bench.server import Server
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -118,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
         work = stack.enter_context(tempfile.TemporaryDirectory(prefix="tasky-bench-chains-"))
         url = os.environ.get("TASKY_BENCH_PG_URL") or None
         if args.pg_local:
-            url = stack.enter_context(LocalPostgres())
+            url = stack.enter_context(local_server())
         if url:
             url = stack.enter_context(ScratchDatabase(url))
         with Server.tasky(ROOT, Path(work) / "data", database_url=url) as server:

@@ -248,25 +248,29 @@ def fig_e2e(
     try:
         for i in range(servers):
             running.append(Server.tasky(root, work / f"e2e-{i}", database_url=database_url).start())
-        conn = running[0].conn()
-        data = [str(s.data) for s in running]
-        e2e_round(conn, data, min(n, 200), 0, cap)  # warm-up, not counted
-        done = stats(conn)["completed"]
-        results = []
-        for _ in range(rounds):
-            results.append(e2e_round(conn, data, n, done, cap))
-            done += n
-            if results[-1]["capped"]:
-                break  # still busy with this round: a next one would measure that
-        return {
-            "tasks_per_s": statistics.median(r["tasks_per_s"] for r in results),
-            "capped": any(r["capped"] for r in results),
-            "rounds": results,
-            "n": n,
-        }
+        return e2e_rounds(running[0].conn(), [str(s.data) for s in running], n, rounds, cap)
     finally:
         for server in running:
             server.stop()
+
+
+def e2e_rounds(conn: Conn, data: list[str], n: int, rounds: int, cap: float) -> dict:
+    """A warm-up round, then ``rounds`` rounds of ``n`` tasks (see :func:`e2e_round`) on a
+    server whose runners record their starts in the ``data`` directories; the median."""
+    e2e_round(conn, data, min(n, 200), stats(conn)["completed"], cap)  # warm-up, not counted
+    done = stats(conn)["completed"]
+    results = []
+    for _ in range(rounds):
+        results.append(e2e_round(conn, data, n, done, cap))
+        done += n
+        if results[-1]["capped"]:
+            break  # still busy with this round: a next one would measure that
+    return {
+        "tasks_per_s": statistics.median(r["tasks_per_s"] for r in results),
+        "capped": any(r["capped"] for r in results),
+        "rounds": results,
+        "n": n,
+    }
 
 
 # -- 3. HTTP submit against a bare Flask endpoint -------------------------------------------------

@@ -1,12 +1,17 @@
-"""Figure 5, PostgreSQL: end-to-end throughput of two Tasky servers sharing one database,
-against a naive claim loop measured in the same run on the same database server.
+"""Figure 5, PostgreSQL: end-to-end throughput of Tasky on one database, against a naive claim
+loop measured in the same run on the same database server. Tasky runs it twice over:
+
+- two default servers (each a gunicorn process and its runner process), batches posted to
+  the first;
+- one API-only server (``TASKY_RUNNER=off``) and 1, 2, then 3 headless runners (``python -m
+  tasky runner``) behind it, each count on a database of its own: how throughput grows with
+  the runners added.
 
 Runs only when ``TASKY_BENCH_PG_URL`` (or ``--pg-url``) names a server, e.g.
 ``postgresql://user@127.0.0.1:5432/postgres`` (the role needs CREATEDB: each part works in a
 scratch database of its own, dropped at the end), or with ``--pg-local``, which starts a
-throwaway server with PostgreSQL's default (durable) settings from the binaries in
-``$TASKY_BENCH_PG_BIN`` or ``/usr/lib/postgresql/15/bin``, as the ``postgres`` user when run
-as root.
+throwaway server (``tests.pg_server.PostgresServer``, durable) from the binaries in
+``$TASKY_BENCH_PG_BIN``, ``$TASKY_TEST_PG_BIN`` or ``/usr/lib/postgresql/15/bin``.
 
 The naive reference is what a runner without any batching does: each of 2 processes × 8
 threads (the two servers' no-op worker slots) loops over its own connection on
@@ -20,22 +25,32 @@ until the table holds nothing due; claims/s = rows / (last finish - start).
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
-import pwd
-import shutil
-import socket
+import signal
 import statistics
 import subprocess
-import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from bench import figures
+from bench.client import Conn
+from bench.server import Server, clean_env, spawn, tasky_env
+from bench.server import stop as stop_process
 
 NAIVE_PROCESSES = 2
 NAIVE_THREADS = 8
+RUNNER_COUNTS = (1, 2, 3)
+"""Headless runners behind one API-only server, one measurement each."""
+KEYS = (
+    "pg_two_servers_ratio",
+    *(f"pg_runners_{count}_tasks_per_s" for count in RUNNER_COUNTS),
+)
+"""The keys this figure adds to ``latest.json`` beside ``pg_e2e_tasks_per_s`` and
+``pg_naive_claims_per_s``."""
 
 NAIVE_SCHEMA = """
 DROP TABLE IF EXISTS naive_tasks;
@@ -60,91 +75,17 @@ RETURNING id
 FINISH_ONE = "UPDATE naive_tasks SET status = 'completed', finished_at = %s WHERE id = %s"
 
 
-class LocalPostgres:
-    """A throwaway PostgreSQL server on a free port of 127.0.0.1 (``initdb`` in a temporary
-    directory), with the server's default settings: fsync on, as a user would run it."""
+@contextlib.contextmanager
+def local_server() -> Iterator[str]:
+    """A throwaway PostgreSQL server (the tests' ``PostgresServer``) with PostgreSQL's
+    default, durable settings (fsync on, as a user would run it); yields its URL."""
+    from tests.pg_server import PostgresServer
 
-    def __init__(self, bin_dir: str | None = None):
-        self.bin_dir = Path(
-            bin_dir or os.environ.get("TASKY_BENCH_PG_BIN") or "/usr/lib/postgresql/15/bin"
-        )
-        self.root: Path | None = None
-        self.as_user: list[str] = []
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            self.port = sock.getsockname()[1]
-
-    @property
-    def url(self) -> str:
-        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
-
-    def _run(self, *argv: str) -> None:
-        done = subprocess.run([*self.as_user, *argv], capture_output=True, text=True)
-        if done.returncode:
-            log = self.root / "server.log"
-            raise RuntimeError(
-                f"{' '.join(argv)} failed: {done.stderr.strip()} "
-                f"{log.read_text()[-1000:] if log.exists() else ''}"
-            )
-
-    def __enter__(self) -> str:
-        if not (self.bin_dir / "initdb").is_file():
-            raise RuntimeError(f"no PostgreSQL binaries in {self.bin_dir} (set TASKY_BENCH_PG_BIN)")
-        self.root = Path(tempfile.mkdtemp(prefix="tasky-bench-pg-"))
-        if os.geteuid() == 0:  # PostgreSQL refuses to run as root
-            os.chown(self.root, pwd.getpwnam("postgres").pw_uid, -1)
-            self.as_user = ["runuser", "-u", "postgres", "--"]
-        try:
-            data = self.root / "data"
-            self._run(
-                str(self.bin_dir / "initdb"),
-                "-D",
-                str(data),
-                "-U",
-                "postgres",
-                "--auth=trust",
-                "-E",
-                "UTF8",
-                "--locale=C",
-            )
-            self._run(
-                str(self.bin_dir / "pg_ctl"),
-                "start",
-                "-w",
-                "-t",
-                "60",
-                "-D",
-                str(data),
-                "-l",
-                str(self.root / "server.log"),
-                "-o",
-                f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1"
-                f" -c max_connections=200",
-            )
-        except BaseException:
-            self.__exit__()
-            raise
-        return self.url
-
-    def __exit__(self, *exc) -> None:
-        if self.root is None:
-            return
-        if (self.root / "data" / "postmaster.pid").exists():
-            subprocess.run(
-                [
-                    *self.as_user,
-                    str(self.bin_dir / "pg_ctl"),
-                    "stop",
-                    "-m",
-                    "fast",
-                    "-w",
-                    "-D",
-                    str(self.root / "data"),
-                ],
-                capture_output=True,
-            )
-        shutil.rmtree(self.root, ignore_errors=True)
-        self.root = None
+    server = PostgresServer(os.environ.get("TASKY_BENCH_PG_BIN"), durable=True).start()
+    try:
+        yield server.url()
+    finally:
+        server.stop()
 
 
 def _psycopg():
@@ -291,4 +232,139 @@ def fig_pg(
     result.update(
         e2e_tasks_per_s=e2e["tasks_per_s"], e2e=e2e, ratio=e2e["tasks_per_s"] / naive_rate
     )
+    try:
+        with ScratchDatabase(url) as tasky_url:
+            result["runners"] = fig_runners(
+                root, work / "pg-runners", tasky_url, n=e2e_n, rounds=rounds, cap=cap
+            )
+    except Exception as exc:  # the figures before stand on their own
+        result["runners_error"] = _reason(exc)
     return result
+
+
+def results(pg: dict) -> dict:
+    """This figure's keys of ``latest.json`` (None where it did not run)."""
+    runners = pg.get("runners", {})
+    out = {"pg_two_servers_ratio": pg.get("ratio")}
+    for count in RUNNER_COUNTS:
+        out[f"pg_runners_{count}_tasks_per_s"] = runners.get(count, {}).get("tasks_per_s")
+    return out
+
+
+def notes(pg: dict) -> list[str]:
+    """The table's lines about the runner-only figure."""
+    if pg.get("runners_error"):
+        return [f"PostgreSQL: the runner-only figure did not run: {pg['runners_error']}"]
+    runners = pg.get("runners")
+    if not runners:
+        return []
+    naive = pg["naive_claims_per_s"]
+    return [
+        "PostgreSQL, API-only server (TASKY_RUNNER=off) + headless runners: "
+        + "; ".join(
+            f"{count} runner{'s' if count > 1 else ''} {'~' if r['capped'] else ''}"
+            f"{r['tasks_per_s']:,.0f} tasks/s"
+            f" ({r['tasks_per_s'] / naive:.2f} x naive; rounds "
+            + ", ".join(f"{x['tasks_per_s']:,.0f}" for x in r["rounds"])
+            + ")"
+            for count, r in runners.items()
+        ),
+        f"PostgreSQL, 2 servers: {pg['e2e_tasks_per_s']:,.0f} tasks/s, {pg['ratio']:.2f} x the"
+        f" naive loop ({naive:,.0f} claims/s)",
+    ]
+
+
+class Runners:
+    """Headless ``tasky runner`` processes of the tree under test, as a user starts them
+    (``python -m tasky runner``), sharing one database; stopped with SIGTERM."""
+
+    def __init__(self, root: Path, data: Path, database_url: str):
+        self.root = root
+        self.data = data
+        self.env = clean_env(tasky_env(data, database_url), root)
+        self.procs: list[subprocess.Popen] = []
+
+    def add(self) -> None:
+        log = self.data / f"runner-{len(self.procs)}-{time.time():.0f}.log"
+        self.procs.append(spawn(["-m", "tasky", "runner"], self.root, self.env, log))
+
+    def wait_live(self, conn: Conn, timeout: float = 60.0) -> None:
+        """Until ``/tasky/v1/runners`` lists every one of them live."""
+        pids = {p.pid for p in self.procs}
+        listed: list[dict] = []
+
+        def live() -> bool:
+            for proc in self.procs:
+                if proc.poll() is not None:
+                    raise RuntimeError(f"runner {proc.pid} exited with {proc.returncode}")
+            listed[:] = conn.get("/tasky/v1/runners")["runners"]
+            return pids <= {r["pid"] for r in listed if r["status"] == "live"}
+
+        try:
+            figures.wait_until(live, timeout, 0.1, f"runners {sorted(pids)} live")
+        except TimeoutError as exc:
+            seen = [(r["pid"], r["status"], r["heartbeat_at"]) for r in listed]
+            raise TimeoutError(f"{exc}; /tasky/v1/runners lists {seen}") from None
+
+    def scale(self, count: int, conn: Conn) -> bool:
+        """Start or stop runners until ``count`` run, all listed live; whether one started."""
+        started = count > len(self.procs)
+        while len(self.procs) < count:
+            self.add()
+        while len(self.procs) > count:
+            stop_process(self.procs.pop())
+        self.wait_live(conn)
+        return started
+
+    def stop(self) -> None:
+        for proc in self.procs:
+            proc.send_signal(signal.SIGTERM)  # all at once: they stop side by side
+        for proc in self.procs:
+            stop_process(proc)
+
+
+def fig_runners(
+    root: Path,
+    work: Path,
+    url: str,
+    *,
+    n: int,
+    rounds: int,
+    cap: float,
+    counts: tuple[int, ...] = RUNNER_COUNTS,
+) -> dict[int, dict]:
+    """End-to-end throughput (figure 2's round) of one API-only server (``TASKY_RUNNER=off``,
+    batches posted to it) and each count of headless runners on the database ``url``; per
+    count, the median of ``rounds``.
+
+    The counts alternate within each round (1, 2, 3 runners, then back to 1), so that a
+    change of the machine's load hits every count alike; a runner just started runs a
+    warm-up batch first. The finished tasks stay, as in figure 2's rounds: each count finds
+    more of them than the one before. (Emptied between counts, the table was analyzed
+    while empty, and the planner's plans for it stalled every runner for minutes once a
+    batch arrived.)"""
+    api = Server.tasky(root, work, env={"TASKY_RUNNER": "off"}, database_url=url)
+    runners = Runners(root, work, url)
+    measured: dict[int, list[dict]] = {count: [] for count in counts}
+    try:
+        api.start()
+        conn = api.conn()
+        for _ in range(rounds):
+            for count in counts:
+                if runners.scale(count, conn):
+                    done = figures.stats(conn)["completed"]
+                    figures.e2e_round(conn, [str(work)], min(n, 200), done, cap)  # warm-up
+                done = figures.stats(conn)["completed"]
+                measured[count].append(figures.e2e_round(conn, [str(work)], n, done, cap))
+    finally:
+        runners.stop()
+        api.stop()
+    return {
+        count: {
+            "tasks_per_s": statistics.median(r["tasks_per_s"] for r in results),
+            "capped": any(r["capped"] for r in results),
+            "rounds": results,
+            "n": n,
+        }
+        for count, results in measured.items()
+    }

@@ -29,7 +29,8 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: python bench/run.py
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench import backup, figures, noop_worker, submit
+from bench import backup, figures, noop_worker, pg, submit
+from bench.pg import notes as pg_notes
 from bench.targets import Target, collect, not_measured, render
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -52,6 +53,7 @@ KEYS = (
     "dashboard_ready_ms",
     "pg_e2e_tasks_per_s",
     "pg_naive_claims_per_s",
+    *pg.KEYS,
     "tick_lateness_p50_ms",
     "tick_lateness_p99_ms",
     "tick_runs",
@@ -170,8 +172,8 @@ FIGURES = ("lateness", "ticks", "e2e", "submit", "submit_latency", "scale", "pg"
 
 
 def _pg_targets(m: dict[str, dict]) -> list[Target]:
-    """Target 6: PostgreSQL with two servers against the naive claim loop; the scaling with
-    runner-only processes (1, 2, 3) has no figure yet."""
+    """Target 6: PostgreSQL with two servers against the naive claim loop, and the scaling
+    with runner-only processes."""
     pg = m.get("pg", {})
     return [
         Target(
@@ -184,7 +186,26 @@ def _pg_targets(m: dict[str, dict]) -> list[Target]:
             at_most=False,
             note=pg.get("skipped", ""),
         ),
-        not_measured(6, "PostgreSQL, runner-only processes 1, 2, 3", "no figure yet", 1.0, False),
+        *_runner_scaling(pg),
+    ]
+
+
+def _runner_scaling(figure: dict) -> list[Target]:
+    """Target 6's second half: each runner added (an API-only server and 1, 2, 3 headless
+    runners on one database) raises the throughput over one runner fewer, same run."""
+    rates = {count: r.get("tasks_per_s") for count, r in figure.get("runners", {}).items()}
+    return [
+        Target(
+            6,
+            f"PostgreSQL, API-only + {count} runners, tasks/s",
+            rates.get(count),
+            rates.get(count - 1),
+            f"{count - 1} runner{'s' if count > 2 else ''}",
+            1.0,
+            at_most=False,
+            note=figure.get("runners_error") or figure.get("skipped", ""),
+        )
+        for count in pg.RUNNER_COUNTS[1:]
     ]
 
 
@@ -375,7 +396,6 @@ def main(argv: list[str] | None = None) -> int:
 def _pg(root: Path, work: Path, sizes: Sizes, url: str | None, local: bool) -> dict:
     if not url and not local:
         return {"skipped": "no PostgreSQL"}
-    from bench import pg
 
     def run(server_url: str) -> dict:
         return pg.fig_pg(
@@ -390,7 +410,7 @@ def _pg(root: Path, work: Path, sizes: Sizes, url: str | None, local: bool) -> d
 
     if url:
         return run(url)
-    with pg.LocalPostgres() as local_url:
+    with pg.local_server() as local_url:
         return run(local_url)
 
 
@@ -445,6 +465,7 @@ def _results(m: dict[str, dict], found: list[Target]) -> dict:
         "dashboard_ready_ms": _ready_ms(m),
         "pg_e2e_tasks_per_s": get("pg", "e2e_tasks_per_s"),
         "pg_naive_claims_per_s": get("pg", "naive_claims_per_s"),
+        **pg.results(m.get("pg", {})),
         "tick_lateness_p50_ms": get("ticks", "p50_ms"),
         "tick_lateness_p99_ms": get("ticks", "p99_ms"),
         "tick_runs": get("ticks", "runs"),
@@ -946,6 +967,7 @@ def render_table(r: dict, m: dict, sizes: Sizes, failures: dict) -> str:
         )
     if pg.get("e2e_error"):
         notes.append(f"PostgreSQL: Tasky on PostgreSQL did not run: {pg['e2e_error']}")
+    notes += pg_notes(pg)
     for key, why in caveats.items():
         notes.append(f"* {key}: {why}")
     for name, why in failures.items():

@@ -49,6 +49,50 @@ def clean_env(extra: dict[str, str] | None = None, root: Path | None = None) -> 
     return env
 
 
+def tasky_env(
+    data: Path, database_url: str | None = None, extra: dict[str, str] | None = None
+) -> dict[str, str]:
+    """The ``TASKY_*`` settings of a Tasky process of the benchmark (a server or a runner):
+    the store (a fresh SQLite file in ``data`` unless ``database_url``), the no-op worker
+    recording its starts in ``data``; creates ``data``."""
+    data.mkdir(parents=True, exist_ok=True)
+    (data / "files").mkdir(exist_ok=True)
+    return {
+        "TASKY_DATABASE_URL": database_url or f"sqlite:///{data}/tasks.db",
+        "TASKY_FILES_ROOT": str(data / "files"),
+        "TASKY_PLUGINS": "bench.noop_worker",
+        "TASKY_BENCH_DIR": str(data),
+        "TASKY_MIN_INTERVAL": "0.01",  # the tick figure's schedule fires every 50 ms
+        **(extra or {}),
+    }
+
+
+def spawn(args: list[str], cwd: Path, env: dict[str, str], log: Path) -> subprocess.Popen:
+    """``python <args>`` in a process group of its own, its output appended to ``log``."""
+    with open(log, "ab") as out:
+        return subprocess.Popen(
+            [sys.executable, *args],
+            cwd=cwd,
+            env=env,
+            stdout=out,
+            stderr=out,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+
+
+def stop(proc: subprocess.Popen) -> None:
+    """SIGTERM, and after 30 s SIGKILL to its whole process group."""
+    if proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+
+
 class Server:
     """One gunicorn master and its workers, in a process group of their own."""
 
@@ -83,21 +127,7 @@ class Server:
     ) -> Server:
         """Tasky on a fresh SQLite file in ``data`` (or on ``database_url``), with the
         benchmark's no-op worker."""
-        data.mkdir(parents=True, exist_ok=True)
-        (data / "files").mkdir(exist_ok=True)
-        return cls(
-            root,
-            data,
-            env={
-                "TASKY_DATABASE_URL": database_url or f"sqlite:///{data}/tasks.db",
-                "TASKY_FILES_ROOT": str(data / "files"),
-                "TASKY_PLUGINS": "bench.noop_worker",
-                "TASKY_BENCH_DIR": str(data),
-                "TASKY_MIN_INTERVAL": "0.01",  # the tick figure's schedule fires every 50 ms
-                **(env or {}),
-            },
-            args=args,
-        )
+        return cls(root, data, env=tasky_env(data, database_url, env), args=args)
 
     @classmethod
     def reference(cls, root: Path, data: Path) -> Server:
@@ -106,24 +136,12 @@ class Server:
         return cls(root, data, app="bench.ref_app:app", ready_path="/ref/health")
 
     def start(self, timeout: float = 60.0) -> Server:
-        with open(self.log, "ab") as log:
-            self.proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "gunicorn",
-                    "-b",
-                    f"127.0.0.1:{self.port}",
-                    *self.args,
-                    self.app,
-                ],
-                cwd=self.root,
-                env=self.env,
-                stdout=log,
-                stderr=log,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-            )
+        self.proc = spawn(
+            ["-m", "gunicorn", "-b", f"127.0.0.1:{self.port}", *self.args, self.app],
+            self.root,
+            self.env,
+            self.log,
+        )
         deadline = time.monotonic() + timeout
         while True:
             if self.proc.poll() is not None:
@@ -166,14 +184,8 @@ class Server:
         return [p.pid for p in psutil.Process(self.proc.pid).children(recursive=True)]
 
     def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.terminate()
-        try:
-            self.proc.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(10)
+        if self.proc is not None:
+            stop(self.proc)
 
     def __enter__(self) -> Server:
         return self.start()

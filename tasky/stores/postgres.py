@@ -30,6 +30,7 @@ from tasky.stores.dialect import Dialect
 from tasky.stores.migrations import migrations
 from tasky.stores.rows import (
     ACTIVE,
+    INSERT_COLUMNS,
     TASK_COLUMNS,
     WAITING,
     ending,
@@ -63,6 +64,12 @@ MIGRATION_LOCK = 0x7461736B79
 LISTEN_POLL = 0.2
 """Seconds the listening thread waits for notifications before checking for a stop."""
 INSERT_TASK = DIALECT.insert_task
+COPY_TASKS = f"COPY tasks ({INSERT_COLUMNS}) FROM STDIN"
+COPY_FROM = 100
+"""Tasks from which a batch without idempotency keys (nothing to skip) is inserted with
+``COPY_TASKS``, one stream of rows: for 10,000 tasks a half to a third of the time of
+``executemany`` of ``INSERT_TASK``, which runs one statement per row. Below, COPY's extra
+round trip costs more than it saves (one task: about a tenth slower)."""
 SNAPSHOT_FETCH = 5000
 """Rows a snapshot's cursor fetches per round trip."""
 
@@ -127,6 +134,17 @@ def _check(conn: psycopg.Connection) -> None:
     readable, _, _ = select.select([conn.fileno()], [], [], 0)
     if readable:
         ConnectionPool.check_connection(conn)
+
+
+def _insert(db: psycopg.Connection, tasks: list[NewTask]) -> None:
+    """Insert new tasks that have no idempotency key, in ``db``'s transaction."""
+    rows = insert_rows(tasks)
+    if len(rows) < COPY_FROM:
+        db.cursor().executemany(INSERT_TASK, rows)
+        return
+    with db.cursor().copy(COPY_TASKS) as copy:
+        for row in rows:
+            copy.write_row(row)
 
 
 def _outcome_columns(outcomes: list[Outcome]) -> list[list]:
@@ -279,7 +297,7 @@ class PostgresStore(SQLStore):
             return []
         with self._write() as db:
             if all(new.idempotency_key is None for new in tasks):
-                db.cursor().executemany(INSERT_TASK, insert_rows(tasks))
+                _insert(db, tasks)
                 self._link(db, tasks)
                 self._wake(db)
                 return [(new.as_task(), True) for new in tasks]

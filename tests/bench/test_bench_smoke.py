@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.pg_server import DEFAULT_BIN
+
 ROOT = Path(__file__).resolve().parents[2]
 
 KEYS = {
@@ -29,6 +31,10 @@ KEYS = {
     "dashboard_ready_ms",
     "pg_e2e_tasks_per_s",
     "pg_naive_claims_per_s",
+    "pg_two_servers_ratio",
+    "pg_runners_1_tasks_per_s",
+    "pg_runners_2_tasks_per_s",
+    "pg_runners_3_tasks_per_s",
     "tick_lateness_p50_ms",
     "tick_lateness_p99_ms",
     "tick_runs",
@@ -49,13 +55,13 @@ KEYS = {
     "scale_insert_ratio",
     "targets",
 }
-SQLITE_KEYS = KEYS - {
-    "pg_e2e_tasks_per_s",
-    "pg_naive_claims_per_s",
-    "dashboard_ready_ms",
-    "targets",
-    *(k for k in KEYS if k.startswith("submit_c1_wrk_")),  # wrk: where installed
-}
+PG_KEYS = {key for key in KEYS if key.startswith("pg_")}
+SQLITE_KEYS = (
+    KEYS
+    - PG_KEYS
+    - {"dashboard_ready_ms", "targets"}
+    - {k for k in KEYS if k.startswith("submit_c1_wrk_")}  # wrk: where installed
+)
 """Figures every SQLite run has (the dashboard's page times need a browser: null without)."""
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
@@ -95,3 +101,29 @@ def test_smoke_run_writes_every_figure(tmp_path):
     machine = results["machine"]
     assert machine["cpu_count"] >= 1
     assert machine["python"] and machine["date"] and machine["config"]
+
+
+@pytest.mark.timeout(240)
+def test_smoke_run_on_a_local_postgresql_writes_the_pg_figures(tmp_path):
+    """Figure 5 on a throwaway PostgreSQL: the naive loop, two servers, and an API-only
+    server with 1, 2 and 3 headless runners each give a figure."""
+    bin_dir = Path(os.environ.get("TASKY_TEST_PG_BIN") or DEFAULT_BIN)
+    if not (bin_dir / "initdb").is_file():
+        message = f"PostgreSQL bench NOT RUN: no {bin_dir / 'initdb'}"
+        if os.environ.get("CI"):
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+    out = tmp_path / "latest.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.run", "--smoke", "--only", "pg", "--out", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=230,
+        env={**os.environ, "TASKY_BENCH_PG_URL": "local", "TASKY_BENCH_PG_BIN": str(bin_dir)},
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    results = json.loads(out.read_text())
+    for key in PG_KEYS:
+        assert isinstance(results[key], (int, float)) and results[key] > 0, (key, results[key])
+    assert "3 runners" in proc.stdout

@@ -16,7 +16,7 @@ from tasky.registry import Registry
 from tasky.runner.executor import Executor
 from tasky.runner.scheduler import CLAIM_AHEAD, MARK_QUEUED_EVERY, Scheduler
 from tasky.stores.migrations import migrations
-from tasky.stores.postgres import MARK_QUEUED, NEXT_DUE, PostgresStore
+from tasky.stores.postgres import COPY_FROM, MARK_QUEUED, NEXT_DUE, PostgresStore
 from tasky.worker import Worker
 from tests.support import wait_for
 
@@ -220,6 +220,30 @@ def test_outcomes_are_stored_exactly_as_given(store, postgres_url):
         }
     assert stored[retried.id] == ("scheduled", error, at + 1 / 3, None, None, False)
     assert stored[done.id] == ("completed", None, T0, at, output, True)
+
+
+@pytest.mark.parametrize("size", [COPY_FROM - 1, COPY_FROM])
+def test_a_batch_is_stored_exactly_as_given_below_and_from_the_copy_size(store, size):
+    """From ``COPY_FROM`` tasks a batch is streamed with COPY: configs with tabs, newlines,
+    backslashes and any character, instants to the last bit, every field, as one INSERT
+    per task stores them."""
+    config = {"text": 'tab\there\nnew line \\ "quoted" \u00e9 \u2603', "n": [1e-300, None]}
+    batch = [
+        NewTask(
+            id=new_id(T0),
+            worker="echo",
+            config={**config, "i": i},
+            execute_at=T0 + i + 2**-30,
+            created_at=T0 + 1 / 3,
+            timeout=None if i % 2 else 1.5,
+            max_retries=i % 3,
+            retry_backoff=0.25,
+        )
+        for i in range(size)
+    ]
+    answered = store.create_tasks(batch)
+    assert answered == [(task.as_task(), True) for task in batch]
+    assert [store.get_task(task.id) for task in batch] == [task for task, _ in answered]
 
 
 def test_idempotency_keys_stay_unique_across_the_migration_to_a_partial_index(postgres_server):
