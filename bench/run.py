@@ -29,7 +29,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: python bench/run.py
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench import backup, figures, noop_worker, pg, submit
+from bench import backup, engine, figures, noop_worker, pg, submit
 from bench.pg import notes as pg_notes
 from bench.targets import Target, collect, not_measured, render
 
@@ -54,6 +54,7 @@ KEYS = (
     "pg_e2e_tasks_per_s",
     "pg_naive_claims_per_s",
     *pg.KEYS,
+    *engine.KEYS,
     "tick_lateness_p50_ms",
     "tick_lateness_p99_ms",
     "tick_runs",
@@ -168,7 +169,17 @@ SMOKE = Sizes(
     ticks_cap=5.0,
 )
 
-FIGURES = ("lateness", "ticks", "e2e", "submit", "submit_latency", "scale", "pg", "backup")
+FIGURES = (
+    "lateness",
+    "ticks",
+    "e2e",
+    "submit",
+    "submit_latency",
+    "scale",
+    "pg",
+    "backup",
+    "engine",
+)
 
 
 def _pg_targets(m: dict[str, dict]) -> list[Target]:
@@ -219,7 +230,7 @@ def _peers_targets(m: dict[str, dict]) -> list[Target]:
     ]
 
 
-TARGET_SOURCES = [figures.targets, submit.targets, _peers_targets, _pg_targets]
+TARGET_SOURCES = [figures.targets, engine.targets, submit.targets, _peers_targets, _pg_targets]
 """Each a function of the measured figures giving its ``Target`` entries (bench.targets).
 A figure module adds its own here, beside its step in ``main``."""
 
@@ -359,6 +370,7 @@ def main(argv: list[str] | None = None) -> int:
             "backup",
             lambda: backup.fig_backup(root, work, n=sizes.backup_n, rounds=sizes.backup_rounds),
         ),
+        ("engine", lambda: engine.fig_engine(root, work, mode=sizes.mode)),
     ]
     for name, step in steps:
         if name not in wanted:
@@ -466,6 +478,7 @@ def _results(m: dict[str, dict], found: list[Target]) -> dict:
         "pg_e2e_tasks_per_s": get("pg", "e2e_tasks_per_s"),
         "pg_naive_claims_per_s": get("pg", "naive_claims_per_s"),
         **pg.results(m.get("pg", {})),
+        **engine.results(m.get("engine", {})),
         "tick_lateness_p50_ms": get("ticks", "p50_ms"),
         "tick_lateness_p99_ms": get("ticks", "p99_ms"),
         "tick_runs": get("ticks", "runs"),

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.engine import KEYS as ENGINE_KEYS
 from tests.pg_server import DEFAULT_BIN
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -53,6 +54,7 @@ KEYS = {
     ),
     "scale_bare_insert_per_s",
     "scale_insert_ratio",
+    *ENGINE_KEYS,
     "targets",
 }
 PG_KEYS = {key for key in KEYS if key.startswith("pg_")}
