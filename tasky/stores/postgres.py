@@ -295,12 +295,15 @@ class PostgresStore(SQLStore):
     def create_tasks(self, tasks: list[NewTask]) -> list[tuple[Task, bool]]:
         if not tasks:
             return []
-        with self._write() as db:
-            if all(new.idempotency_key is None for new in tasks):
+        if all(new.idempotency_key is None for new in tasks):
+            with self._write() as db:
                 _insert(db, tasks)
                 self._link(db, tasks)
                 self._wake(db)
-                return [(new.as_task(), True) for new in tasks]
+            if len(tasks) >= COPY_FROM:
+                self._refresh_estimate(len(tasks))
+            return [(new.as_task(), True) for new in tasks]
+        with self._write() as db:
             cur = db.cursor()
             cur.executemany(
                 f"{INSERT_TASK} RETURNING {TASK_COLUMNS}", insert_rows(tasks), returning=True
@@ -320,6 +323,19 @@ class PostgresStore(SQLStore):
             if any(created for _, created in results):
                 self._wake(db)
         return results
+
+    def _refresh_estimate(self, added: int) -> None:
+        """ANALYZE the tasks table when the planner's row estimate is below the batch just
+        added. On the statistics of an emptied table (old tasks pruned, then analyzed), the
+        planner finds each of a burst's rows by id through a whole scan of another index:
+        reaping 10,000 expired leases took 20 s instead of 1 s, with the scheduler's writes
+        waiting behind it. Autovacuum would refresh the estimate only a minute later."""
+        with self._db() as db:
+            (estimate,) = db.execute(
+                "SELECT reltuples FROM pg_class WHERE oid = 'tasks'::regclass"
+            ).fetchone()
+            if 0 <= estimate < added:
+                db.execute("ANALYZE tasks")
 
     # -- the runner's side ------------------------------------------------------------------
 
