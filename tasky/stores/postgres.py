@@ -331,10 +331,10 @@ class PostgresStore(SQLStore):
         reaping 10,000 expired leases took 20 s instead of 1 s, with the scheduler's writes
         waiting behind it. Autovacuum would refresh the estimate only a minute later."""
         with self._db() as db:
-            (estimate,) = db.execute(
+            row = db.execute(
                 "SELECT reltuples FROM pg_class WHERE oid = 'tasks'::regclass"
             ).fetchone()
-            if 0 <= estimate < added:
+            if row is not None and 0 <= row[0] < added:
                 db.execute("ANALYZE tasks")
 
     # -- the runner's side ------------------------------------------------------------------
