@@ -4,6 +4,8 @@ tasks). :class:`DashboardSQL` is a part of :class:`tasky.stores.sql.SQLStore`.""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
 from tasky.bulk import BULK_ACTIONS
@@ -38,7 +40,8 @@ def _matching(filters: TaskFilter, params: dict[str, Any]) -> list[str]:
 
 
 class DashboardSQL:
-    """Needs ``_read``, ``_change`` and ``dialect`` from ``SQLStore``."""
+    """Needs ``_read``, ``_change``, ``_write``, ``_execute``, ``_ended`` and ``dialect`` from
+    ``SQLStore``."""
 
     if TYPE_CHECKING:
         dialect: Dialect
@@ -46,6 +49,12 @@ class DashboardSQL:
         def _read(self, sql: str, params: Any = ()) -> list[tuple]: ...
 
         def _change(self, sql: str, params: Any = ()) -> Changed: ...
+
+        def _write(self) -> AbstractContextManager[Any]: ...
+
+        def _execute(self, db: Any, sql: str, params: Any = ()) -> Any: ...
+
+        def _ended(self, db: Any, ended: Iterable[Task], now: float) -> None: ...
 
     def live_tasks(self, finished_after: float, limit: int) -> list[Task]:
         # Three index reads in one statement: the running tasks (bounded by the runners'
@@ -110,9 +119,14 @@ class DashboardSQL:
         where = f"id IN ({page}) AND {allowed}"
         if action == "delete":
             sql = f"DELETE FROM tasks WHERE {where} RETURNING {TASK.sql}"
-        else:
-            sql = (
-                f"UPDATE tasks SET {BULK_CHANGES[action]} WHERE {where}"
-                f" RETURNING {self.dialect.returning(TASK, wake=action != 'pause')}"
-            )
-        return [task_from_row(row) for row in self._change(sql, params).rows]
+            return [task_from_row(row) for row in self._change(sql, params).rows]
+        sql = (
+            f"UPDATE tasks SET {BULK_CHANGES[action]} WHERE {where}"
+            f" RETURNING {self.dialect.returning(TASK, wake=action != 'pause')}"
+        )
+        # Tasks a cancel ends settle as one canceled alone does, in the same transaction:
+        # their webhook events are stored and their blocked children released or skipped.
+        with self._write() as db:
+            changed = [task_from_row(row) for row in self._execute(db, sql, params).fetchall()]
+            self._ended(db, changed, now)
+        return changed

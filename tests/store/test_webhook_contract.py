@@ -9,7 +9,7 @@ import pytest
 
 from tasky.errors import NotFound, StateConflict
 from tasky.ids import new_id
-from tasky.models import Chain, RunIf, TaskState
+from tasky.models import Chain, RunIf, TaskFilter, TaskState
 from tasky.webhooks.events import Attempt, Endpoint
 
 from .test_contract import LEASE, T0, add, claim_one, new, outcome
@@ -88,6 +88,19 @@ def test_a_skipped_child_is_an_event(store):
     store.finish([outcome(claim_one(store), TaskState.FAILED)])
     got = sorted((d.event, d.payload["data"]["task_id"]) for d, _ in pending(store))
     assert got == sorted([("task.failed", parent.id), ("task.skipped", child.id)])
+
+
+def test_a_bulk_cancel_settles_what_it_ends_as_a_cancel_alone_does(store):
+    """Its tasks' events are stored and a blocked child of a canceled parent is skipped."""
+    endpoint(store, events=["task.canceled", "task.skipped"])
+    (parent,) = add(store, new(execute_at=T0 + 600))
+    (child,) = add(store, new(depends_on=[parent.id], run_if=RunIf.ALL_SUCCESS))
+    bound = max(parent.id, child.id)
+    changed = store.act_on_matching(TaskFilter(), "cancel", bound, None, 100, T0)
+    assert [task.id for task in changed] == [parent.id]  # a blocked task is not bulk-canceled
+    assert store.get_task(child.id).status is TaskState.SKIPPED
+    got = sorted((d.event, d.payload["data"]["task_id"]) for d, _ in pending(store))
+    assert got == sorted([("task.canceled", parent.id), ("task.skipped", child.id)])
 
 
 def test_chain_cancel_events_follow_the_chain_filter(store):
