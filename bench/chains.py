@@ -32,7 +32,7 @@ from bench.server import Server
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _epoch(iso: str) -> float:
+def epoch(iso: str) -> float:
     return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
 
 
@@ -58,7 +58,7 @@ class Bench:
             0.005,
             f"task {task_id} finished",
         )
-        return _epoch(task["finished_at"])
+        return epoch(task["finished_at"])
 
     def started(self, ids: list[str], timeout: float = 120) -> dict[str, float]:
         """The recorded starts of ``ids``, once all have started."""
