@@ -14,9 +14,7 @@ records when each ``perform`` starts (``--pg-local``: on a throwaway PostgreSQL 
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
 import statistics
 import tempfile
 import time
@@ -24,10 +22,10 @@ from contextlib import ExitStack
 from datetime import datetime
 from pathlib import Path
 
-from bench.figures import wait_until
+from bench.figures import percentile, wait_until
 from bench.noop_worker import NAME, read_starts
-from bench.pg import ScratchDatabase, local_server
 from bench.server import Server
+from bench.standalone import arguments, database
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -102,32 +100,19 @@ class Bench:
         return seconds
 
 
-def _percentile(values: list[float], pct: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1)))]
-
-
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--smoke", action="store_true", help="tiny sizes: checks it runs")
-    parser.add_argument("--out", type=Path, help="write the figures here as JSON")
-    parser.add_argument("--pg-local", action="store_true", help="on a throwaway PostgreSQL")
-    args = parser.parse_args(argv)
+    args = arguments(__doc__, argv)
     rounds, width, length = (5, 20, 20) if args.smoke else (100, 1000, 1000)
     with ExitStack() as stack:
         work = stack.enter_context(tempfile.TemporaryDirectory(prefix="tasky-bench-chains-"))
-        url = os.environ.get("TASKY_BENCH_PG_URL") or None
-        if args.pg_local:
-            url = stack.enter_context(local_server())
-        if url:
-            url = stack.enter_context(ScratchDatabase(url))
+        url = database(stack, args.pg_local)
         with Server.tasky(ROOT, Path(work) / "data", database_url=url) as server:
             bench = Bench(server)
             latencies = bench.release_latency(rounds)
             results = {
                 "store": "postgresql" if url else "sqlite",
                 "release_p50_ms": statistics.median(latencies) * 1000,
-                "release_p99_ms": _percentile(latencies, 99) * 1000,
+                "release_p99_ms": percentile(latencies, 99) * 1000,
                 "chain_steps": length,
                 "chain_submit_ms": bench.sequence_submit(length) * 1000,
                 "fan_width": width,

@@ -13,9 +13,7 @@ benchmark's no-op worker, and submits its tasks one at a time on an idle server:
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
 import statistics
 import tempfile
 import threading
@@ -29,8 +27,8 @@ import requests
 from bench.chains import epoch
 from bench.figures import percentile, wait_until
 from bench.noop_worker import NAME
-from bench.pg import ScratchDatabase, local_server
 from bench.server import Server
+from bench.standalone import arguments, database
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -96,19 +94,11 @@ def receiver_floor(receiver: Receiver, rounds: int) -> list[float]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--smoke", action="store_true", help="tiny sizes: checks it runs")
-    parser.add_argument("--out", type=Path, help="write the figures here as JSON")
-    parser.add_argument("--pg-local", action="store_true", help="on a throwaway PostgreSQL")
-    args = parser.parse_args(argv)
+    args = arguments(__doc__, argv)
     rounds = 5 if args.smoke else 200
     with ExitStack() as stack:
         work = stack.enter_context(tempfile.TemporaryDirectory(prefix="tasky-bench-webhooks-"))
-        url = os.environ.get("TASKY_BENCH_PG_URL") or None
-        if args.pg_local:
-            url = stack.enter_context(local_server())
-        if url:
-            url = stack.enter_context(ScratchDatabase(url))
+        url = database(stack, args.pg_local)
         receiver = Receiver()
         stack.callback(receiver.close)
         env = {"TASKY_WEBHOOK_ALLOW_PRIVATE": "1"}
