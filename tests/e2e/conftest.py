@@ -125,9 +125,9 @@ class Server:
         assert resp.status_code == 201, resp.text
         return resp.json()["task_id"]
 
-    def submit_batch(self, worker: str, count: int) -> list[str]:
-        """Submit ``count`` tasks of default settings in one request."""
-        resp = self.post(f"/tasky/v1/workers/{worker}/batch", {"tasks": [{}] * count})
+    def submit_batch(self, worker: str, count: int, task: dict | None = None) -> list[str]:
+        """Submit ``count`` tasks in one request, each of body ``task`` (default settings)."""
+        resp = self.post(f"/tasky/v1/workers/{worker}/batch", {"tasks": [task or {}] * count})
         assert resp.status_code == 201, resp.text
         return resp.json()["task_ids"]
 

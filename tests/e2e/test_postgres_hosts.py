@@ -55,18 +55,25 @@ def epoch(iso: str) -> float:
     return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
 
 
-def test_two_hosts_run_each_of_1000_tasks_exactly_once(hosts):
+def test_two_hosts_run_each_of_1000_tasks_exactly_once(hosts, tmp_path):
     a, b = hosts("a", "b")
     servers = [a, b]
+    # Every task waits for the gate: each process fills its slots and holds them, so none
+    # can take all the work before the others start, and every process is seen working.
+    gate = tmp_path / "open"
+    task = {"config": {"until": str(gate)}}
     with ThreadPoolExecutor(4) as pool:  # 20 batches of 50, half through each host
-        batches = list(pool.map(lambda i: servers[i % 2].submit_batch("journal", 50), range(20)))
+        batches = list(
+            pool.map(lambda i: servers[i % 2].submit_batch("journal", 50, task), range(20))
+        )
     ids = [task_id for batch in batches for task_id in batch]
     assert len(set(ids)) == 1000
+    wait_for(lambda: len(pids(a)) == 2 and len(pids(b)) == 2, timeout=30)
+    gate.touch()
     wait_for(lambda: sum(runs(a, b).values()) >= 1000, timeout=120, interval=0.1)
     done = runs(a, b)
     assert set(done) == set(ids)
     assert max(done.values()) == 1, "a task ran twice"
-    assert len(pids(a)) == 2 and len(pids(b)) == 2, "not every process of both hosts worked"
     wait_for(
         lambda: b.get("/tasky/v1/workers/journal/statistics").json()["completed"] == 1000,
         timeout=30,

@@ -63,15 +63,25 @@ def test_an_api_node_and_two_runners_run_1000_tasks_exactly_once(
     assert {r["pid"] for r in runners} == {first.pid, second.pid}
     assert all(r["status"] == "live" and "journal" in r["workers"] for r in runners)
 
+    # Every task waits for the gate: each runner fills its slots and holds them, so neither
+    # can take all the work before the other claims.
+    gate = api.journal.parent / "open"
+    task = {"config": {"until": str(gate)}}
     with ThreadPoolExecutor(4) as pool:  # 20 batches of 50, while the runners claim
-        batches = list(pool.map(lambda _: api.submit_batch("journal", 50), range(20)))
+        batches = list(pool.map(lambda _: api.submit_batch("journal", 50, task), range(20)))
     ids = [task_id for batch in batches for task_id in batch]
     assert len(set(ids)) == 1000
+
+    def ran_in() -> set[str]:
+        return {line.split()[1] for line in api.journal.read_text().splitlines()}
+
+    wait_for(
+        lambda: api.journal.exists() and ran_in() == {str(first.pid), str(second.pid)}, timeout=30
+    )
+    gate.touch()
     wait_for(lambda: sum(api.runs().values()) >= 1000, timeout=120, interval=0.1)
     done = api.runs()
     assert set(done) == set(ids) and max(done.values()) == 1
-    ran_in = {line.split()[1] for line in api.journal.read_text().splitlines()}
-    assert ran_in == {str(first.pid), str(second.pid)}, "both runners took tasks"
 
 
 def test_a_cancel_sent_to_the_api_node_stops_a_sleeper_on_a_runner_within_1s(
