@@ -11,6 +11,7 @@ the dot) to hours (a long job, a task due while the service was down).
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from prometheus_client import Counter, Gauge, Histogram
 
@@ -97,9 +98,24 @@ HTTP_REQUESTS = Counter(
 )
 
 
+_children: dict[tuple[Any, tuple[str, ...]], Any] = {}
+
+
+def _child(metric: Any, *labels: str) -> Any:
+    """The metric's child of these label values, looked up once per process: ``labels()``
+    takes a lock and checks its arguments on each call, which a runner would pay several
+    times per task and a server once per request. Label values are bounded sets, and so is
+    this cache."""
+    key = (metric, labels)
+    child = _children.get(key)
+    if child is None:
+        child = _children[key] = metric.labels(*labels)
+    return child
+
+
 def submitted(worker: str, count: int) -> None:
     if count:
-        TASKS_SUBMITTED.labels(worker).inc(count)
+        _child(TASKS_SUBMITTED, worker).inc(count)
 
 
 def ended(tasks: Iterable[Task]) -> None:
@@ -107,38 +123,38 @@ def ended(tasks: Iterable[Task]) -> None:
     state counts as finished, a waiting one as a retry."""
     for task in tasks:
         if task.status.is_terminal:
-            TASKS_FINISHED.labels(task.worker, task.status.value).inc()
+            _child(TASKS_FINISHED, task.worker, task.status.value).inc()
         elif task.status in WAITING_STATES:
-            TASK_RETRIES.labels(task.worker).inc()
+            _child(TASK_RETRIES, task.worker).inc()
 
 
 def recovered(tasks: Iterable[Task]) -> None:
     for task in tasks:
-        TASK_RECOVERIES.labels(task.worker).inc()
+        _child(TASK_RECOVERIES, task.worker).inc()
 
 
 def attempt(worker: str, due_at: float, started_at: float, finished_at: float) -> None:
-    START_LATENESS.labels(worker).observe(max(0.0, started_at - due_at))
-    ATTEMPT_DURATION.labels(worker).observe(max(0.0, finished_at - started_at))
+    _child(START_LATENESS, worker).observe(max(0.0, started_at - due_at))
+    _child(ATTEMPT_DURATION, worker).observe(max(0.0, finished_at - started_at))
 
 
 def tick(worker: str, misfire: str | None, overlap_skipped: bool) -> None:
     """A tick this runner fired: ``misfire`` is the schedule's policy when it fired late
     (after downtime); ``overlap_skipped`` when the last run still ran."""
-    SCHEDULE_TICKS.labels(worker).inc()
+    _child(SCHEDULE_TICKS, worker).inc()
     if misfire is not None:
-        SCHEDULE_MISFIRES.labels(worker, misfire).inc()
+        _child(SCHEDULE_MISFIRES, worker, misfire).inc()
     if overlap_skipped:
-        SCHEDULE_OVERLAP_SKIPS.labels(worker).inc()
+        _child(SCHEDULE_OVERLAP_SKIPS, worker).inc()
 
 
 def slots(worker: str, total: int) -> None:
-    RUNNER_SLOTS.labels(worker).set(total)
-    RUNNER_SLOTS_BUSY.labels(worker).set(0)
+    _child(RUNNER_SLOTS, worker).set(total)
+    _child(RUNNER_SLOTS_BUSY, worker).set(0)
 
 
 def slot_taken(worker: str, taken: bool) -> None:
-    busy = RUNNER_SLOTS_BUSY.labels(worker)
+    busy = _child(RUNNER_SLOTS_BUSY, worker)
     if taken:
         busy.inc()
     else:
@@ -146,4 +162,4 @@ def slot_taken(worker: str, taken: bool) -> None:
 
 
 def request(method: str, route: str, code: int) -> None:
-    HTTP_REQUESTS.labels(method, route, str(code)).inc()
+    _child(HTTP_REQUESTS, method, route, str(code)).inc()

@@ -16,7 +16,6 @@ import random
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -73,9 +72,11 @@ class Executor:
         for worker, slots in self._free.items():
             instruments.slots(worker, slots)
         self._running: dict[str, _Running] = {}
-        self._pool = ThreadPoolExecutor(
-            max_workers=max(1, sum(self._free.values())), thread_name_prefix="tasky-task"
-        )
+        self._threads: list[threading.Thread] = []
+        self._waiting = 0
+        """Task threads free for a run not yet handed out (under ``_lock``): with none, a
+        run starts one more (at most one per slot, as at most one run per slot is out)."""
+        self._runs: queue.SimpleQueue[_Running | None] = queue.SimpleQueue()
         self._outcomes: queue.SimpleQueue = queue.SimpleQueue()
         self._finished: queue.SimpleQueue = queue.SimpleQueue()
         self._recorder = threading.Thread(
@@ -104,8 +105,18 @@ class Executor:
         with self._lock:
             self._free[task.worker] -= 1
             self._running[task.id] = run
+            grow = self._waiting == 0  # else a waiting thread takes it
+            if grow:
+                thread = threading.Thread(
+                    target=self._task_thread, name=f"tasky-task-{len(self._threads)}", daemon=True
+                )
+                self._threads.append(thread)
+            else:
+                self._waiting -= 1
+        if grow:
+            thread.start()
         instruments.slot_taken(task.worker, True)
-        self._pool.submit(self._run, run)
+        self._runs.put(run)
 
     def abort(self, task_id: str, reason: str) -> None:
         with self._lock:
@@ -136,12 +147,34 @@ class Executor:
         deadline = time.monotonic() + wait
         while self.running_ids() and time.monotonic() < deadline:
             time.sleep(0.01)
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._drop_waiting_runs()
         self._outcomes.put(_STOP)
         self._recorder.join(max(0.0, deadline - time.monotonic()) + 1.0)
         self._hooks.join(1.0)
 
+    def _drop_waiting_runs(self) -> None:
+        """Runs not started by now never start (the store's recovery hands them back), and
+        each task thread is told to end."""
+        while True:
+            try:
+                self._runs.get_nowait()
+            except queue.Empty:
+                break
+        with self._lock:
+            threads = len(self._threads)
+        for _ in range(threads):
+            self._runs.put(None)
+
     # -- one attempt ----------------------------------------------------------------------------
+
+    def _task_thread(self) -> None:
+        """A task thread: runs what ``start`` hands it, one at a time, until told to end.
+        A queue and a few threads, not a pool of futures: no future, condition or semaphore
+        to make for each task."""
+        while (run := self._runs.get()) is not None:
+            self._run(run)
+            with self._lock:
+                self._waiting += 1
 
     def _run(self, run: _Running) -> None:
         task = run.task
