@@ -15,7 +15,7 @@ import queue
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,6 +49,9 @@ class _Running:
     reason: str | None = None
     """Why it was aborted: ``canceled``, ``timeout``, ``shutdown`` or ``lost`` (the lease)."""
     started_at: float | None = None
+    ended: bool = False
+    """Its outcome is on its way to the store: from then on the store may no longer show the
+    lease held, and that is no loss."""
 
 
 class Executor:
@@ -98,6 +101,11 @@ class Executor:
     def running_ids(self) -> list[str]:
         with self._lock:
             return list(self._running)
+
+    def still_running(self, task_ids: Iterable[str]) -> list[str]:
+        """Those of ``task_ids`` whose attempt has not ended yet."""
+        with self._lock:
+            return [i for i in task_ids if (run := self._running.get(i)) and not run.ended]
 
     def start(self, task: Task) -> None:
         """Run a task this runner has claimed; the caller claimed at most the free slots."""
@@ -180,6 +188,7 @@ class Executor:
         task = run.task
         try:
             outcome = self._attempt(run)
+            run.ended = True
             if run.reason not in UNRECORDED_REASONS:
                 self._outcomes.put(outcome)
         except Exception:

@@ -160,7 +160,8 @@ class Scheduler:
         """Extend the leases; stop the tasks another runner took over (their outcome would be
         refused by the fence: it is not even sent) and those a cancel flagged."""
         report = self.store.renew_leases(self.owner, now + self.settings.lease, held)
-        for task_id in report.lost:
+        # A task whose attempt ended since ``held`` was read may be stored as ended already.
+        for task_id in self.executor.still_running(sorted(report.lost)):
             logger.warning("task %s: lease lost to another runner; stopping it", task_id)
             self.executor.abort(task_id, "lost")
         for task_id in report.canceling:
