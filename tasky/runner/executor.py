@@ -33,6 +33,12 @@ logger = logging.getLogger(__name__)
 
 MAX_BACKOFF = 3600.0
 RECORD_BATCH = 500
+GROUP_COMMIT_WAIT = 0.002
+"""Seconds the recorder waits after an outcome for more, while other attempts run: one
+transaction then stores several. Writes to the store take turns, and a transaction costs
+about as much as the task's claim, so at a thousand tasks a second this halves the writes
+of their ends, for two milliseconds more before an end is stored (never before a slot is
+free again: that is when ``perform`` returns)."""
 RECORD_RETRY = 1.0
 """Seconds between tries to store outcomes while the store fails; an outcome never stored
 is recovered when its lease expires, like a crash's."""
@@ -203,9 +209,8 @@ class Executor:
     def _record_outcomes(self) -> None:
         """The recorder thread: store waiting outcomes in batches, until told to stop."""
         while True:
-            batch = [self._outcomes.get()]
-            while len(batch) < RECORD_BATCH and not self._outcomes.empty():
-                batch.append(self._outcomes.get())
+            first = self._outcomes.get()
+            batch = gather(self._outcomes, first, GROUP_COMMIT_WAIT, self._attempts_under_way)
             stopping = _STOP in batch
             outcomes = [outcome for outcome in batch if outcome is not _STOP]
             if outcomes and (finished := self._store(outcomes, retry=not stopping)):
@@ -214,6 +219,10 @@ class Executor:
             if stopping:
                 self._finished.put(_STOP)
                 return
+
+    def _attempts_under_way(self) -> bool:
+        with self._lock:
+            return any(not run.ended for run in self._running.values())
 
     def _store(self, outcomes: list[Outcome], retry: bool) -> list[Task]:
         while True:
@@ -310,6 +319,24 @@ class Executor:
         if len(encoded) <= self.settings.output_limit:
             return text, False
         return json.dumps(encoded[: self.settings.output_limit].decode(errors="ignore")), True
+
+
+def gather(
+    source: queue.SimpleQueue, first: Any, wait: float, under_way: Callable[[], bool]
+) -> list[Any]:
+    """``first`` and what ``source`` yields within ``wait`` seconds of it, up to
+    ``RECORD_BATCH`` items or the stop mark; no waiting once ``source`` is empty and nothing
+    is ``under_way`` any more (no more could come)."""
+    batch = [first]
+    deadline = time.monotonic() + wait
+    while len(batch) < RECORD_BATCH and batch[-1] is not _STOP:
+        if source.empty() and not under_way():
+            break
+        try:
+            batch.append(source.get(timeout=max(0.0, deadline - time.monotonic())))
+        except queue.Empty:
+            break
+    return batch
 
 
 def backoff(base: float, attempt: int) -> float:
