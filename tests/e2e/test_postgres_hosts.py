@@ -92,11 +92,12 @@ def test_kill_9_of_a_host_its_tasks_are_taken_over_after_the_lease(hosts, tmp_pa
         for i in range(4)
     }
     wait_for(lambda: all(a.status(t) == "running" for t in running), timeout=10)
-    waiting = [a.submit("journal", {"delay": 5}) for _ in range(20)]
     (b,) = hosts("b", env={"b": env})
     # Every runner of b up before the kill: one starting later would see a's processes gone
     # (same machine) and take their tasks at once, not after the lease as another host must.
     wait_for(lambda: len(re.findall(r"runner \S+ started", b.log.read_text())) == 2, timeout=10)
+    # Stored by a just before it dies, due well after: none can have started on a.
+    waiting = [a.submit("journal", {"delay": 5}) for _ in range(20)]
     a.kill9()
     killed_at = time.time()
     gate.touch()
