@@ -14,7 +14,6 @@ records when each ``perform`` starts (``--pg-local``: on a throwaway PostgreSQL 
 
 from __future__ import annotations
 
-import json
 import statistics
 import tempfile
 import time
@@ -25,7 +24,7 @@ from pathlib import Path
 from bench.figures import percentile, wait_until
 from bench.noop_worker import NAME, read_starts
 from bench.server import Server
-from bench.standalone import arguments, database
+from bench.standalone import arguments, database, report
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -119,11 +118,7 @@ def main(argv: list[str] | None = None) -> int:
                 "fan_out_ms": bench.fan_out(width) * 1000,
                 "fan_in_ms": bench.fan_in(width) * 1000,
             }
-    for key, value in results.items():
-        print(f"{key:>16}  {value:.2f}" if isinstance(value, float) else f"{key:>16}  {value}")
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(results, indent=2) + "\n")
+    report(results, args.out)
     return 0
 
 

@@ -28,7 +28,7 @@ from bench.chains import epoch
 from bench.figures import percentile, wait_until
 from bench.noop_worker import NAME
 from bench.server import Server
-from bench.standalone import arguments, database
+from bench.standalone import arguments, database, report
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -113,11 +113,7 @@ def main(argv: list[str] | None = None) -> int:
         "receiver_p50_ms": statistics.median(floor) * 1000,
         "receiver_p99_ms": percentile(floor, 99) * 1000,
     }
-    for key, value in results.items():
-        print(f"{key:>16}  {value:.2f}" if isinstance(value, float) else f"{key:>16}  {value}")
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(results, indent=2) + "\n")
+    report(results, args.out)
     return 0
 
 

@@ -81,7 +81,8 @@ class Executor:
         for worker, slots in self._free.items():
             instruments.slots(worker, slots)
         self._running: dict[str, _Running] = {}
-        self._threads: list[threading.Thread] = []
+        self._threads = 0
+        """Task threads started (under ``_lock``)."""
         self._waiting = 0
         """Task threads free for a run not yet handed out (under ``_lock``): with none, a
         run starts one more (at most one per slot, as at most one run per slot is out)."""
@@ -121,14 +122,12 @@ class Executor:
             self._running[task.id] = run
             grow = self._waiting == 0  # else a waiting thread takes it
             if grow:
-                thread = threading.Thread(
-                    target=self._task_thread, name=f"tasky-task-{len(self._threads)}", daemon=True
-                )
-                self._threads.append(thread)
+                self._threads += 1
+                name = f"tasky-task-{self._threads}"
             else:
                 self._waiting -= 1
         if grow:
-            thread.start()
+            threading.Thread(target=self._task_thread, name=name, daemon=True).start()
         instruments.slot_taken(task.worker, True)
         self._runs.put(run)
 
@@ -175,7 +174,7 @@ class Executor:
             except queue.Empty:
                 break
         with self._lock:
-            threads = len(self._threads)
+            threads = self._threads
         for _ in range(threads):
             self._runs.put(None)
 
