@@ -132,13 +132,19 @@ class BackupStatements:
                 [value for edge in batch for value in edge],
             )
 
-    def _insert(self, db: Any, table: str, columns: Columns, rows: list[tuple]) -> Restored:
+    def _insert_new(self, db: Any, table: str, columns: Columns, rows: list[tuple]) -> set[str]:
+        """Insert the rows whose id (or idempotency key) is not stored yet, the first of an id
+        given twice; the ids inserted. Multi-row ``INSERT``s, ``RESTORE_BATCH`` rows each."""
         inserted: set[str] = set()
         for start in range(0, len(rows), RESTORE_BATCH):
             batch = rows[start : start + RESTORE_BATCH]
             sql = _insert_sql(table, columns.sql, columns.width, len(batch))
             params = [value for row in batch for value in row]
             inserted.update(r[0] for r in self._execute(db, sql, params).fetchall())
+        return inserted
+
+    def _insert(self, db: Any, table: str, columns: Columns, rows: list[tuple]) -> Restored:
+        inserted = self._insert_new(db, table, columns, rows) if rows else set()
         if len(inserted) == len(rows):
             return Restored(frozenset(inserted))
         left = [row[0] for row in rows if row[0] not in inserted]

@@ -33,6 +33,7 @@ from tasky.stores.rows import (
     INSERT_COLUMNS,
     TASK_COLUMNS,
     WAITING,
+    Columns,
     ending,
     in_due_order,
     insert_rows,
@@ -224,6 +225,29 @@ class PostgresStore(SQLStore):
         with psycopg.connect(self.url, **self._kwargs) as conn, conn.transaction():
             conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
             yield lambda sql: _streamed(conn, sql)
+
+    def _insert_new(
+        self, db: psycopg.Connection, table: str, columns: Columns, rows: list[tuple]
+    ) -> set[str]:
+        """The restore's insert, through ``COPY`` into a temporary table of the same columns,
+        then one ``INSERT ... SELECT`` in the rows' order. The shared multi-row ``INSERT``
+        has 11,000 parameters a statement, which psycopg parses in Python on each execution
+        (too long for its cache of parsed queries): four fifths of an import's time."""
+        staging = f"restore_{table}"
+        db.execute(
+            f"CREATE TEMPORARY TABLE {staging} (LIKE {table} INCLUDING DEFAULTS,"
+            f" restore_line integer NOT NULL) ON COMMIT DROP"
+        )
+        with db.cursor().copy(f"COPY {staging} ({columns.sql}, restore_line) FROM STDIN") as copy:
+            for line, row in enumerate(rows):
+                copy.write_row((*row, line))
+        found = db.execute(
+            f"INSERT INTO {table} ({columns.sql}) SELECT {columns.sql} FROM {staging}"
+            f" ORDER BY restore_line ON CONFLICT DO NOTHING RETURNING id"
+        )
+        inserted = {row[0] for row in found.fetchall()}
+        db.execute(f"DROP TABLE {staging}")
+        return inserted
 
     def _reader(self) -> AbstractContextManager[psycopg.Connection]:
         return self._db()

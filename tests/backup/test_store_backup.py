@@ -135,6 +135,16 @@ def test_a_restore_leaves_stored_ids_alone_and_refuses_a_key_held_by_another(sto
     assert store.get_task(fresh[0]).idempotency_key is None
 
 
+def test_of_an_id_given_twice_the_first_row_is_restored(store):
+    store.create_tasks([new(1)])
+    (_, (row,)) = moved(stored_rows(store))
+    first = (new_id(T0 + 7), *row[1:])
+    second = (*first[:13], "second", *first[14:])  # the same id, with an idempotency key
+    restored = store.restore([], [], [first, second, second])[2]
+    assert restored.inserted == {first[0]} and restored.existing == {first[0]}
+    assert store.get_task(first[0]).idempotency_key is None
+
+
 def test_a_chain_and_its_dependencies_restore_and_release_as_before(store, tmp_path):
     """A chain's record, its steps' dependency fields, and the edges that release a child
     when its parent ends, all come back: the restored child is released by its parent."""
