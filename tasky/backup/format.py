@@ -394,11 +394,10 @@ def _checked_line(line: bytes) -> tuple[str, tuple]:
 
 
 class Writer:
-    """Writes the rows of one kind (each in its model's field order, as a snapshot reads
-    them: ``tasky.stores.backup.Snapshot``) as lines. orjson writes each line in one call:
-    floats in their shortest form that reads back as the same float, text as UTF-8; the
-    columns read as JSON text (those that hold JSON, and the flags) go in as they are
-    (``orjson.Fragment``).
+    """Writes the rows of one kind (each in its model's field order, as the store holds
+    them) as lines. orjson writes each line in one call: floats in their shortest form that
+    reads back as the same float, text as UTF-8; the columns that hold JSON text go in as they
+    are (``orjson.Fragment``), a flag as ``true``/``false`` (SQLite holds 0 or 1).
 
     A writer fills one dictionary again for each row, which costs less than a new one per
     row: each export makes writers of its own."""
@@ -408,12 +407,16 @@ class Writer:
         self._names = [f.name for f in fields(model)]
         self._record: dict[str, Any] = dict.fromkeys(["type", *self._names])
         self._record["type"] = kind
-        self._texts = [name for name in self._names if spec[name][0] in (OBJECT, JSON, FLAG)]
+        self._texts = [name for name in self._names if spec[name][0] in (OBJECT, JSON)]
+        self._flags = [name for name in self._names if spec[name][0] is FLAG]
 
     def __call__(self, row: tuple) -> bytes:
         record = self._record
         record.update(zip(self._names, row, strict=True))
         for name in self._texts:
-            if type(text := record[name]) is str:
+            text = record[name]
+            if text is not None:
                 record[name] = orjson.Fragment(text)
+        for name in self._flags:
+            record[name] = bool(record[name])
         return orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE)

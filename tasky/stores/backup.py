@@ -25,26 +25,9 @@ RESTORE_BATCH = 500
 below both databases' limits)."""
 
 
-JSON_TYPE = "tasky_json"
-"""The type a snapshot's read gives its columns of JSON text (sqlite3's ``[type]`` in a
-column's name, which ``SQLiteStore``'s snapshot connection converts to ``orjson.Fragment``:
-an export puts them in its lines as they are, with no Python call per value)."""
-
-
-def _snapshot_columns(columns: Columns) -> str:
-    """The column list of a snapshot's read: JSON text under its type, and flags read as the
-    JSON text of their value."""
-    typed = {name: f'{name} AS "{name} [{JSON_TYPE}]"' for name in columns.json_fields}
-    for name in columns.flags:
-        typed[name] = f"CASE WHEN {name} THEN 'true' ELSE 'false' END AS \"{name} [{JSON_TYPE}]\""
-    return columns.select(typed)
-
-
 class Snapshot:
     """What one snapshot reads: its counts first, then its rows, in ``id`` order; the rows'
-    columns are those of the model's fields (``tasky.stores.rows``), those holding JSON and
-    the flags as JSON text (``str``, or ``orjson.Fragment`` where the driver converts
-    them)."""
+    columns are those of the model's fields (``tasky.stores.rows``)."""
 
     def __init__(self, rows: Callable[[str], Iterator[tuple]]):
         self._rows = rows
@@ -57,13 +40,13 @@ class Snapshot:
         return chains, schedules, tasks
 
     def chains(self) -> Iterator[tuple]:
-        return self._rows(f"SELECT {_snapshot_columns(CHAIN)} FROM chains ORDER BY id")
+        return self._rows(f"SELECT {CHAIN.sql} FROM chains ORDER BY id")
 
     def schedules(self) -> Iterator[tuple]:
-        return self._rows(f"SELECT {_snapshot_columns(SCHEDULE)} FROM schedules ORDER BY id")
+        return self._rows(f"SELECT {SCHEDULE.sql} FROM schedules ORDER BY id")
 
     def tasks(self) -> Iterator[tuple]:
-        return self._rows(f"SELECT {_snapshot_columns(TASK)} FROM tasks ORDER BY id")
+        return self._rows(f"SELECT {TASK.sql} FROM tasks ORDER BY id")
 
 
 @dataclass(frozen=True)

@@ -61,10 +61,6 @@ class Columns(Generic[M]):
         self.sql = ", ".join(self.names)
         self.width = len(self.names)
         self._decode = [(self.fields.index(name), fn) for name, fn in decode.items()]
-        self.json_fields = tuple(n for n, fn in decode.items() if fn in (json.loads, _json_or_none))
-        """The fields stored as JSON text."""
-        self.flags = tuple(name for name, fn in decode.items() if fn is bool)
-        """The fields stored as a flag (SQLite: 0 or 1)."""
 
     def from_row(self, row: tuple) -> M:
         """The model of a row whose first columns are these (later ones, such as a

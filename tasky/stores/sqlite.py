@@ -30,10 +30,7 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
-import orjson
-
 from tasky.models import NewTask, Outcome, Task
-from tasky.stores.backup import JSON_TYPE
 from tasky.stores.dialect import Dialect
 from tasky.stores.migrations import migrations
 from tasky.stores.rows import (
@@ -53,7 +50,6 @@ INSERT_TASK = insert_task_sql("?")
 """Insert of a batch without idempotency keys: no conflict to look for."""
 DIALECT = Dialect(qmark=True, greatest="max", least="min", key_conflict="(idempotency_key)")
 logger = logging.getLogger(__name__)
-sqlite3.register_converter(JSON_TYPE, orjson.Fragment)
 
 CHECKPOINT_EVERY = 1.0
 """Seconds between two checkpoints of the WAL by a writing process."""
@@ -216,13 +212,9 @@ class SQLiteStore(SQLStore):
             self._checkpointer = _Checkpointer(self._connect)
         return self._writer_conn
 
-    def _connect(self, detect_types: int = 0) -> sqlite3.Connection:
+    def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(
-            self.path,
-            isolation_level=None,
-            check_same_thread=False,
-            timeout=BUSY_TIMEOUT,
-            detect_types=detect_types,
+            self.path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT
         )
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
@@ -253,8 +245,8 @@ class SQLiteStore(SQLStore):
     @contextmanager
     def _snapshot_connection(self) -> Iterator[Callable[[str], Iterator[tuple]]]:
         """A connection of its own in one read transaction: its first read fixes what every
-        later one sees. Its columns of JSON text come as ``orjson.Fragment``."""
-        conn = self._connect(detect_types=sqlite3.PARSE_COLNAMES)
+        later one sees."""
+        conn = self._connect()
         try:
             conn.execute("BEGIN")
             yield lambda sql: iter(conn.execute(sql))
