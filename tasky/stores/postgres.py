@@ -234,7 +234,8 @@ class PostgresStore(SQLStore):
         """The restore's insert, through ``COPY`` into a temporary table of the same columns,
         then one ``INSERT ... SELECT`` in the rows' order. The shared multi-row ``INSERT``
         has 11,000 parameters a statement, which psycopg parses in Python on each execution
-        (too long for its cache of parsed queries): four fifths of an import's time."""
+        (too long for its cache of parsed queries): four fifths of an import's time. The
+        temporary table goes with the transaction (``ON COMMIT DROP``), committed or not."""
         staging = f"restore_{table}"
         db.execute(
             f"CREATE TEMPORARY TABLE {staging} (LIKE {table} INCLUDING DEFAULTS,"
@@ -247,9 +248,7 @@ class PostgresStore(SQLStore):
             f"INSERT INTO {table} ({columns.sql}) SELECT {columns.sql} FROM {staging}"
             f" ORDER BY restore_line ON CONFLICT DO NOTHING RETURNING id"
         )
-        inserted = {row[0] for row in found.fetchall()}
-        db.execute(f"DROP TABLE {staging}")
-        return inserted
+        return {row[0] for row in found.fetchall()}
 
     def _reader(self) -> AbstractContextManager[psycopg.Connection]:
         return self._db()

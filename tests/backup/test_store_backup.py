@@ -140,6 +140,8 @@ def test_of_an_id_given_twice_the_first_row_is_restored(store):
     restored = store.restore([], [], [first, second, second])[2]
     assert restored.inserted == {first[0]} and restored.existing == {first[0]}
     assert store.get_task(first[0]).idempotency_key is None
+    again = [store.restore([], [], [first])[2] for _ in range(3)]  # later transactions
+    assert all(r.existing == {first[0]} and not r.inserted for r in again)
 
 
 def test_a_chain_and_its_dependencies_restore_and_release_as_before(store, tmp_path):
