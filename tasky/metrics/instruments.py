@@ -153,12 +153,8 @@ def slots(worker: str, total: int) -> None:
     _child(RUNNER_SLOTS_BUSY, worker).set(0)
 
 
-def slot_taken(worker: str, taken: bool) -> None:
-    busy = _child(RUNNER_SLOTS_BUSY, worker)
-    if taken:
-        busy.inc()
-    else:
-        busy.dec()
+def slots_busy(worker: str, busy: int) -> None:
+    _child(RUNNER_SLOTS_BUSY, worker).set(busy)
 
 
 def request(method: str, route: str, code: int) -> None:

@@ -5,6 +5,10 @@ the exact ``execute_at`` (the scheduler claims a little ahead), runs ``perform``
 the outcome to the recorder thread, which stores the outcomes of many tasks in one
 transaction (group commit), then passes the stored tasks to the hooks thread. A slot is free
 again as soon as ``perform`` returns.
+
+Every hand-off between threads is a wake-up, and at thousands of tasks a second wake-ups are
+most of a slot's cost: the recorder is woken by the first outcome of a batch and by the one
+that ends it, not by each; the busy-slot gauge is written once per scheduler pass.
 """
 
 from __future__ import annotations
@@ -42,7 +46,6 @@ free again: that is when ``perform`` returns)."""
 RECORD_RETRY = 1.0
 """Seconds between tries to store outcomes while the store fails; an outcome never stored
 is recovered when its lease expires, like a crash's."""
-_STOP = None
 UNRECORDED_REASONS = frozenset({"shutdown", "lost"})
 """Aborts whose outcome is not stored: at a shutdown the runner hands its tasks back through
 recovery; a lost lease means another runner has the task now."""
@@ -77,8 +80,9 @@ class Executor:
         self.on_slot_free = on_slot_free
         self.clock = clock
         self._lock = threading.Lock()
-        self._free = {w.name: w.max_num_tasks for w in registry.all()}
-        for worker, slots in self._free.items():
+        self._slots = {w.name: w.max_num_tasks for w in registry.all()}
+        self._free = dict(self._slots)
+        for worker, slots in self._slots.items():
             instruments.slots(worker, slots)
         self._running: dict[str, _Running] = {}
         self._threads = 0
@@ -86,9 +90,11 @@ class Executor:
         self._waiting = 0
         """Task threads free for a run not yet handed out (under ``_lock``): with none, a
         run starts one more (at most one per slot, as at most one run per slot is out)."""
+        self._loggers = {w.name: logging.getLogger(f"tasky.task.{w.name}") for w in registry.all()}
+        self._busy_published = dict.fromkeys(self._free, 0)
         self._runs: queue.SimpleQueue[_Running | None] = queue.SimpleQueue()
-        self._outcomes: queue.SimpleQueue = queue.SimpleQueue()
-        self._finished: queue.SimpleQueue = queue.SimpleQueue()
+        self._outcomes = GroupCommit(GROUP_COMMIT_WAIT, RECORD_BATCH)
+        self._finished: queue.SimpleQueue[list[Task] | None] = queue.SimpleQueue()
         self._recorder = threading.Thread(
             target=self._record_outcomes, name="tasky-recorder", daemon=True
         )
@@ -104,6 +110,16 @@ class Executor:
         with self._lock:
             runs = [run.task.worker for run in self._running.values()]
         return {worker: runs.count(worker) for worker in sorted(set(runs))}
+
+    def publish_busy(self) -> None:
+        """Set the busy-slot gauges to what they are now, where that changed. The scheduler
+        calls it on each pass, and every slot that frees wakes it: the gauge is at most a
+        pass behind, for one write per pass instead of two per task."""
+        for worker, free in list(self._free.items()):
+            busy = self._slots[worker] - free
+            if self._busy_published.get(worker) != busy:
+                self._busy_published[worker] = busy
+                instruments.slots_busy(worker, busy)
 
     def running_ids(self) -> list[str]:
         with self._lock:
@@ -128,7 +144,7 @@ class Executor:
                 self._waiting -= 1
         if grow:
             threading.Thread(target=self._task_thread, name=name, daemon=True).start()
-        instruments.slot_taken(task.worker, True)
+        self._outcomes.begin()
         self._runs.put(run)
 
     def abort(self, task_id: str, reason: str) -> None:
@@ -161,7 +177,7 @@ class Executor:
         while self.running_ids() and time.monotonic() < deadline:
             time.sleep(0.01)
         self._drop_waiting_runs()
-        self._outcomes.put(_STOP)
+        self._outcomes.stop()
         self._recorder.join(max(0.0, deadline - time.monotonic()) + 1.0)
         self._hooks.join(1.0)
 
@@ -191,37 +207,31 @@ class Executor:
 
     def _run(self, run: _Running) -> None:
         task = run.task
+        outcome = None
         try:
             outcome = self._attempt(run)
             run.ended = True
-            if run.reason not in UNRECORDED_REASONS:
-                self._outcomes.put(outcome)
+            if run.reason in UNRECORDED_REASONS:
+                outcome = None
         except Exception:
             logger.exception("task %s: the executor failed", task.id)
         finally:
             with self._lock:
                 del self._running[task.id]
                 self._free[task.worker] += 1
-            instruments.slot_taken(task.worker, False)
+            self._outcomes.end(outcome)
             self.on_slot_free(task.worker)
 
     def _record_outcomes(self) -> None:
         """The recorder thread: store waiting outcomes in batches, until told to stop."""
         while True:
-            first = self._outcomes.get()
-            batch = gather(self._outcomes, first, GROUP_COMMIT_WAIT, self._attempts_under_way)
-            stopping = _STOP in batch
-            outcomes = [outcome for outcome in batch if outcome is not _STOP]
+            outcomes, stopping = self._outcomes.next_batch()
             if outcomes and (finished := self._store(outcomes, retry=not stopping)):
                 instruments.ended(finished)
                 self._finished.put(finished)
             if stopping:
-                self._finished.put(_STOP)
+                self._finished.put(None)
                 return
-
-    def _attempts_under_way(self) -> bool:
-        with self._lock:
-            return any(not run.ended for run in self._running.values())
 
     def _store(self, outcomes: list[Outcome], retry: bool) -> list[Task]:
         while True:
@@ -236,16 +246,14 @@ class Executor:
     def _call_hooks(self) -> None:
         """The hooks thread: each stored task's hook, in order, away from the recorder. Tasks
         arrive a stored batch at a time: one wake-up of this thread per batch."""
-        while (tasks := self._finished.get()) is not _STOP:
+        while (tasks := self._finished.get()) is not None:
             for task in tasks:
                 run_hook(self.registry, task)
 
     def _attempt(self, run: _Running) -> Outcome:
         task = run.task
         worker = self.registry.get(task.worker)
-        log = logging.LoggerAdapter(
-            logging.getLogger(f"tasky.task.{task.worker}"), {"task_id": task.id}
-        )
+        log = logging.LoggerAdapter(self._loggers[task.worker], {"task_id": task.id})
         inputs = self.store.task_inputs(task.id) if task.depends_on else {}
         ctx = RunContext(task.id, task.attempts, run.abort_event, log, inputs)
         output: Any = None
@@ -320,22 +328,56 @@ class Executor:
         return json.dumps(encoded[: self.settings.output_limit].decode(errors="ignore")), True
 
 
-def gather(
-    source: queue.SimpleQueue, first: Any, wait: float, under_way: Callable[[], bool]
-) -> list[Any]:
-    """``first`` and what ``source`` yields within ``wait`` seconds of it, up to
-    ``RECORD_BATCH`` items or the stop mark; no waiting once ``source`` is empty and nothing
-    is ``under_way`` any more (no more could come)."""
-    batch = [first]
-    deadline = time.monotonic() + wait
-    while len(batch) < RECORD_BATCH and batch[-1] is not _STOP:
-        if source.empty() and not under_way():
-            break
-        try:
-            batch.append(source.get(timeout=max(0.0, deadline - time.monotonic())))
-        except queue.Empty:
-            break
-    return batch
+class GroupCommit:
+    """Outcomes waiting for the recorder, and the attempts under way that may add to them.
+
+    The recorder takes a batch once its first outcome has waited ``wait`` seconds, once no
+    attempt is under way (no more could come), once it holds ``limit`` outcomes, or at the
+    stop. Only the outcome that starts a batch and the one that completes it wake the
+    recorder."""
+
+    def __init__(self, wait: float, limit: int):
+        self.wait = wait
+        self.limit = limit
+        self._ready = threading.Condition(threading.Lock())
+        self._pending: list[Outcome] = []
+        self._under_way = 0
+        self._stopping = False
+
+    def begin(self) -> None:
+        """An attempt starts: its outcome may join the batch being gathered."""
+        with self._ready:
+            self._under_way += 1
+
+    def end(self, outcome: Outcome | None) -> None:
+        """An attempt ended, with its outcome to store or none (not stored)."""
+        with self._ready:
+            self._under_way -= 1
+            if outcome is not None:
+                self._pending.append(outcome)
+            if self._pending and (len(self._pending) == 1 or self._complete()):
+                self._ready.notify()
+
+    def stop(self) -> None:
+        with self._ready:
+            self._stopping = True
+            self._ready.notify()
+
+    def next_batch(self) -> tuple[list[Outcome], bool]:
+        """The next batch to store (empty only at the stop), and whether this is the stop:
+        no more batches come after it."""
+        with self._ready:
+            while not self._pending and not self._stopping:
+                self._ready.wait()
+            deadline = time.monotonic() + self.wait
+            while not self._complete() and (left := deadline - time.monotonic()) > 0:
+                self._ready.wait(left)
+            batch = self._pending[: self.limit]
+            del self._pending[: self.limit]
+            return batch, self._stopping and not self._pending
+
+    def _complete(self) -> bool:
+        return self._stopping or self._under_way == 0 or len(self._pending) >= self.limit
 
 
 def backoff(base: float, attempt: int) -> float:

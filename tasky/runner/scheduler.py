@@ -140,6 +140,7 @@ class Scheduler:
                 full_pass or name in woken_for or now >= self._next_look.get(name, 0.0)
             ):
                 self._next_look[name] = self._dispatch(name, now)
+        self.executor.publish_busy()
         if full_pass:
             self._chores(now)
             self._full_pass_at = now + self.settings.poll_interval

@@ -2,31 +2,81 @@
 
 from __future__ import annotations
 
-import queue
 import threading
 import time
 
-from tasky.runner.executor import _STOP, RECORD_BATCH, gather
+from tasky.models import Outcome, TaskState
+from tasky.runner.executor import GroupCommit
+
+
+def outcome(task_id: str) -> Outcome:
+    return Outcome(task_id, "runner", 1, TaskState.COMPLETED, time.time())
+
+
+def ids(batch: list[Outcome]) -> list[str]:
+    return [o.task_id for o in batch]
 
 
 def test_an_outcome_waits_for_those_of_attempts_still_under_way():
-    outcomes: queue.SimpleQueue = queue.SimpleQueue()
-    threading.Timer(0.05, outcomes.put, ["second"]).start()
-    assert gather(outcomes, "first", 1.0, under_way=lambda: True) == ["first", "second"]
+    outcomes = GroupCommit(wait=5.0, limit=10)
+    outcomes.begin()
+    outcomes.begin()
+    outcomes.end(outcome("first"))
+    threading.Timer(0.05, outcomes.end, [outcome("second")]).start()
+    started = time.monotonic()
+    batch, stopping = outcomes.next_batch()
+    assert ids(batch) == ["first", "second"] and not stopping
+    assert time.monotonic() - started < 4.0  # the last attempt's end, not the wait, ended it
 
 
 def test_with_no_attempt_under_way_it_is_stored_at_once():
+    outcomes = GroupCommit(wait=5.0, limit=10)
+    outcomes.begin()
+    outcomes.end(outcome("only"))
     started = time.monotonic()
-    assert gather(queue.SimpleQueue(), "first", 5.0, under_way=lambda: False) == ["first"]
+    assert ids(outcomes.next_batch()[0]) == ["only"]
     assert time.monotonic() - started < 1.0
 
 
-def test_the_stop_mark_ends_the_batch_and_a_batch_has_a_bound():
-    outcomes: queue.SimpleQueue = queue.SimpleQueue()
-    for item in ("second", _STOP, "after"):
-        outcomes.put(item)
-    assert gather(outcomes, "first", 5.0, under_way=lambda: True) == ["first", "second", _STOP]
-    many: queue.SimpleQueue = queue.SimpleQueue()
-    for i in range(RECORD_BATCH + 5):
-        many.put(i)
-    assert len(gather(many, "first", 5.0, under_way=lambda: True)) == RECORD_BATCH
+def test_an_attempt_whose_outcome_is_not_stored_still_ends_the_wait():
+    outcomes = GroupCommit(wait=5.0, limit=10)
+    outcomes.begin()
+    outcomes.begin()
+    outcomes.end(outcome("stored"))
+    threading.Timer(0.05, outcomes.end, [None]).start()
+    started = time.monotonic()
+    assert ids(outcomes.next_batch()[0]) == ["stored"]
+    assert time.monotonic() - started < 4.0
+
+
+def test_the_first_outcome_waits_at_most_the_wait():
+    outcomes = GroupCommit(wait=0.05, limit=10)
+    outcomes.begin()
+    outcomes.begin()  # still running when the batch goes
+    outcomes.end(outcome("first"))
+    assert ids(outcomes.next_batch()[0]) == ["first"]
+
+
+def test_a_batch_has_a_bound():
+    outcomes = GroupCommit(wait=5.0, limit=3)
+    for _ in range(6):  # one more under way than ends: only the bound ends the first batch
+        outcomes.begin()
+    for i in range(5):
+        outcomes.end(outcome(str(i)))
+    assert ids(outcomes.next_batch()[0]) == ["0", "1", "2"]
+
+
+def test_the_stop_takes_what_waits_and_ends_the_batches():
+    outcomes = GroupCommit(wait=5.0, limit=10)
+    outcomes.begin()
+    outcomes.begin()
+    outcomes.end(outcome("last"))
+    outcomes.stop()
+    batch, stopping = outcomes.next_batch()
+    assert ids(batch) == ["last"] and stopping
+
+
+def test_the_stop_wakes_a_recorder_with_nothing_to_store():
+    outcomes = GroupCommit(wait=5.0, limit=10)
+    threading.Timer(0.05, outcomes.stop).start()
+    assert outcomes.next_batch() == ([], True)
