@@ -90,6 +90,7 @@ class Executor:
         self._waiting = 0
         """Task threads free for a run not yet handed out (under ``_lock``): with none, a
         run starts one more (at most one per slot, as at most one run per slot is out)."""
+        self._hooked = {w.name for w in registry.all() if w.has_hooks()}
         self._loggers = {w.name: logging.getLogger(f"tasky.task.{w.name}") for w in registry.all()}
         self._busy_published = dict.fromkeys(self._free, 0)
         self._runs: queue.SimpleQueue[_Running | None] = queue.SimpleQueue()
@@ -228,7 +229,8 @@ class Executor:
             outcomes, stopping = self._outcomes.next_batch()
             if outcomes and (finished := self._store(outcomes, retry=not stopping)):
                 instruments.ended(finished)
-                self._finished.put(finished)
+                if hooked := [task for task in finished if task.worker in self._hooked]:
+                    self._finished.put(hooked)
             if stopping:
                 self._finished.put(None)
                 return
@@ -245,7 +247,8 @@ class Executor:
 
     def _call_hooks(self) -> None:
         """The hooks thread: each stored task's hook, in order, away from the recorder. Tasks
-        arrive a stored batch at a time: one wake-up of this thread per batch."""
+        arrive a stored batch at a time: one wake-up of this thread per batch, and none for a
+        batch whose workers have no hooks."""
         while (tasks := self._finished.get()) is not None:
             for task in tasks:
                 run_hook(self.registry, task)

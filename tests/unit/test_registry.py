@@ -83,3 +83,18 @@ def test_bad_plugin_names_stop_the_start(plugin_module, spec, message):
 
 def test_one_class_found_twice_counts_once():
     assert [w.name for w in Registry(Settings(), [Alpha, Alpha]).all()] == ["Alpha"]
+
+
+def test_a_worker_has_hooks_when_it_overrides_one():
+    class Aborts(Worker):
+        name = "aborts"
+
+        def on_abort(self, task):
+            pass
+
+    class Inherits(Aborts):
+        name = "inherits"
+
+    assert not Alpha.has_hooks()
+    assert Aborts.has_hooks() and Inherits.has_hooks()
+    assert Registry.discover(Settings()).get("echo").has_hooks()
