@@ -118,7 +118,7 @@ class Executor:
         pass behind, for one write per pass instead of two per task."""
         for worker, free in list(self._free.items()):
             busy = self._slots[worker] - free
-            if self._busy_published.get(worker) != busy:
+            if self._busy_published[worker] != busy:
                 self._busy_published[worker] = busy
                 instruments.slots_busy(worker, busy)
 
