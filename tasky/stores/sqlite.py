@@ -14,6 +14,13 @@ process that writes has a checkpointer thread (``_Checkpointer``) that copies th
 the database every second, outside the write lock, in ``PASSIVE`` mode: it never waits for
 a writer or a reader, and none waits for it.
 
+SQLite starts the WAL over only when a write begins with every frame of it copied, which
+under a steady stream of writes never happens by itself: the WAL grew by about 30 kB per
+submitted task, gigabytes within minutes, and every read slowed down as it grew. So once the
+WAL holds ``WAL_LIMIT_FRAMES``, the checkpointer copies what is left outside the lock until
+little is, then copies that last bit holding the write lock (a few hundred pages and two
+fsyncs), and the next write starts the WAL over; ``journal_size_limit`` then shrinks the file.
+
 The runner's hot statements (``claim``, ``finish``) take numbered parameters (``?1``), not
 named ones: Python's sqlite3 looks up each name with the GIL released, and under load each
 release can hand the GIL to another thread.
@@ -53,6 +60,12 @@ logger = logging.getLogger(__name__)
 
 CHECKPOINT_EVERY = 1.0
 """Seconds between two checkpoints of the WAL by a writing process."""
+WAL_LIMIT_FRAMES = 16_384
+"""WAL frames (pages: 64 MB) from which a checkpoint makes the next write start the WAL over."""
+LAST_FRAMES = 256
+"""Frames written during one catch-up copy few enough that the next copy may hold the write
+lock (a millisecond here); with more, another copy runs outside it first."""
+CATCH_UP_PASSES = 4
 BUSY_TIMEOUT = 30.0
 """Seconds a write waits for another program's write before it fails (then a 503); Tasky's
 own processes take turns on ``_WriteLock`` instead."""
@@ -132,10 +145,12 @@ class _WriteLock:
 
 class _Checkpointer:
     """A thread that checkpoints the WAL every ``CHECKPOINT_EVERY`` seconds on a connection
-    of its own, until ``stop``."""
+    of its own, until ``stop``; past ``WAL_LIMIT_FRAMES``, so that the WAL starts over (see
+    the module's docstring)."""
 
-    def __init__(self, connect: Any):
+    def __init__(self, connect: Any, write_lock: _WriteLock):
         self._connect = connect
+        self._write_lock = write_lock
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="tasky-checkpoint", daemon=True)
         self._thread.start()
@@ -145,16 +160,38 @@ class _Checkpointer:
         try:
             while not self._stop.wait(CHECKPOINT_EVERY):
                 try:
-                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                    self._checkpoint(conn)
                 except sqlite3.Error as exc:  # the next one may succeed; writers are unaffected
                     logger.warning("WAL checkpoint failed: %s", exc)
         finally:
             conn.close()
 
+    def _checkpoint(self, conn: sqlite3.Connection) -> None:
+        busy, frames, copied = _passive_checkpoint(conn)
+        if busy or frames < WAL_LIMIT_FRAMES:
+            return  # another process checkpoints now; or a WAL small enough to leave be
+        for _ in range(CATCH_UP_PASSES):
+            # Each pass copies what was written during the one before: less each time.
+            busy, now, copied = _passive_checkpoint(conn)
+            if busy or copied < now:
+                return  # a reader (a long export) holds the copy back: next time
+            grown, frames = now - frames, now
+            if grown <= LAST_FRAMES:
+                break
+        else:
+            return  # the writes keep up with the copy: next time
+        with self._write_lock:
+            _passive_checkpoint(conn)
+
     def stop(self) -> None:
         self._stop.set()
         if self._thread is not threading.current_thread():
             self._thread.join(5)
+
+
+def _passive_checkpoint(conn: sqlite3.Connection) -> tuple[int, int, int]:
+    """Whether another checkpoint was running, the WAL's frames, and those copied."""
+    return conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
 
 
 class _QueuedInsert:
@@ -209,7 +246,7 @@ class SQLiteStore(SQLStore):
         page that the other threads' writes changed."""
         if self._writer_conn is None:
             self._writer_conn = self._connect()
-            self._checkpointer = _Checkpointer(self._connect)
+            self._checkpointer = _Checkpointer(self._connect, self._write_lock)
         return self._writer_conn
 
     def _connect(self) -> sqlite3.Connection:
@@ -219,6 +256,7 @@ class SQLiteStore(SQLStore):
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA wal_autocheckpoint=0")
+        conn.execute(f"PRAGMA journal_size_limit={WAL_LIMIT_FRAMES * 4096}")
         conn.execute("PRAGMA foreign_keys=ON")
         return conn
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import fcntl
 import multiprocessing
 import sqlite3
+import struct
 import threading
 from dataclasses import replace
 
@@ -113,3 +114,38 @@ def test_commits_never_checkpoint_and_a_thread_of_the_writer_does(tmp_path, monk
     assert checkpointer is not None
     store.close()
     assert not checkpointer._thread.is_alive()
+
+
+def wal_restarts(path) -> int:
+    """The WAL header's checkpoint sequence: SQLite adds one each time the WAL starts over."""
+    with open(f"{path}-wal", "rb") as wal:
+        return struct.unpack(">I", wal.read(16)[12:16])[0]
+
+
+def test_the_wal_starts_over_under_a_steady_stream_of_writes(tmp_path, monkeypatch):
+    """SQLite starts the WAL over only when a write finds all of it copied, which writes that
+    never pause would not let happen: past the limit, the checkpointer copies the last frames
+    holding the write lock, and the WAL starts over while the writes go on."""
+    monkeypatch.setattr("tasky.stores.sqlite.CHECKPOINT_EVERY", 0.02)
+    monkeypatch.setattr("tasky.stores.sqlite.WAL_LIMIT_FRAMES", 100)
+    path = tmp_path / "tasks.db"
+    store = SQLiteStore(str(path))
+    store.create_tasks([new()])
+    first = wal_restarts(path)
+    stop = threading.Event()
+    written = []
+
+    def write() -> None:
+        while not stop.is_set():
+            store.create_tasks([new()])
+            written.append(1)
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    try:
+        wait_for(lambda: wal_restarts(path) != first, timeout=20)
+    finally:
+        stop.set()
+        writer.join()
+    assert len(written) > 100  # the writes went on all along
+    store.close()
