@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from flask import Flask
 
 from tasky import api, dashboard
+from tasky.api.flask_app import TaskyFlask
 from tasky.config import Settings
 from tasky.metrics import exposition
 from tasky.metrics.webhooks import DeliveryGauges
@@ -50,7 +51,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         engine = ApiOnly(store, registry)
     service = Service(settings, store, registry, engine)
 
-    app = Flask(__name__, static_folder=None)  # /static/ is the dashboard's
+    app = TaskyFlask(__name__, static_folder=None)  # /static/ is the dashboard's
     app.extensions["tasky"] = Tasky(settings, store, registry, engine, service)
     api.init_app(app, service)
     dashboard.init_app(app)

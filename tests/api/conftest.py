@@ -11,6 +11,7 @@ import pytest
 from flask import Flask
 
 import tasky.api
+from tasky.api.flask_app import TaskyFlask
 from tasky.config import Settings
 from tasky.registry import Registry
 from tasky.runner.api_only import ApiOnly
@@ -90,7 +91,7 @@ def make_app(tmp_path, clock):
         stores.append(store)
         registry = Registry(settings, WORKERS)
         service = Service(settings, store, registry, engine(store, registry), clock=clock)
-        app = Flask(__name__)
+        app = TaskyFlask(__name__)
         app.config["TESTING"] = True
         tasky.api.init_app(app, service)
         return app
