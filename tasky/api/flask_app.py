@@ -27,7 +27,7 @@ does."""
 
 class JSONProvider(DefaultJSONProvider):
     def dumps(self, obj: Any, **kwargs: Any) -> str:
-        if kwargs.get("indent") is None:  # compact text (indented only in debug mode)
+        if kwargs.keys() <= {"separators"}:  # compact text, as answers are out of debug mode
             try:
                 return orjson.dumps(obj, default=self.default, option=ORJSON_OPTIONS).decode()
             except orjson.JSONEncodeError:

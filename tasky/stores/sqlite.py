@@ -60,8 +60,10 @@ logger = logging.getLogger(__name__)
 
 CHECKPOINT_EVERY = 1.0
 """Seconds between two checkpoints of the WAL by a writing process."""
+PAGE_SIZE = 4096
+"""SQLite's default page size, which Tasky keeps: a WAL frame holds one page."""
 WAL_LIMIT_FRAMES = 16_384
-"""WAL frames (pages: 64 MB) from which a checkpoint makes the next write start the WAL over."""
+"""WAL frames (64 MB) from which a checkpoint makes the next write start the WAL over."""
 LAST_FRAMES = 256
 """Frames written during one catch-up copy few enough that the next copy may hold the write
 lock (a millisecond here); with more, another copy runs outside it first."""
@@ -172,10 +174,10 @@ class _Checkpointer:
             return  # another process checkpoints now; or a WAL small enough to leave be
         for _ in range(CATCH_UP_PASSES):
             # Each pass copies what was written during the one before: less each time.
-            busy, now, copied = _passive_checkpoint(conn)
-            if busy or copied < now:
+            busy, latest, copied = _passive_checkpoint(conn)
+            if busy or copied < latest:
                 return  # a reader (a long export) holds the copy back: next time
-            grown, frames = now - frames, now
+            grown, frames = latest - frames, latest
             if grown <= LAST_FRAMES:
                 break
         else:
@@ -256,7 +258,7 @@ class SQLiteStore(SQLStore):
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA wal_autocheckpoint=0")
-        conn.execute(f"PRAGMA journal_size_limit={WAL_LIMIT_FRAMES * 4096}")
+        conn.execute(f"PRAGMA journal_size_limit={WAL_LIMIT_FRAMES * PAGE_SIZE}")
         conn.execute("PRAGMA foreign_keys=ON")
         return conn
 

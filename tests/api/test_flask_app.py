@@ -38,10 +38,11 @@ def test_dates_as_flask_writes_them(app):
         assert app.json.dumps({"at": at}) == '{"at":"Wed, 02 Dec 2026 09:30:00 GMT"}'
 
 
-def test_indented_in_debug_mode(app):
+def test_indented_in_debug_mode_and_other_options_the_standard_librarys(app):
     app.debug = True
     with app.app_context():
         assert jsonify(a=1).get_data() == b'{\n  "a": 1\n}\n'
+        assert app.json.dumps({"b": 1, "a": "é"}, sort_keys=False) == '{"b": 1, "a": "\\u00e9"}'
 
 
 def test_views_and_hooks_run_as_they_are(app):

@@ -116,7 +116,7 @@ def test_commits_never_checkpoint_and_a_thread_of_the_writer_does(tmp_path, monk
     assert not checkpointer._thread.is_alive()
 
 
-def wal_restarts(path) -> int:
+def wal_sequence(path) -> int:
     """The WAL header's checkpoint sequence: SQLite adds one each time the WAL starts over."""
     with open(f"{path}-wal", "rb") as wal:
         return struct.unpack(">I", wal.read(16)[12:16])[0]
@@ -131,7 +131,7 @@ def test_the_wal_starts_over_under_a_steady_stream_of_writes(tmp_path, monkeypat
     path = tmp_path / "tasks.db"
     store = SQLiteStore(str(path))
     store.create_tasks([new()])
-    first = wal_restarts(path)
+    first = wal_sequence(path)
     stop = threading.Event()
     written = []
 
@@ -143,7 +143,7 @@ def test_the_wal_starts_over_under_a_steady_stream_of_writes(tmp_path, monkeypat
     writer = threading.Thread(target=write)
     writer.start()
     try:
-        wait_for(lambda: wal_restarts(path) != first, timeout=20)
+        wait_for(lambda: wal_sequence(path) != first, timeout=20)
     finally:
         stop.set()
         writer.join()
