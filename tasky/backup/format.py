@@ -31,7 +31,7 @@ from typing import Any
 
 import orjson
 
-from tasky import __version__
+from tasky import __version__, jsontext
 from tasky.errors import TaskyError
 from tasky.models import Chain, FailurePolicy, RunIf, Schedule, ScheduleState, Task, TaskState
 from tasky.schedules import MISFIRE_POLICIES, OVERLAP_POLICIES
@@ -146,12 +146,8 @@ def _object(value: Any) -> str:
 
 
 def _json(value: Any) -> str:
-    """The JSON text a store holds for a value: orjson's, or the standard library's for
-    what orjson does not write (integers beyond 64 bits, lone surrogates)."""
-    try:
-        return orjson.dumps(value).decode()
-    except orjson.JSONEncodeError:
-        return json.dumps(value)
+    """The JSON text a store holds for a value."""
+    return jsontext.dumps(value)
 
 
 def _flag(value: Any) -> bool:

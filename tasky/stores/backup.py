@@ -9,7 +9,6 @@ time, so the memory of an export is bounded whatever the number of rows.
 
 from __future__ import annotations
 
-import json
 from abc import abstractmethod
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -18,6 +17,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
+from tasky import jsontext
 from tasky.stores.rows import CHAIN, SCHEDULE, TASK, Columns
 
 RESTORE_BATCH = 500
@@ -103,7 +103,7 @@ class BackupStatements:
             (row[0], parent)
             for row in tasks
             if row[column] is not None
-            for parent in json.loads(row[column])
+            for parent in jsontext.loads(row[column])
         ]
         for start in range(0, len(edges), RESTORE_BATCH):
             batch = edges[start : start + RESTORE_BATCH]

@@ -8,9 +8,9 @@ during the send) is due again. The fence of an attempt's record is (id, owner, a
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+from tasky import jsontext
 from tasky.errors import NotFound, StateConflict
 from tasky.ids import new_ids
 from tasky.stores.dialect import Dialect
@@ -20,8 +20,8 @@ from tasky.webhooks.events import Attempt, Delivery, DeliveryPage, Endpoint
 ANSWER_LIMIT = 1024
 """Characters of a receiver's answer kept with its delivery."""
 
-ENDPOINT = Columns(Endpoint, {"events": json.loads}, encode={"events": json.dumps})
-DELIVERY = Columns(Delivery, {"payload": json.loads}, encode={"payload": json.dumps})
+ENDPOINT = Columns(Endpoint, {"events": jsontext.loads}, encode={"events": jsontext.dumps})
+DELIVERY = Columns(Delivery, {"payload": jsontext.loads}, encode={"payload": jsontext.dumps})
 ENDPOINT_COLUMNS = ENDPOINT.sql
 DELIVERY_COLUMNS = DELIVERY.sql
 INSERT_DELIVERY = (

@@ -12,15 +12,23 @@ of them is no longer blocked when the next gets its lock.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from tasky import jsontext
 from tasky.errors import InvalidInput
 from tasky.models import NewTask, RunIf, Task
 from tasky.refs import MissingValue, resolve
 from tasky.stores.dialect import Dialect
-from tasky.stores.rows import ACTIVE, TASK_COLUMNS, TERMINAL, chunks, marks, task_from_row
+from tasky.stores.rows import (
+    ACTIVE,
+    TASK_COLUMNS,
+    TERMINAL,
+    chunks,
+    json_or_none,
+    marks,
+    task_from_row,
+)
 from tasky.stores.webhooks import WebhookStatements
 
 RELEASE, SKIP, WAIT = "release", "skip", "wait"
@@ -193,7 +201,7 @@ class Dependencies(WebhookStatements):
             if template is None:
                 continue
             try:
-                config = resolve(json.loads(template), self._by_name(db, child))
+                config = resolve(jsontext.loads(template), self._by_name(db, child))
             except MissingValue as exc:
                 self._execute(
                     db,
@@ -206,7 +214,7 @@ class Dependencies(WebhookStatements):
             self._execute(
                 db,
                 f"{_RELEASE}, config = %s WHERE id = %s AND status = 'blocked'",
-                (now, now, now, json.dumps(config), child),
+                (now, now, now, jsontext.dumps(config), child),
             )
         if len(failed) < len(releases):
             self._released(db)
@@ -224,7 +232,7 @@ class Dependencies(WebhookStatements):
             (child,),
         ).fetchall()
         return [
-            (task_id, step, {"status": status, "output": _json(output), "error": error})
+            (task_id, step, {"status": status, "output": json_or_none(output), "error": error})
             for task_id, step, status, output, error in rows
         ]
 
@@ -252,10 +260,6 @@ class Dependencies(WebhookStatements):
             if stranded:
                 self._settle_then_cascade(db, stranded, now)
         return stranded
-
-
-def _json(text: str | None) -> Any:
-    return None if text is None else json.loads(text)
 
 
 _STANDING = (

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
 from operator import attrgetter
 from typing import Any, Generic, TypeVar
 
+from tasky import jsontext
 from tasky.errors import InvalidInput
 from tasky.models import (
     ACTIVE_STATES,
@@ -37,8 +37,8 @@ from tasky.refs import has_references
 M = TypeVar("M")
 
 
-def _json_or_none(text: str | None) -> Any:
-    return None if text is None else json.loads(text)
+def json_or_none(text: str | None) -> Any:
+    return None if text is None else jsontext.loads(text)
 
 
 class Columns(Generic[M]):
@@ -86,12 +86,12 @@ TASK = Columns(
     Task,
     {
         "status": TaskState,
-        "config": json.loads,
-        "output": _json_or_none,
+        "config": jsontext.loads,
+        "output": json_or_none,
         "output_truncated": bool,
-        "depends_on": _json_or_none,
+        "depends_on": json_or_none,
         "run_if": lambda value: None if value is None else RunIf(value),
-        "config_template": _json_or_none,
+        "config_template": json_or_none,
     },
 )
 TASK_COLUMNS = TASK.sql
@@ -104,7 +104,7 @@ task_from_row = TASK.from_row
 
 SCHEDULE = Columns(
     Schedule,
-    {"config": json.loads, "status": ScheduleState, "chain": _json_or_none},
+    {"config": jsontext.loads, "status": ScheduleState, "chain": json_or_none},
     renamed={"interval": "interval_seconds"},
 )
 SCHEDULE_COLUMNS = SCHEDULE.sql
@@ -118,8 +118,8 @@ chain_from_row = CHAIN.from_row
 
 RUNNER = Columns(
     RunnerInfo,
-    {"workers": json.loads, "running": json.loads},
-    encode={"workers": json.dumps, "running": json.dumps},
+    {"workers": jsontext.loads, "running": jsontext.loads},
+    encode={"workers": jsontext.dumps, "running": jsontext.dumps},
 )
 RUNNER_COLUMNS = RUNNER.sql
 runner_from_row = RUNNER.from_row
@@ -184,9 +184,9 @@ def insert_rows(tasks: list[NewTask]) -> list[tuple]:
     for new in tasks:
         config = encoded.get(id(new.config))
         if config is None:
-            text = json.dumps(new.config)
+            text = jsontext.dumps(new.config)
             config = encoded[id(new.config)] = (text, text if has_references(new.config) else None)
-        depends_on = None if new.depends_on is None else json.dumps(new.depends_on)
+        depends_on = None if new.depends_on is None else jsontext.dumps(new.depends_on)
         rows.append((*_insert_values(new), config[0], depends_on, config[1]))
     return rows
 
@@ -241,7 +241,7 @@ def schedule_params(fields: dict[str, Any]) -> dict[str, Any]:
     for name, value in fields.items():
         column = "interval_seconds" if name == "interval" else name
         if name == "config" or (name == "chain" and value is not None):
-            params[column] = json.dumps(value)
+            params[column] = jsontext.dumps(value)
         elif name == "status":
             params[column] = str(value)
         else:

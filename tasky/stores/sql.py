@@ -11,13 +11,13 @@ turns them into sqlite3's (``?``, ``:name``).
 
 from __future__ import annotations
 
-import json
 from abc import abstractmethod
 from array import array
 from collections.abc import Collection
 from contextlib import AbstractContextManager
 from typing import Any, NamedTuple
 
+from tasky import jsontext
 from tasky.errors import StateConflict, TaskNotFound
 from tasky.models import (
     LeaseReport,
@@ -266,7 +266,7 @@ class SQLStore(ScheduleStatements, DashboardSQL, Chains, BackupStatements, Store
         unknown = set(changes) - EDITABLE_COLUMNS
         if unknown:
             raise ValueError(f"not editable: {sorted(unknown)}")
-        params = {k: json.dumps(v) if k == "config" else v for k, v in changes.items()}
+        params = {k: jsontext.dumps(v) if k == "config" else v for k, v in changes.items()}
         assignments = [f"{column} = %({column})s" for column in changes]
         due = "%(execute_at)s" if "execute_at" in changes else "execute_at"
         assignments.append(

@@ -10,11 +10,11 @@ The runners' side of the outbox is ``tasky.stores.deliveries``.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from tasky import jsontext
 from tasky.chain_runs import chain_status
 from tasky.errors import StateConflict
 from tasky.ids import new_ids
@@ -233,7 +233,7 @@ class WebhookStatements(DeliveryStatements):
         ``previous_until`` for a rotation; ``disabled_at`` None enables it again)."""
         if not changes:
             return self._endpoint(webhook_id)
-        params = {k: json.dumps(v) if k == "events" else v for k, v in changes.items()}
+        params = {k: jsontext.dumps(v) if k == "events" else v for k, v in changes.items()}
         assignments = ", ".join(f"{column} = %({column})s" for column in changes)
         with self._write() as db:  # type: ignore[attr-defined]
             row = self._execute(
