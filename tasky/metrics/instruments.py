@@ -10,6 +10,7 @@ the dot) to hours (a long job, a task due while the service was down).
 
 from __future__ import annotations
 
+import collections
 from collections.abc import Iterable
 from typing import Any
 
@@ -120,12 +121,19 @@ def submitted(worker: str, count: int) -> None:
 
 def ended(tasks: Iterable[Task]) -> None:
     """Tasks whose new state was just stored after an attempt or a client's action: a final
-    state counts as finished, a waiting one as a retry."""
+    state counts as finished, a waiting one as a retry. One write per counter for a batch,
+    not one per task: each takes the library's lock and writes its file."""
+    finished: collections.Counter[tuple[str, str]] = collections.Counter()
+    retries: collections.Counter[str] = collections.Counter()
     for task in tasks:
         if task.status.is_terminal:
-            _child(TASKS_FINISHED, task.worker, task.status.value).inc()
+            finished[task.worker, task.status.value] += 1
         elif task.status in WAITING_STATES:
-            _child(TASK_RETRIES, task.worker).inc()
+            retries[task.worker] += 1
+    for (worker, status), count in finished.items():
+        _child(TASKS_FINISHED, worker, status).inc(count)
+    for worker, count in retries.items():
+        _child(TASK_RETRIES, worker).inc(count)
 
 
 def recovered(tasks: Iterable[Task]) -> None:

@@ -13,7 +13,7 @@ that ends it, not by each; the busy-slot gauge is written once per scheduler pas
 
 from __future__ import annotations
 
-import json
+import collections
 import logging
 import queue
 import random
@@ -25,6 +25,7 @@ from typing import Any
 
 import marshmallow as ma
 
+from tasky import jsontext
 from tasky.config import Settings
 from tasky.metrics import instruments
 from tasky.models import Outcome, Task, TaskState
@@ -94,6 +95,9 @@ class Executor:
         self._loggers = {w.name: logging.getLogger(f"tasky.task.{w.name}") for w in registry.all()}
         self._busy_published = dict.fromkeys(self._free, 0)
         self._runs: queue.SimpleQueue[_Running | None] = queue.SimpleQueue()
+        self._timings: collections.deque[tuple[str, float, float, float]] = collections.deque()
+        """Each attempt's (worker, due, started, finished), for the recorder to observe: the
+        histograms are written by one thread, not contended by every slot."""
         self._outcomes = GroupCommit(GROUP_COMMIT_WAIT, RECORD_BATCH)
         self._finished: queue.SimpleQueue[list[Task] | None] = queue.SimpleQueue()
         self._recorder = threading.Thread(
@@ -227,6 +231,7 @@ class Executor:
         """The recorder thread: store waiting outcomes in batches, until told to stop."""
         while True:
             outcomes, stopping = self._outcomes.next_batch()
+            self._observe_timings()
             if outcomes and (finished := self._store(outcomes, retry=not stopping)):
                 instruments.ended(finished)
                 if hooked := [task for task in finished if task.worker in self._hooked]:
@@ -234,6 +239,10 @@ class Executor:
             if stopping:
                 self._finished.put(None)
                 return
+
+    def _observe_timings(self) -> None:
+        while self._timings:
+            instruments.attempt(*self._timings.popleft())
 
     def _store(self, outcomes: list[Outcome], retry: bool) -> list[Task]:
         while True:
@@ -262,7 +271,9 @@ class Executor:
         output: Any = None
         error: str | None = None
         failed = False
-        if not run.abort_event.wait(max(0.0, task.execute_at - self.clock())):
+        delay = task.execute_at - self.clock()
+        # A due task's check costs a flag read; Event.wait(0) would build a lock to wait on.
+        if not (run.abort_event.wait(delay) if delay > 0 else run.abort_event.is_set()):
             run.started_at = self.clock()
             try:
                 config = worker.config_schema.load(task.config)
@@ -284,7 +295,7 @@ class Executor:
                 )
         finished_at = self.clock()
         if run.started_at is not None:
-            instruments.attempt(task.worker, task.execute_at, run.started_at, finished_at)
+            self._timings.append((task.worker, task.execute_at, run.started_at, finished_at))
         if run.reason == "canceled":
             return self._outcome(task, TaskState.CANCELED, finished_at, output, error)
         if run.reason == "timeout":
@@ -324,11 +335,11 @@ class Executor:
         flagged truncated."""
         if output is None:
             return None, False
-        text = json.dumps(output, default=str)
+        text = jsontext.dumps(output, default=str)
         encoded = text.encode()
         if len(encoded) <= self.settings.output_limit:
             return text, False
-        return json.dumps(encoded[: self.settings.output_limit].decode(errors="ignore")), True
+        return jsontext.dumps(encoded[: self.settings.output_limit].decode(errors="ignore")), True
 
 
 class GroupCommit:
