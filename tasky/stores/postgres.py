@@ -29,13 +29,14 @@ from tasky.models import NewTask, Outcome, Task
 from tasky.stores.dialect import Dialect
 from tasky.stores.migrations import migrations
 from tasky.stores.rows import (
-    ACTIVE,
     INSERT_COLUMNS,
+    OUTCOME_COLUMNS,
     TASK_COLUMNS,
     WAITING,
     Columns,
-    ending,
+    finish_sql,
     in_due_order,
+    in_order_of,
     insert_rows,
     outcome_row,
     task_from_row,
@@ -77,17 +78,12 @@ SNAPSHOT_FETCH = 1000
 with 1,000, at the same rate."""
 
 FINISH = (
-    f"UPDATE tasks SET {ending('o.new_status', 'o.new_finished_at', 'o.retry_at')},"
-    f" ran_for = ran_for + greatest(0, o.new_finished_at - started_at),"
-    f" output = o.new_output, output_truncated = o.new_output_truncated,"
-    f" error = o.new_error, owner = NULL, lease_until = NULL"
-    f" FROM unnest(%s::text[], %s::text[], %s::int[], %s::text[], %s::float8[],"
-    f"   %s::float8[], %s::text[], %s::bool[], %s::text[])"
-    f" AS o(task_id, task_owner, attempt, new_status, new_finished_at, retry_at,"
-    f"   new_output, new_output_truncated, new_error)"
-    f" WHERE id = o.task_id AND owner = o.task_owner AND attempts = o.attempt"
-    f" AND status IN {ACTIVE}"
-    f" RETURNING {TASK_COLUMNS}, CASE WHEN status = 'scheduled' THEN {NOTIFY} END"
+    finish_sql(
+        "unnest(%s::text[], %s::text[], %s::int[], %s::text[], %s::float8[],"
+        f" %s::float8[], %s::text[], %s::bool[], %s::text[]) AS o({OUTCOME_COLUMNS})",
+        DIALECT.greatest,
+    )
+    + f" RETURNING {TASK_COLUMNS}, CASE WHEN status = 'scheduled' THEN {NOTIFY} END"
 )
 """Ends attempts, one per element of the arrays (see :func:`_outcome_columns`), fenced by
 (id, owner, attempt): one statement for a whole batch of outcomes, so its cost is that of
@@ -95,8 +91,7 @@ its rows rather than of a round trip and an executor start per outcome. unnest()
 parameters gives the planner the number of outcomes; with a row source it cannot count
 (json_to_recordset: 100 rows assumed) it hash-joined against every version of the running
 rows that tasks_held lists until a vacuum, slower as they piled up.
-Outcome columns are named apart from the table's, which the SET and RETURNING lists read
-unqualified. A retry wakes the runners."""
+A retry wakes the runners."""
 
 
 CLAIM = (
@@ -154,15 +149,6 @@ def _outcome_columns(outcomes: list[Outcome]) -> list[list]:
     """The parameters of FINISH: one list per column of ``outcome_row``, one element per
     outcome."""
     return [list(column) for column in zip(*map(outcome_row, outcomes), strict=True)]
-
-
-def _in_order_of(outcomes: list[Outcome], finished: list[Task]) -> list[Task]:
-    """The finished tasks in the order of their outcomes (RETURNING follows no order), each
-    matched by its attempt too, so that a stale outcome of a finished task is left out."""
-    by_attempt = {(task.id, task.attempts): task for task in finished}
-    return [
-        by_attempt[key] for key in ((o.task_id, o.attempt) for o in outcomes) if key in by_attempt
-    ]
 
 
 def _streamed(conn: psycopg.Connection, sql: str) -> Iterator[tuple]:
@@ -396,7 +382,7 @@ class PostgresStore(SQLStore):
             rows = db.execute(FINISH, _outcome_columns(outcomes)).fetchall()
             finished = [task_from_row(row) for row in rows]
             self._ended(db, finished, max(o.finished_at for o in outcomes))
-        return _in_order_of(outcomes, finished)
+        return in_order_of(outcomes, finished)
 
 
 class _Listener(threading.Thread):

@@ -214,6 +214,38 @@ def ending(wanted: str, finished_at: str, retry_at: str) -> str:
     )
 
 
+OUTCOME_COLUMNS = (
+    "task_id, task_owner, attempt, new_status, new_finished_at, retry_at,"
+    " new_output, new_output_truncated, new_error"
+)
+"""The columns of ``o``, the outcomes a FINISH statement ends, in the order of
+``outcome_row``: named apart from the table's, which the statement reads unqualified."""
+
+
+def finish_sql(outcomes: str, greatest: str) -> str:
+    """The UPDATE that ends attempts, one per row of ``o`` (``outcomes``: the FROM item that
+    names it), fenced by (id, owner, attempt): one statement for a batch of outcomes. The
+    RETURNING list is the store's. ``greatest`` is the dialect's."""
+    return (
+        f"UPDATE tasks SET {ending('o.new_status', 'o.new_finished_at', 'o.retry_at')},"
+        f" ran_for = ran_for + {greatest}(0, o.new_finished_at - started_at),"
+        f" output = o.new_output, output_truncated = o.new_output_truncated,"
+        f" error = o.new_error, owner = NULL, lease_until = NULL"
+        f" FROM {outcomes}"
+        f" WHERE id = o.task_id AND owner = o.task_owner AND attempts = o.attempt"
+        f" AND status IN {ACTIVE}"
+    )
+
+
+def in_order_of(outcomes: list[Outcome], finished: list[Task]) -> list[Task]:
+    """The finished tasks in the order of their outcomes (RETURNING follows no order), each
+    matched by its attempt too, so that a stale outcome of a finished task is left out."""
+    by_attempt = {(task.id, task.attempts): task for task in finished}
+    return [
+        by_attempt[key] for key in ((o.task_id, o.attempt) for o in outcomes) if key in by_attempt
+    ]
+
+
 def outcome_row(o: Outcome) -> tuple:
     """An attempt's end as each store's FINISH takes it: the fence (id, owner, attempt), then
     the wanted state and what is stored."""

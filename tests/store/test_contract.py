@@ -233,6 +233,54 @@ def test_finish_many_in_one_call(store):
     assert {t.status for t in done} == {TaskState.COMPLETED} and len(done) == 5
 
 
+def test_a_batch_of_outcomes_comes_back_in_their_order(store):
+    """One statement stores a batch; its rows come back in no order of their own, the
+    stored tasks in that of the outcomes, fenced ones left out."""
+    add(store, *[new() for _ in range(6)])
+    tasks = store.claim("echo", "a", 6, T0, T0, T0 + LEASE)
+    outcomes = [outcome(t, TaskState.COMPLETED) for t in reversed(tasks)]
+    stale = Outcome(tasks[0].id, "a", 2, TaskState.FAILED, T0 + 1)
+    done = store.finish([*outcomes[:3], stale, *outcomes[3:]])
+    assert [t.id for t in done] == [o.task_id for o in outcomes]
+    assert {t.status for t in done} == {TaskState.COMPLETED}
+    assert store.get_task(tasks[0].id).status is TaskState.COMPLETED
+    assert store.finish([]) == []
+
+
+def test_a_batch_larger_than_one_statement_takes_is_stored_whole(store):
+    add(store, *[new(created_at=T0 + i / 1000, max_retries=1) for i in range(250)])
+    tasks = store.claim("echo", "a", 250, T0, T0, T0 + LEASE)
+    outcomes = [
+        outcome(t, TaskState.FAILED if i % 2 else TaskState.COMPLETED, retry_at=T0 + 9)
+        for i, t in enumerate(tasks)
+    ]
+    done = store.finish(outcomes)
+    assert [t.id for t in done] == [t.id for t in tasks]
+    assert [t.status for t in done] == [
+        TaskState.SCHEDULED if i % 2 else TaskState.COMPLETED for i in range(250)
+    ]
+
+
+def test_outcomes_are_stored_as_given(store):
+    """Outputs and errors with quotes, backslashes and any character, and instants to the
+    last bit, are stored unchanged."""
+    add(store, new(max_retries=1), new(max_retries=1, created_at=T0 + 0.001))
+    retried, done = store.claim("echo", "a", 2, T0, T0, T0 + LEASE)
+    output = '{"say": "\\"h\u00e9\\" \\\\ \u2603\\n", "n": 1e-300}'
+    error = 'it\'s "bad" \\ \u00e9\n'
+    at = T0 + 0.1 + 2**-30
+    store.finish(
+        [
+            outcome(retried, TaskState.FAILED, at, error=error, retry_at=at + 1 / 3),
+            outcome(done, TaskState.COMPLETED, at, output_json=output, output_truncated=True),
+        ]
+    )
+    retried, done = store.get_task(retried.id), store.get_task(done.id)
+    assert (retried.status, retried.error, retried.execute_at) == ("scheduled", error, at + 1 / 3)
+    assert (done.status, done.finished_at, done.output_truncated) == ("completed", at, True)
+    assert done.output == {"say": '"h\u00e9" \\ \u2603\n', "n": 1e-300}
+
+
 # -- leases and recovery -----------------------------------------------------------------------
 
 

@@ -180,20 +180,6 @@ def test_runner_lookups_read_a_few_rows_among_many_queued_ones(store, postgres_u
     assert store.list_tasks(TaskFilter(status=TaskState.SCHEDULED), 10, None).tasks == []
 
 
-def test_a_batch_of_outcomes_comes_back_in_their_order(store):
-    """One statement stores the whole batch; its rows come back in no order of their own,
-    the stored tasks in that of the outcomes, fenced ones left out."""
-    store.create_tasks([new() for _ in range(6)])
-    tasks = store.claim("echo", "a", 6, T0, T0, T0 + 30)
-    outcomes = [Outcome(t.id, "a", 1, TaskState.COMPLETED, T0 + 1) for t in reversed(tasks)]
-    stale = Outcome(tasks[0].id, "a", 2, TaskState.FAILED, T0 + 1)
-    done = store.finish([*outcomes[:3], stale, *outcomes[3:]])
-    assert [t.id for t in done] == [o.task_id for o in outcomes]
-    assert {t.status for t in done} == {TaskState.COMPLETED}
-    assert store.get_task(tasks[0].id).status is TaskState.COMPLETED
-    assert store.finish([]) == []
-
-
 def test_outcomes_are_stored_exactly_as_given(store, postgres_url):
     """Outcomes travel as arrays: outputs and errors with quotes, backslashes and any
     character, and instants to the last bit, are stored unchanged."""
