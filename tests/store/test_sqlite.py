@@ -149,3 +149,38 @@ def test_the_wal_starts_over_under_a_steady_stream_of_writes(tmp_path, monkeypat
         writer.join()
     assert len(written) > 100  # the writes went on all along
     store.close()
+
+
+def test_a_reader_holding_the_wal_back_does_not_make_the_checkpointer_wait_for_writers(
+    tmp_path, monkeypatch
+):
+    """Past the limit, frames that a reader's snapshot (an export's) still needs cannot be
+    copied: the checkpointer then leaves the WAL for a later turn, rather than take the write
+    lock to copy what it cannot, which would hold up every writer for nothing. Once the
+    reader ends, the WAL starts over."""
+    monkeypatch.setattr("tasky.stores.sqlite.CHECKPOINT_EVERY", 3600.0)
+    monkeypatch.setattr("tasky.stores.sqlite.WAL_LIMIT_FRAMES", 10)
+    path = tmp_path / "tasks.db"
+    store = SQLiteStore(str(path))
+    store.create_tasks([new() for _ in range(200)])
+    reader = sqlite3.connect(path, isolation_level=None)
+    reader.execute("BEGIN")
+    reader.execute("SELECT count(*) FROM tasks").fetchone()
+    store.create_tasks([new() for _ in range(200)])  # frames past the reader's snapshot
+    checkpointer, conn = store._checkpointer, store._connect()
+    assert checkpointer is not None
+    attempt = threading.Thread(target=checkpointer._checkpoint, args=(conn,))
+    with store._write_lock:
+        attempt.start()
+        attempt.join(10)
+        waited_for_writers = attempt.is_alive()
+    attempt.join()
+    assert not waited_for_writers
+    reader.execute("ROLLBACK")
+    first = wal_sequence(path)
+    checkpointer._checkpoint(conn)
+    store.create_tasks([new()])
+    assert wal_sequence(path) != first
+    conn.close()
+    reader.close()
+    store.close()
