@@ -330,12 +330,16 @@ class Executor:
         )
 
     def _bounded(self, output: Any) -> tuple[str | None, bool]:
-        """The output's JSON text as stored (values JSON cannot hold become strings). Past
+        """The output's JSON text as stored (values JSON cannot hold become strings; an output
+        JSON cannot hold at all, such as a dict with tuple keys, its string form). Past
         ``TASKY_OUTPUT_LIMIT`` bytes, the first bytes of that text are kept, as a JSON string,
         flagged truncated."""
         if output is None:
             return None, False
-        text = jsontext.dumps(output, default=str)
+        try:
+            text = jsontext.dumps(output, default=str)
+        except (TypeError, ValueError):  # keys JSON cannot hold, a cycle: its string form
+            text = jsontext.dumps(str(output))
         encoded = text.encode()
         if len(encoded) <= self.settings.output_limit:
             return text, False

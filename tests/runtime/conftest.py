@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime
 import logging
+import math
 import threading
 
 import marshmallow as ma
@@ -52,6 +54,10 @@ class Probe(Worker):
             raise TaskFailed("exit code 3", {"exit_code": 3})
         elif mode == "big":
             return {"blob": "x" * 5000}
+        elif mode == "odd":  # values JSON cannot hold
+            return {"when": datetime.date(2026, 12, 3), "nan": math.nan, 1: "one"}
+        elif mode == "no-json":
+            return {(1, 2): "pair"}
         return {"attempt": ctx.attempt}
 
     def _record(self, hook, task):

@@ -142,6 +142,15 @@ def test_output_over_the_limit_is_truncated_and_flagged(service):
     assert isinstance(done.output, str) and len(done.output.encode()) == 1000
 
 
+def test_values_json_cannot_hold_are_stored_as_the_readme_says(service):
+    odd = service.submit("probe", {"config": {"mode": "odd"}}).task
+    pair = service.submit("probe", {"config": {"mode": "no-json"}}).task
+    odd, pair = (wait_for(lambda t=t: finished(service, t.id)) for t in (odd, pair))
+    assert (odd.status, pair.status) == (TaskState.COMPLETED, TaskState.COMPLETED)
+    assert odd.output == {"when": "2026-12-03", "nan": None, "1": "one"}
+    assert pair.output == "{(1, 2): 'pair'}"
+
+
 def test_hooks_run_after_the_state_is_stored(service):
     ok = service.submit("probe", {}).task
     bad = service.submit("probe", {"config": {"mode": "fail", "fail_times": 1}}).task
