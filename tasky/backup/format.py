@@ -142,11 +142,6 @@ def _text(value: Any) -> str:
 def _object(value: Any) -> str:
     if not isinstance(value, dict):
         raise ValueError("must be a JSON object")
-    return _json(value)
-
-
-def _json(value: Any) -> str:
-    """The JSON text a store holds for a value."""
     return jsontext.dumps(value)
 
 
@@ -191,7 +186,7 @@ SECONDS = Kind(_seconds, (int, float), number=True, non_negative=True)
 COUNT = Kind(_count, (int,), number=True, non_negative=True)
 FLAG = Kind(_flag, (bool,))
 OBJECT = Kind(_object, (dict,))
-JSON = Kind(_json, (dict, list, str, int, float, bool))
+JSON = Kind(jsontext.dumps, (dict, list, str, int, float, bool))
 
 
 def one_of(*allowed: str) -> Kind:
@@ -313,7 +308,7 @@ class _Record:
             return None
         for i in self.encoded:
             if values[i] is not None:
-                values[i] = text = _json(values[i])
+                values[i] = text = jsontext.dumps(values[i])
                 if "e+" in text:  # a large number: perhaps an integer orjson read as a float
                     return None
         return tuple(values)
