@@ -12,11 +12,13 @@ import json
 from typing import Any
 
 import flask_smorest
-from flask import Request, current_app, request
+from flask import Request, current_app
 from flask_smorest import abort
 from webargs import core
 from webargs.flaskparser import FlaskParser
 from werkzeug.exceptions import RequestEntityTooLarge
+
+from tasky.api.context import current_request
 
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 FORM = "application/x-www-form-urlencoded"
@@ -35,26 +37,25 @@ def check_body() -> None:
     """``before_request`` of every API blueprint: refuse a body of another type (415) or
     too large (413) before any view runs. The raw body is read and cached here, so
     Werkzeug's form parser never consumes a form-encoded JSON body."""
-    if request.method not in BODY_METHODS and not request.content_length:
+    req = current_request()
+    length = req.content_length
+    if req.method not in BODY_METHODS and not length:
         return
-    if not is_json_type(request.mimetype):
+    mimetype = req.mimetype
+    if not is_json_type(mimetype):
         abort(
             415,
-            message=f"Content-Type {request.mimetype!r} is not supported; "
-            "send JSON (application/json).",
+            message=f"Content-Type {mimetype!r} is not supported; send JSON (application/json).",
         )
     limit = current_app.config["MAX_CONTENT_LENGTH"]
-    if request.content_length is None and limit is not None:
+    if length is None and limit is not None:
         # A streamed (chunked) body has no length to check up front, and Werkzeug stops
         # reading at the limit without an error: read one byte more to tell a body that
         # fits from one that does not.
-        request.max_content_length = limit + 1
-        if len(request.get_data(cache=True)) > limit:
+        req.max_content_length = limit + 1
+        if len(req.get_data(cache=True)) > limit:
             raise RequestEntityTooLarge()
-    elif (  # 413 when over the limit
-        request.content_length is not None
-        and len(request.get_data(cache=True)) < request.content_length
-    ):
+    elif length is not None and len(req.get_data(cache=True)) < length:  # 413 when over
         abort(400, message="The body ended before its Content-Length.")
 
 
@@ -90,8 +91,7 @@ class TaskyParser(FlaskParser):
     """webargs' parser with SPEC's body rules for the ``json`` location."""
 
     def _raw_load_json(self, req: Request) -> Any:
-        if not is_json_type(req.mimetype):
-            abort(415, message=f"Content-Type {req.mimetype!r} is not supported.")
+        """The body as ``check_body`` let it through (its type is JSON's)."""
         return parse_body(req.get_data(cache=True))
 
 

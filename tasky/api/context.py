@@ -5,7 +5,7 @@ URL map cost about a tenth of the request's own time. Ids are URL-safe (hex)."""
 
 from __future__ import annotations
 
-from flask import current_app, request
+from flask import Request, current_app, request
 
 from tasky.service import Service
 
@@ -16,6 +16,13 @@ SCHEDULES_URL = "/tasky/v1/schedules"
 
 def get_service() -> Service:
     return current_app.extensions[EXTENSION]
+
+
+def current_request() -> Request:
+    """The request itself rather than its proxy: each read through ``flask.request`` looks
+    the request up again (about 3 µs on a 2-core machine), so a hook that reads several of
+    its attributes takes it once."""
+    return request._get_current_object()  # type: ignore[attr-defined]
 
 
 def task_location(task_id: str) -> dict[str, str]:

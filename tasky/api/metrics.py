@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, request
 
+from tasky.api.context import current_request
 from tasky.metrics import exposition, instruments
 
 UNMATCHED = "unmatched"
@@ -28,6 +29,7 @@ def metrics() -> Response:
 
 @blp.after_app_request
 def count_request(response: Response) -> Response:
-    rule = request.url_rule
-    instruments.request(request.method, rule.rule if rule else UNMATCHED, response.status_code)
+    req = current_request()
+    rule = req.url_rule
+    instruments.request(req.method, rule.rule if rule else UNMATCHED, response.status_code)
     return response

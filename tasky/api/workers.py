@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from flask import request
 from flask.views import MethodView
 
 from tasky.api.body import Blueprint
-from tasky.api.context import get_service, schedule_location, task_location
+from tasky.api.context import current_request, get_service, schedule_location, task_location
 from tasky.api.responses import (
     BatchSubmittedSchema,
     ScheduleSubmittedSchema,
@@ -40,8 +39,9 @@ SCHEDULE_SUBMITTED = ScheduleSubmittedSchema()
 def _worker_first() -> None:
     """A submit to an unknown worker is a 404, to a disabled one a 403, whatever its body:
     checked before the body is read."""
-    if request.method == "POST" and request.view_args and "name" in request.view_args:
-        get_service().workers.enabled(request.view_args["name"])
+    req = current_request()
+    if req.method == "POST" and req.view_args and "name" in req.view_args:
+        get_service().workers.enabled(req.view_args["name"])
 
 
 @blp.route("/", strict_slashes=False)
