@@ -47,6 +47,14 @@ free again: that is when ``perform`` returns)."""
 RECORD_RETRY = 1.0
 """Seconds between tries to store outcomes while the store fails; an outcome never stored
 is recovered when its lease expires, like a crash's."""
+QUEUE_UNDER = 0.01
+"""Seconds. While every attempt of a worker in this process has run shorter than this, its
+runner takes up to its slots' number of tasks more than it has free slots, and queues them:
+a slot that frees takes the next one at once instead of waiting for the scheduler's next
+claim, and one claim takes several tasks. Such a task is ``running`` in the store while it
+waits for its slot, about one attempt of its worker. Once an attempt of the worker takes
+longer, it queues nothing more in this process: its tasks wait in the store, free for any
+runner, until a slot is free for them."""
 UNRECORDED_REASONS = frozenset({"shutdown", "lost"})
 """Aborts whose outcome is not stored: at a shutdown the runner hands its tasks back through
 recovery; a lost lease means another runner has the task now."""
@@ -83,6 +91,13 @@ class Executor:
         self._lock = threading.Lock()
         self._slots = {w.name: w.max_num_tasks for w in registry.all()}
         self._free = dict(self._slots)
+        self._queued: dict[str, collections.deque[_Running]] = {
+            worker: collections.deque() for worker in self._slots
+        }
+        """Per worker, claimed tasks waiting for one of its slots (under ``_lock``)."""
+        self._quick: dict[str, bool | None] = dict.fromkeys(self._slots)
+        """Per worker, whether every attempt of it so far ran shorter than ``QUEUE_UNDER``;
+        None before its first."""
         for worker, slots in self._slots.items():
             instruments.slots(worker, slots)
         self._running: dict[str, _Running] = {}
@@ -110,6 +125,15 @@ class Executor:
     def free_slots(self, worker: str) -> int:
         return self._free.get(worker, 0)
 
+    def room(self, worker: str) -> int:
+        """How many more tasks of ``worker`` this runner takes now: its free slots, and for a
+        worker whose attempts are all quick, as many as it has slots to queue, less those
+        queued (``QUEUE_UNDER``)."""
+        free = self._free.get(worker, 0)
+        if not self._quick.get(worker):
+            return free
+        return free + self._slots[worker] - len(self._queued[worker])
+
     def running_counts(self) -> dict[str, int]:
         """Tasks running now, per worker that runs any."""
         with self._lock:
@@ -136,11 +160,16 @@ class Executor:
             return [i for i in task_ids if (run := self._running.get(i)) and not run.ended]
 
     def start(self, task: Task) -> None:
-        """Run a task this runner has claimed; the caller claimed at most the free slots."""
+        """Run a task this runner has claimed, in a free slot or, with none free, queued for
+        the next to free; the caller claimed at most ``room``."""
         run = _Running(task)
+        self._outcomes.begin()
         with self._lock:
-            self._free[task.worker] -= 1
             self._running[task.id] = run
+            if not self._free[task.worker]:
+                self._queued[task.worker].append(run)  # the next slot of it to free takes it
+                return
+            self._free[task.worker] -= 1
             grow = self._waiting == 0  # else a waiting thread takes it
             if grow:
                 self._threads += 1
@@ -149,7 +178,6 @@ class Executor:
                 self._waiting -= 1
         if grow:
             threading.Thread(target=self._task_thread, name=name, daemon=True).start()
-        self._outcomes.begin()
         self._runs.put(run)
 
     def abort(self, task_id: str, reason: str) -> None:
@@ -173,11 +201,16 @@ class Executor:
                 self.abort(run.task.id, "timeout")
 
     def shutdown(self, wait: float) -> None:
-        """Abort everything and give the threads ``wait`` seconds to stop; store the outcomes
-        of tasks that finished meanwhile. Aborted tasks' outcomes are not stored: the runner
-        hands them back through the store's recovery."""
+        """Abort the tasks in slots and give the threads ``wait`` seconds to stop; store the
+        outcomes of tasks that finished meanwhile. Aborted tasks' outcomes are not stored:
+        the runner hands them back through the store's recovery. Queued tasks are not
+        aborted: they are quick, and run as slots free within ``wait`` (any left then are
+        handed back too)."""
+        with self._lock:
+            queued = {run.task.id for runs in self._queued.values() for run in runs}
         for task_id in self.running_ids():
-            self.abort(task_id, "shutdown")
+            if task_id not in queued:
+                self.abort(task_id, "shutdown")
         deadline = time.monotonic() + wait
         while self.running_ids() and time.monotonic() < deadline:
             time.sleep(0.01)
@@ -196,6 +229,13 @@ class Executor:
                 break
         with self._lock:
             threads = self._threads
+            queued = [run for runs in self._queued.values() for run in runs]
+            for runs in self._queued.values():
+                runs.clear()
+            for run in queued:
+                del self._running[run.task.id]
+        for _ in queued:
+            self._outcomes.end(None)
         for _ in range(threads):
             self._runs.put(None)
 
@@ -206,13 +246,17 @@ class Executor:
         A queue and a few threads, not a pool of futures: no future, condition or semaphore
         to make for each task."""
         while (run := self._runs.get()) is not None:
-            self._run(run)
+            next_run: _Running | None = run
+            while next_run is not None:
+                next_run = self._run(next_run)
             with self._lock:
                 self._waiting += 1
 
-    def _run(self, run: _Running) -> None:
+    def _run(self, run: _Running) -> _Running | None:
+        """One attempt; the queued run its slot takes next, if any."""
         task = run.task
         outcome = None
+        next_run = None
         try:
             outcome = self._attempt(run)
             run.ended = True
@@ -223,9 +267,13 @@ class Executor:
         finally:
             with self._lock:
                 del self._running[task.id]
-                self._free[task.worker] += 1
+                if self._queued[task.worker]:
+                    next_run = self._queued[task.worker].popleft()
+                else:
+                    self._free[task.worker] += 1
             self._outcomes.end(outcome)
-            self.on_slot_free(task.worker)
+            self.on_slot_free(task.worker)  # a slot, or room in the queue
+        return next_run
 
     def _record_outcomes(self) -> None:
         """The recorder thread: store waiting outcomes in batches, until told to stop."""
@@ -296,6 +344,7 @@ class Executor:
         finished_at = self.clock()
         if run.started_at is not None:
             self._timings.append((task.worker, task.execute_at, run.started_at, finished_at))
+            self._note_duration(task.worker, finished_at - run.started_at)
         if run.reason == "canceled":
             return self._outcome(task, TaskState.CANCELED, finished_at, output, error)
         if run.reason == "timeout":
@@ -306,6 +355,17 @@ class Executor:
         # this is when it would be due.
         retry_at = finished_at + backoff(task.retry_backoff, task.attempts)
         return self._outcome(task, TaskState.FAILED, finished_at, output, error, retry_at)
+
+    def _note_duration(self, worker: str, seconds: float) -> None:
+        """Keep ``_quick``: True after a first quick attempt, False for good after a slow one
+        (under the lock, so that no quick attempt ending meanwhile sets it back)."""
+        if seconds >= QUEUE_UNDER:
+            with self._lock:
+                self._quick[worker] = False
+        elif self._quick[worker] is None:
+            with self._lock:
+                if self._quick[worker] is None:
+                    self._quick[worker] = True
 
     def _outcome(
         self,

@@ -211,14 +211,14 @@ class Scheduler:
                 return float("inf")
             if due_at > now + CLAIM_AHEAD:
                 return due_at - CLAIM_AHEAD
-        free = self.executor.free_slots(worker)
-        if free:
+        room = self.executor.room(worker)
+        if room:
             claimed = self.store.claim(
-                worker, self.owner, free, now + CLAIM_AHEAD, now, now + self.settings.lease
+                worker, self.owner, room, now + CLAIM_AHEAD, now, now + self.settings.lease
             )
             for task in claimed:
                 self.executor.start(task)
-            if len(claimed) < free:
+            if len(claimed) < room:
                 self._backlogged.discard(worker)
                 # After a claim that skipped the lookup, what is left may be due later.
                 return now if claimed or backlogged else float("inf")

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from tasky.models import TaskFilter, TaskState
-from tasky.runner.executor import backoff
+from tasky.runner.executor import QUEUE_UNDER, backoff
 from tasky.runner.scheduler import host_id
 from tests.runtime.conftest import Probe
 from tests.support import wait_for
@@ -60,6 +60,62 @@ def test_per_worker_limit_keeps_extra_tasks_queued(service):
     Probe.release.set()
     for task_id in ids:
         assert wait_for(lambda: finished(service, task_id)).status is TaskState.COMPLETED
+
+
+def statuses(service, ids):
+    return sorted(service.get_task(i).status.value for i in ids)
+
+
+def blocked_with_two_queued(service):
+    """After a quick attempt, four tasks: two block both slots, two wait queued in the
+    runner (``running`` in the store, not started)."""
+    first = service.submit("probe", {}).task
+    wait_for(lambda: finished(service, first.id))
+    blocking = [service.submit("probe", {"config": {"mode": "block"}}).task.id for _ in range(2)]
+    waiting = [service.submit("probe", {}).task.id for _ in range(2)]
+    wait_for(lambda: statuses(service, blocking + waiting) == ["running"] * 4, timeout=5)
+    assert set(Probe.started) == {first.id, *blocking}
+    return blocking, waiting
+
+
+def test_a_quick_worker_queues_as_many_tasks_as_it_has_slots(service):
+    blocking, waiting = blocked_with_two_queued(service)
+    assert service.engine.executor.room("probe") == 0, "slots and queue are full"
+    more = service.submit("probe", {}).task
+    assert len(Probe.started) == 3, "at most max_num_tasks run at once"
+    Probe.release.set()
+    for task_id in [*blocking, *waiting, more.id]:
+        assert wait_for(lambda: finished(service, task_id)).status is TaskState.COMPLETED
+
+
+def test_after_a_slow_attempt_a_worker_queues_nothing(service):
+    for config in ({"mode": "sleep", "sleep": 2 * QUEUE_UNDER}, {}):  # slow, then quick
+        task = service.submit("probe", {"config": config}).task
+        wait_for(lambda: finished(service, task.id))
+    ids = [service.submit("probe", {"config": {"mode": "block"}}).task.id for _ in range(4)]
+    wait_for(lambda: statuses(service, ids) == ["queued", "queued", "running", "running"])
+    Probe.release.set()
+    for task_id in ids:
+        assert wait_for(lambda: finished(service, task_id)).status is TaskState.COMPLETED
+
+
+def test_a_canceled_task_waiting_in_the_queue_never_runs(service):
+    _, waiting = blocked_with_two_queued(service)
+    assert service.cancel(waiting[0]).status is TaskState.CANCELING
+    Probe.release.set()
+    assert wait_for(lambda: finished(service, waiting[0])).status is TaskState.CANCELED
+    assert wait_for(lambda: finished(service, waiting[1])).status is TaskState.COMPLETED
+    assert waiting[0] not in Probe.started
+
+
+def test_graceful_stop_runs_the_queued_tasks_and_hands_the_others_back(service):
+    blocking, waiting = blocked_with_two_queued(service)
+    service.engine.stop()
+    for task_id in waiting:
+        assert service.get_task(task_id).status is TaskState.COMPLETED
+    for task_id in blocking:
+        gone = service.get_task(task_id)
+        assert (gone.status, gone.error) == (TaskState.FAILED, "interrupted")
 
 
 def test_cancel_running_task_stops_it_and_never_completes(service):

@@ -13,6 +13,7 @@ from tasky.config import Settings
 from tasky.ids import new_id
 from tasky.models import NewTask, Outcome, Schedule, ScheduleState, TaskFilter, TaskState
 from tasky.registry import Registry
+from tasky.runner import executor as executor_module
 from tasky.runner.executor import Executor
 from tasky.runner.scheduler import CLAIM_AHEAD, MARK_QUEUED_EVERY, Scheduler
 from tasky.stores.migrations import migrations
@@ -313,7 +314,10 @@ class _CountingStore(PostgresStore):
         super().mark_queued(worker, due_after, now)
 
 
-def test_a_backlogged_runner_claims_as_slots_free_without_looking_up_due_times(postgres_url):
+def test_a_backlogged_runner_claims_as_slots_free_without_looking_up_due_times(
+    postgres_url, monkeypatch
+):
+    monkeypatch.setattr(executor_module, "QUEUE_UNDER", 0.0)  # no attempt is quick: no queue
     settings = Settings(database_url=postgres_url, poll_interval=3600.0)
     store = _CountingStore(postgres_url)
     registry = Registry(settings, [_Quick])
