@@ -48,13 +48,17 @@ RECORD_RETRY = 1.0
 """Seconds between tries to store outcomes while the store fails; an outcome never stored
 is recovered when its lease expires, like a crash's."""
 QUEUE_UNDER = 0.01
-"""Seconds. While every attempt of a worker in this process has run shorter than this, its
-runner takes up to its slots' number of tasks more than it has free slots, and queues them:
-a slot that frees takes the next one at once instead of waiting for the scheduler's next
-claim, and one claim takes several tasks. Such a task is ``running`` in the store while it
-waits for its slot, about one attempt of its worker. Once an attempt of the worker takes
-longer, it queues nothing more in this process: its tasks wait in the store, free for any
-runner, until a slot is free for them."""
+"""Seconds. After ``QUICK_STREAK`` attempts of a worker in a row have each run shorter than
+this, its runner takes up to its slots' number of tasks more than it has free slots, and
+queues them: a slot that frees takes the next one at once instead of waiting for the
+scheduler's next claim, and one claim takes several tasks. Such a task is ``running`` in the
+store while it waits for its slot, about one attempt of its worker. An attempt that takes
+longer ends the streak: the worker queues nothing more until a new streak, and its tasks
+wait in the store, free for any runner, until a slot is free for them."""
+QUICK_STREAK = 20
+"""Quick attempts in a row before a worker queues: a worker whose first calls are slow (a
+connection to open) queues once they are done, and one whose tasks are now and then slow
+does not queue behind them."""
 UNRECORDED_REASONS = frozenset({"shutdown", "lost"})
 """Aborts whose outcome is not stored: at a shutdown the runner hands its tasks back through
 recovery; a lost lease means another runner has the task now."""
@@ -67,6 +71,8 @@ class _Running:
     reason: str | None = None
     """Why it was aborted: ``canceled``, ``timeout``, ``shutdown`` or ``lost`` (the lease)."""
     started_at: float | None = None
+    ran_for: float | None = None
+    """Seconds its attempt ran (the config's load and ``perform``), once it has."""
     ended: bool = False
     """Its outcome is on its way to the store: from then on the store may no longer show the
     lease held, and that is no loss."""
@@ -95,9 +101,8 @@ class Executor:
             worker: collections.deque() for worker in self._slots
         }
         """Per worker, claimed tasks waiting for one of its slots (under ``_lock``)."""
-        self._quick: dict[str, bool | None] = dict.fromkeys(self._slots)
-        """Per worker, whether every attempt of it so far ran shorter than ``QUEUE_UNDER``;
-        None before its first."""
+        self._streak = dict.fromkeys(self._slots, 0)
+        """Per worker, its attempts in a row that ran shorter than ``QUEUE_UNDER``."""
         for worker, slots in self._slots.items():
             instruments.slots(worker, slots)
         self._running: dict[str, _Running] = {}
@@ -127,10 +132,10 @@ class Executor:
 
     def room(self, worker: str) -> int:
         """How many more tasks of ``worker`` this runner takes now: its free slots, and for a
-        worker whose attempts are all quick, as many as it has slots to queue, less those
+        worker whose last attempts were quick, as many as it has slots to queue, less those
         queued (``QUEUE_UNDER``)."""
         free = self._free.get(worker, 0)
-        if not self._quick.get(worker):
+        if self._streak.get(worker, 0) < QUICK_STREAK:
             return free
         return free + self._slots[worker] - len(self._queued[worker])
 
@@ -267,6 +272,9 @@ class Executor:
         finally:
             with self._lock:
                 del self._running[task.id]
+                if run.ran_for is not None:  # the worker's quick attempts in a row
+                    quick = run.ran_for < QUEUE_UNDER
+                    self._streak[task.worker] = self._streak[task.worker] + 1 if quick else 0
                 if self._queued[task.worker]:
                     next_run = self._queued[task.worker].popleft()
                 else:
@@ -344,7 +352,7 @@ class Executor:
         finished_at = self.clock()
         if run.started_at is not None:
             self._timings.append((task.worker, task.execute_at, run.started_at, finished_at))
-            self._note_duration(task.worker, finished_at - run.started_at)
+            run.ran_for = finished_at - run.started_at
         if run.reason == "canceled":
             return self._outcome(task, TaskState.CANCELED, finished_at, output, error)
         if run.reason == "timeout":
@@ -355,17 +363,6 @@ class Executor:
         # this is when it would be due.
         retry_at = finished_at + backoff(task.retry_backoff, task.attempts)
         return self._outcome(task, TaskState.FAILED, finished_at, output, error, retry_at)
-
-    def _note_duration(self, worker: str, seconds: float) -> None:
-        """Keep ``_quick``: True after a first quick attempt, False for good after a slow one
-        (under the lock, so that no quick attempt ending meanwhile sets it back)."""
-        if seconds >= QUEUE_UNDER:
-            with self._lock:
-                self._quick[worker] = False
-        elif self._quick[worker] is None:
-            with self._lock:
-                if self._quick[worker] is None:
-                    self._quick[worker] = True
 
     def _outcome(
         self,
