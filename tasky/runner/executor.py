@@ -127,9 +127,6 @@ class Executor:
         self._recorder.start()
         self._hooks.start()
 
-    def free_slots(self, worker: str) -> int:
-        return self._free.get(worker, 0)
-
     def room(self, worker: str) -> int:
         """How many more tasks of ``worker`` this runner takes now: its free slots, and for a
         worker whose last attempts were quick, as many as it has slots to queue, less those

@@ -340,7 +340,7 @@ def test_a_backlogged_runner_claims_as_slots_free_without_looking_up_due_times(
             scheduler.tick()
             lookups.append(store.lookups)
             marks.append(store.marks)
-            wait_for(lambda: executor.free_slots("quick") == 1)
+            wait_for(lambda: executor.room("quick") == 1)
         assert lookups == [1, 1, 1], "while backlogged, a freed slot is filled at once"
         assert marks == [1, 1, 2], "due tasks are marked queued once per MARK_QUEUED_EVERY"
         scheduler.wake("quick")
