@@ -209,7 +209,7 @@ class Executor:
         aborted: they are quick, and run as slots free within ``wait`` (any left then are
         handed back too)."""
         with self._lock:
-            queued = {run.task.id for runs in self._queued.values() for run in runs}
+            queued = {run.task.id for run in self._queued_runs()}
         for task_id in self.running_ids():
             if task_id not in queued:
                 self.abort(task_id, "shutdown")
@@ -231,7 +231,7 @@ class Executor:
                 break
         with self._lock:
             threads = self._threads
-            queued = [run for runs in self._queued.values() for run in runs]
+            queued = self._queued_runs()
             for runs in self._queued.values():
                 runs.clear()
             for run in queued:
@@ -240,6 +240,10 @@ class Executor:
             self._outcomes.end(None)
         for _ in range(threads):
             self._runs.put(None)
+
+    def _queued_runs(self) -> list[_Running]:
+        """Every worker's queued runs (the caller holds ``_lock``)."""
+        return [run for runs in self._queued.values() for run in runs]
 
     # -- one attempt ----------------------------------------------------------------------------
 

@@ -35,6 +35,7 @@ from tasky.models import (
 from tasky.refs import has_references
 
 M = TypeVar("M")
+T = TypeVar("T")
 
 
 def json_or_none(text: str | None) -> Any:
@@ -129,9 +130,9 @@ CHUNK = 500
 """Ids per ``IN (...)`` list: far below either database's limit of parameters."""
 
 
-def chunks(ids: Sequence[str]) -> Iterator[Sequence[str]]:
-    for start in range(0, len(ids), CHUNK):
-        yield ids[start : start + CHUNK]
+def chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
 
 
 def marks(ids: Sequence[str]) -> str:
