@@ -81,20 +81,21 @@ def run_one_by_one(service, configs):
         wait_for(lambda: finished(service, task.id))
 
 
-def blocked_with_two_queued(service):
-    """After a streak of quick attempts, four tasks: two block both slots, two wait queued in
-    the runner (``running`` in the store, not started)."""
+def blocked_with_a_full_queue(service):
+    """After a streak of quick attempts, two tasks block both slots and ``QUEUE_DEPTH`` per
+    slot wait queued in the runner (``running`` in the store, not started)."""
     run_one_by_one(service, [{}] * executor_module.QUICK_STREAK)
     blocking = [service.submit("probe", {"config": {"mode": "block"}}).task.id for _ in range(2)]
-    waiting = [service.submit("probe", {}).task.id for _ in range(2)]
-    wait_for(lambda: statuses(service, blocking + waiting) == ["running"] * 4, timeout=5)
+    queued = 2 * executor_module.QUEUE_DEPTH
+    waiting = [service.submit("probe", {}).task.id for _ in range(queued)]
+    wait_for(lambda: statuses(service, blocking + waiting) == ["running"] * (2 + queued), timeout=5)
     assert not Probe.started.keys() & set(waiting), "queued, not started"
     return blocking, waiting
 
 
-def test_a_quick_worker_queues_as_many_tasks_as_it_has_slots(service, quick_rule):
+def test_a_quick_worker_queues_queue_depth_tasks_per_slot(service, quick_rule):
     run_one_by_one(service, [{"mode": "sleep", "sleep": 0.4}])  # a slow first call: no matter
-    blocking, waiting = blocked_with_two_queued(service)
+    blocking, waiting = blocked_with_a_full_queue(service)
     assert service.engine.executor.room("probe") == 0, "slots and queue are full"
     more = service.submit("probe", {}).task
     assert len(Probe.started.keys() & {*blocking, *waiting}) == 2, "at most max_num_tasks at once"
@@ -113,7 +114,7 @@ def test_a_slow_attempt_ends_the_streak_of_quick_ones(service, quick_rule):
 
 
 def test_a_canceled_task_waiting_in_the_queue_never_runs(service, quick_rule):
-    _, waiting = blocked_with_two_queued(service)
+    _, waiting = blocked_with_a_full_queue(service)
     assert service.cancel(waiting[0]).status is TaskState.CANCELING
     Probe.release.set()
     assert wait_for(lambda: finished(service, waiting[0])).status is TaskState.CANCELED
@@ -122,7 +123,7 @@ def test_a_canceled_task_waiting_in_the_queue_never_runs(service, quick_rule):
 
 
 def test_graceful_stop_runs_the_queued_tasks_and_hands_the_others_back(service, quick_rule):
-    blocking, waiting = blocked_with_two_queued(service)
+    blocking, waiting = blocked_with_a_full_queue(service)
     service.engine.stop()
     for task_id in waiting:
         assert service.get_task(task_id).status is TaskState.COMPLETED
