@@ -75,6 +75,15 @@ class Probe(Worker):
         raise RuntimeError("a hook that raises changes nothing")
 
 
+class Plain(Worker):
+    """A worker with the base Config: it returns the config it was given."""
+
+    name = "plain"
+
+    def perform(self, config, ctx):
+        return {"config": config}
+
+
 @pytest.fixture
 def make_runner(tmp_path):
     """Build (and start) runners sharing one database, as processes of one host would."""
@@ -88,7 +97,7 @@ def make_runner(tmp_path):
             **overrides,
         )
         store = SQLiteStore(f"{tmp_path}/tasks.db")
-        registry = Registry(settings, [Probe])
+        registry = Registry(settings, [Probe, Plain])
         runner = Runner(settings, store, registry)
         service = ServiceDriver(Service(settings, store, registry, runner))
         Probe.store = store

@@ -132,6 +132,11 @@ def test_graceful_stop_runs_the_queued_tasks_and_hands_the_others_back(service, 
         assert (gone.status, gone.error) == (TaskState.FAILED, "interrupted")
 
 
+def test_a_worker_with_the_base_config_gets_an_empty_config(service):
+    task = service.submit("plain", {}).task
+    assert wait_for(lambda: finished(service, task.id)).output == {"config": {}}
+
+
 def test_cancel_running_task_stops_it_and_never_completes(service):
     task = service.submit("probe", {"config": {"mode": "sleep", "sleep": 60}}).task
     wait_for(lambda: task.id in Probe.started)
