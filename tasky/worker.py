@@ -65,6 +65,14 @@ class Worker:
         """One instance of ``Config``, reused for every task (loading keeps no state)."""
         return self.Config()
 
+    def load_config(self, config: dict[str, Any]) -> dict[str, Any]:
+        """``config`` loaded by ``Config``. The base ``Config`` loads nothing from nothing, so
+        an empty config of a worker that keeps it skips the schema: at a few thousand tasks a
+        second that load is a twentieth of a runner's time."""
+        if not config and self.Config is Worker.Config:
+            return {}
+        return self.config_schema.load(config)
+
     @property
     def enabled(self) -> bool:
         """A disabled worker is listed but refuses new tasks (403)."""

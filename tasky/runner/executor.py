@@ -32,7 +32,7 @@ from tasky.models import Outcome, Task, TaskState
 from tasky.registry import Registry
 from tasky.runner.hooks import run_hook
 from tasky.stores.base import Store
-from tasky.worker import Aborted, RunContext, TaskFailed, Worker
+from tasky.worker import Aborted, RunContext, TaskFailed
 
 logger = logging.getLogger(__name__)
 
@@ -340,11 +340,7 @@ class Executor:
         if not (run.abort_event.wait(delay) if delay > 0 else run.abort_event.is_set()):
             run.started_at = self.clock()
             try:
-                config = (
-                    worker.config_schema.load(task.config)
-                    if task.config or worker.Config is not Worker.Config
-                    else {}  # the base schema loads nothing from nothing
-                )
+                config = worker.load_config(task.config)
                 if task.config_template is not None:  # resolved on release: never validated
                     config = worker.validate(config)
                 output = worker.perform(config, ctx)

@@ -46,7 +46,7 @@ def valid_config(worker: Worker, config: dict[str, Any] | None) -> dict[str, Any
     """Validate with the worker's schema; the JSON form of the loaded config is stored."""
     schema = worker.config_schema
     try:
-        loaded = worker.validate(schema.load(config or {}))
+        loaded = worker.validate(worker.load_config(config or {}))
     except ma.ValidationError as exc:
         raise InvalidInput("invalid config", errors={"config": exc.messages}) from None
     return schema.dump(loaded)

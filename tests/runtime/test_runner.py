@@ -82,13 +82,18 @@ def run_one_by_one(service, configs):
 
 
 def blocked_with_a_full_queue(service):
-    """After a streak of quick attempts, two tasks block both slots and ``QUEUE_DEPTH`` per
-    slot wait queued in the runner (``running`` in the store, not started)."""
+    """After a streak of quick attempts, tasks block every slot and ``QUEUE_DEPTH`` per slot
+    wait queued in the runner (``running`` in the store, not started)."""
     run_one_by_one(service, [{}] * executor_module.QUICK_STREAK)
-    blocking = [service.submit("probe", {"config": {"mode": "block"}}).task.id for _ in range(2)]
-    queued = 2 * executor_module.QUEUE_DEPTH
+    slots = Probe.max_num_tasks
+    blocking = [
+        service.submit("probe", {"config": {"mode": "block"}}).task.id for _ in range(slots)
+    ]
+    queued = slots * executor_module.QUEUE_DEPTH
     waiting = [service.submit("probe", {}).task.id for _ in range(queued)]
-    wait_for(lambda: statuses(service, blocking + waiting) == ["running"] * (2 + queued), timeout=5)
+    wait_for(
+        lambda: statuses(service, blocking + waiting) == ["running"] * (slots + queued), timeout=5
+    )
     assert not Probe.started.keys() & set(waiting), "queued, not started"
     return blocking, waiting
 
@@ -99,7 +104,8 @@ def test_a_quick_worker_queues_queue_depth_tasks_per_slot(service, quick_rule):
     # The store shows them claimed a moment before the scheduler hands the last to the queue.
     wait_for(lambda: service.engine.executor.room("probe") == 0)  # slots and queue are full
     more = service.submit("probe", {}).task
-    assert len(Probe.started.keys() & {*blocking, *waiting}) == 2, "at most max_num_tasks at once"
+    started = Probe.started.keys() & {*blocking, *waiting}
+    assert len(started) == Probe.max_num_tasks, "at most max_num_tasks at once"
     Probe.release.set()
     for task_id in [*blocking, *waiting, more.id]:
         assert wait_for(lambda: finished(service, task_id)).status is TaskState.COMPLETED
